@@ -1,0 +1,207 @@
+import path from 'node:path';
+import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { ConfigError, type ConfigProblem } from './errors.js';
+import { settings, settingNames, secretSettingNames, type SettingName } from './settings.js';
+import { fetchSecretSettings } from './secrets-manager.js';
+import { loadOrCreateDevSecrets, type DevSecretName } from './dev-secrets.js';
+import { parseSigningKeys } from './signing-keys.js';
+import type { Config, LogLevel, NodeEnv } from './types.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LoadOptions {
+  /** Tests only: credentials for the Secrets Manager client. */
+  secretsManagerCredentials?: SecretsManagerClientConfig['credentials'];
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** Things worth logging at boot (names only, never values). */
+  notices: string[];
+}
+
+const GENERATED: readonly DevSecretName[] = ['AUTH_SECRET', 'COOKIE_KEYS', 'SIGNING_KEYS'];
+
+/**
+ * Reads every setting once at boot. Precedence: explicit environment, then the AWS Secrets
+ * Manager secret (when SECRETS_MANAGER_SECRET_ID is set), then defaults; in development,
+ * missing secrets are generated and persisted under DATA_DIR. Throws ConfigError naming
+ * every bad key; no value of a secret ever appears in the message.
+ */
+export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<LoadedConfig> {
+  const notices: string[] = [];
+  const raw: Partial<Record<SettingName, string>> = {};
+  for (const name of settingNames) {
+    const v = env[name];
+    if (v !== undefined && v.trim() !== '') raw[name] = v.trim();
+  }
+
+  const fromSecretsManager: string[] = [];
+  if (raw.SECRETS_MANAGER_SECRET_ID) {
+    const fetched = await fetchSecretSettings({
+      secretId: raw.SECRETS_MANAGER_SECRET_ID,
+      region: raw.AWS_REGION,
+      endpoint: raw.SECRETS_MANAGER_ENDPOINT,
+      credentials: options.secretsManagerCredentials,
+    });
+    for (const [k, v] of Object.entries(fetched)) {
+      if (!(k in settings)) {
+        notices.push(`Secrets Manager field ${k} is not a Portcullis setting and was ignored`);
+      } else if (raw[k as SettingName] === undefined && v.trim() !== '') {
+        raw[k as SettingName] = v.trim();
+        fromSecretsManager.push(k);
+      }
+    }
+  }
+
+  const problems: ConfigProblem[] = [];
+  const parsed: Partial<Record<SettingName, unknown>> = {};
+  for (const name of settingNames) {
+    const value = raw[name];
+    if (value === undefined) continue;
+    const r = settings[name].schema.safeParse(value);
+    if (r.success) parsed[name] = r.data;
+    else problems.push({ key: name, message: r.error.issues[0]?.message ?? 'invalid value' });
+  }
+
+  const nodeEnv = (parsed.NODE_ENV as NodeEnv | undefined) ?? 'development';
+  const isProduction = nodeEnv === 'production';
+  if (isProduction) {
+    for (const name of settingNames) {
+      if (settings[name].production === true && raw[name] === undefined) {
+        problems.push({ key: name, message: 'is required in production' });
+      }
+    }
+    if (raw.STRIPE_SECRET_KEY && !raw.STRIPE_WEBHOOK_SECRET) {
+      problems.push({ key: 'STRIPE_WEBHOOK_SECRET', message: 'is required in production when STRIPE_SECRET_KEY is set' });
+    }
+    for (const key of ['ISSUER_URL', 'API_AUDIENCE'] as const) {
+      const url = parsed[key] as string | undefined;
+      if (url && !isHttpsOrLoopback(url)) problems.push({ key, message: 'must use https in production' });
+    }
+  }
+  if (raw.SIGNING_KEYS) {
+    const keys = parseSigningKeys(raw.SIGNING_KEYS);
+    if ('error' in keys) problems.push({ key: 'SIGNING_KEYS', message: keys.error });
+    else parsed.SIGNING_KEYS = keys;
+  }
+  if (problems.length > 0) throw new ConfigError(scrub(problems, raw));
+
+  const dataDir = path.resolve((parsed.DATA_DIR as string | undefined) ?? './data');
+  const generated: string[] = [];
+  const missing = GENERATED.filter((n) => raw[n] === undefined);
+  if (missing.length > 0) {
+    // Production never reaches here: the checks above made these required.
+    const dev = await loadOrCreateDevSecrets(dataDir, missing);
+    for (const name of missing) {
+      const r = name === 'SIGNING_KEYS' ? parseSigningKeys(dev[name]) : settings[name].schema.safeParse(dev[name]);
+      parsed[name] = 'success' in r ? r.data : r;
+      generated.push(name);
+    }
+    notices.push(`development secrets in use for ${missing.join(', ')} (generated, kept in ${dataDir})`);
+  }
+
+  return { config: deepFreeze(build(parsed, { nodeEnv, dataDir, generated, fromSecretsManager })), notices };
+}
+
+function build(
+  p: Partial<Record<SettingName, unknown>>,
+  meta: { nodeEnv: NodeEnv; dataDir: string; generated: string[]; fromSecretsManager: string[] },
+): Config {
+  const get = <T>(name: SettingName, fallback: T): T => (p[name] === undefined ? fallback : (p[name] as T));
+  const isProduction = meta.nodeEnv === 'production';
+  const authzPort = get('AUTHZ_PORT', 4000);
+  const apiPort = get('API_PORT', 4001);
+  const migrateOnStart = get('DB_MIGRATE_ON_START', !isProduction);
+  const acquireTimeoutMs = get('DB_ACQUIRE_TIMEOUT_MS', 5000);
+  const databaseUrl = p.DATABASE_URL as string | undefined;
+  const redisUrl = p.REDIS_URL as string | undefined;
+  const posthogKey = p.POSTHOG_API_KEY as string | undefined;
+
+  return {
+    env: meta.nodeEnv,
+    isProduction,
+    logLevel: get<LogLevel>('LOG_LEVEL', 'info'),
+    host: get('HOST', '127.0.0.1'),
+    dataDir: meta.dataDir,
+    authz: { port: authzPort, issuer: stripSlash(get('ISSUER_URL', `http://localhost:${authzPort}`)) },
+    api: { port: apiPort, audience: stripSlash(get('API_AUDIENCE', `http://localhost:${apiPort}`)) },
+    frontendOrigins: get<string[]>('FRONTEND_URL', ['http://localhost:3000']).map((u) => originOf(u)),
+    http: {
+      trustProxy: get('TRUST_PROXY', false),
+      trustRequestId: get('TRUST_REQUEST_ID', false),
+      bodyLimitBytes: get('BODY_LIMIT_BYTES', 102400),
+      shutdownTimeoutMs: get('SHUTDOWN_TIMEOUT_MS', 10000),
+    },
+    db: databaseUrl
+      ? {
+          client: 'pg',
+          url: databaseUrl,
+          pool: { min: get('DB_POOL_MIN', 0), max: get('DB_POOL_MAX', 10) },
+          acquireTimeoutMs,
+          statementTimeoutMs: get('DB_STATEMENT_TIMEOUT_MS', 10000),
+          migrateOnStart,
+        }
+      : { client: 'sqlite', filename: path.join(meta.dataDir, 'portcullis.sqlite'), acquireTimeoutMs, migrateOnStart },
+    cache: redisUrl
+      ? {
+          backend: 'redis',
+          url: redisUrl,
+          keyPrefix: get('REDIS_KEY_PREFIX', 'portcullis:'),
+          commandTimeoutMs: get('REDIS_COMMAND_TIMEOUT_MS', 1000),
+          connectTimeoutMs: get('REDIS_CONNECT_TIMEOUT_MS', 2000),
+        }
+      : { backend: 'memory' },
+    secrets: {
+      authSecret: p.AUTH_SECRET as string,
+      cookieKeys: p.COOKIE_KEYS as string[],
+      signingKeys: p.SIGNING_KEYS as Config['secrets']['signingKeys'],
+    },
+    tokens: {
+      authCodeTtlS: get('AUTH_CODE_TTL_S', 60),
+      accessTokenTtlS: get('ACCESS_TOKEN_TTL_S', 600),
+      idTokenTtlS: get('ID_TOKEN_TTL_S', 3600),
+      refreshIdleTtlS: get('REFRESH_TOKEN_IDLE_TTL_S', 1209600),
+      refreshAbsoluteTtlS: get('REFRESH_TOKEN_ABSOLUTE_TTL_S', 2592000),
+    },
+    session: { ttlS: get('SESSION_TTL_S', 43200), idleTtlS: get('SESSION_IDLE_TTL_S', 3600) },
+    stripe: {
+      secretKey: p.STRIPE_SECRET_KEY as string | undefined,
+      webhookSecret: p.STRIPE_WEBHOOK_SECRET as string | undefined,
+      apiUrl: p.STRIPE_API_URL as string | undefined,
+    },
+    posthog: posthogKey ? { apiKey: posthogKey, host: get('POSTHOG_HOST', 'https://us.i.posthog.com') } : undefined,
+    mail: { smtpUrl: p.SMTP_URL as string | undefined, from: get('MAIL_FROM', 'Portcullis <no-reply@localhost>') },
+    provenance: { generated: meta.generated, fromSecretsManager: meta.fromSecretsManager },
+  };
+}
+
+function isHttpsOrLoopback(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+}
+
+function stripSlash(url: string): string {
+  return url.endsWith('/') ? url.slice(0, -1) : url;
+}
+
+function originOf(url: string): string {
+  return URL.canParse(url) ? new URL(url).origin : url;
+}
+
+/** Belt and braces: no secret value may survive into a message, whatever a validator wrote. */
+function scrub(problems: ConfigProblem[], raw: Partial<Record<SettingName, string>>): ConfigProblem[] {
+  const values = secretSettingNames.map((n) => raw[n]).filter((v): v is string => !!v && v.length >= 4);
+  return problems.map((p) => ({
+    key: p.key,
+    message: values.reduce((m, v) => m.split(v).join('[redacted]'), p.message),
+  }));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

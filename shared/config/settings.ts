@@ -1,0 +1,92 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Portcullis reads, as environment variable names. This table is the single
+ * source for parsing (zod), for documentation (docs/config.md is checked against it by a
+ * test) and for the docker-compose check. Values arrive as strings; empty means unset.
+ */
+export interface Setting {
+  schema: z.ZodType;
+  /** What the default is, as documented ("—" when there is none). */
+  default: string;
+  /** Never printed, never logged; accepted from AWS Secrets Manager. */
+  secret: boolean;
+  /** `true`: production refuses to start without it. A string: required in production under that condition. */
+  production: boolean | string;
+  doc: string;
+}
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'expected a whole number' })
+    .int({ message: 'expected a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+const port = int(0, 65535);
+const httpUrl = z
+  .string()
+  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'expected an http(s) URL' });
+const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const secretString = (min: number) =>
+  z.string().min(min, { message: `must be at least ${min} characters` });
+
+function setting(
+  schema: z.ZodType,
+  doc: string,
+  opts: { default?: string; secret?: boolean; production?: boolean | string } = {},
+): Setting {
+  return { schema, doc, default: opts.default ?? '—', secret: opts.secret ?? false, production: opts.production ?? false };
+}
+
+export const settings = {
+  NODE_ENV: setting(z.enum(['development', 'test', 'production']), 'Run mode. `production` turns on every fail-closed check.', { default: 'development' }),
+  LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'pino log level.', { default: 'info' }),
+  HOST: setting(z.string().min(1), 'Interface both services bind to (`0.0.0.0` in containers).', { default: '127.0.0.1' }),
+  AUTHZ_PORT: setting(port, 'Port of the authorization server.', { default: '4000' }),
+  API_PORT: setting(port, 'Port of the resource API.', { default: '4001' }),
+  ISSUER_URL: setting(httpUrl, 'Public URL of the authorization server: the OIDC issuer. https in production (http only for a loopback host).', { default: 'http://localhost:$AUTHZ_PORT' }),
+  API_AUDIENCE: setting(httpUrl, 'Public URL of the resource API, also its resource identifier (`aud` of access tokens).', { default: 'http://localhost:$API_PORT' }),
+  FRONTEND_URL: setting(list, 'Comma-separated origins of the marketplace UI: the CORS allow-list and the default returnUrl allow-list.', { default: 'http://localhost:3000' }),
+  TRUST_PROXY: setting(bool, 'Honour `X-Forwarded-*` headers. Only behind a proxy you control.', { default: 'false' }),
+  TRUST_REQUEST_ID: setting(bool, 'Accept the incoming `X-Request-Id` (from a trusted proxy) instead of always generating one.', { default: 'false' }),
+  DATA_DIR: setting(z.string().min(1), 'Folder for the embedded SQLite database and development-generated secrets.', { default: './data' }),
+  DATABASE_URL: setting(z.string().regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// URL' }), 'PostgreSQL connection URL. Unset: SQLite file in `DATA_DIR`.', { secret: true, production: true }),
+  DB_POOL_MIN: setting(int(0, 100), 'Minimum PostgreSQL pool size.', { default: '0' }),
+  DB_POOL_MAX: setting(int(1, 200), 'Maximum PostgreSQL pool size.', { default: '10' }),
+  DB_ACQUIRE_TIMEOUT_MS: setting(int(100, 120000), 'How long a query waits for a pool connection before failing with 503.', { default: '5000' }),
+  DB_STATEMENT_TIMEOUT_MS: setting(int(0, 600000), 'PostgreSQL `statement_timeout` per connection (0 = none).', { default: '10000' }),
+  DB_MIGRATE_ON_START: setting(bool, 'Run pending migrations when a service starts.', { default: 'true (false in production)' }),
+  REDIS_URL: setting(z.string().regex(/^rediss?:\/\//, { message: 'expected a redis:// or rediss:// URL' }), 'Redis URL for cache, rate limits and revocation signals. Unset: in-process store (single instance only).', { secret: true }),
+  REDIS_KEY_PREFIX: setting(z.string().max(64), 'Prefix of every Redis key.', { default: 'portcullis:' }),
+  REDIS_COMMAND_TIMEOUT_MS: setting(int(10, 60000), 'A Redis command that takes longer fails with `CACHE_UNAVAILABLE`.', { default: '1000' }),
+  REDIS_CONNECT_TIMEOUT_MS: setting(int(10, 60000), 'Redis connect timeout.', { default: '2000' }),
+  AUTH_SECRET: setting(secretString(32), 'Secret for better-auth sessions and tokens (≥ 32 characters).', { default: 'generated in development', secret: true, production: true }),
+  COOKIE_KEYS: setting(list.pipe(z.array(secretString(32)).min(1, { message: 'needs at least one key' })), 'Comma-separated cookie signing keys, newest first (each ≥ 32 characters).', { default: 'generated in development', secret: true, production: true }),
+  SIGNING_KEYS: setting(z.string(), 'Private JWKS (JSON `{"keys":[…]}`) for ID and access tokens; RS256 and ES256, unique `kid`s.', { default: 'generated in development', secret: true, production: true }),
+  AUTH_CODE_TTL_S: setting(int(10, 600), 'Authorization code lifetime (single use).', { default: '60' }),
+  ACCESS_TOKEN_TTL_S: setting(int(60, 86400), 'Access token (JWT) lifetime.', { default: '600' }),
+  ID_TOKEN_TTL_S: setting(int(60, 86400), 'ID token lifetime.', { default: '3600' }),
+  REFRESH_TOKEN_IDLE_TTL_S: setting(int(60, 31536000), 'Refresh token idle lifetime (each rotation restarts it).', { default: '1209600' }),
+  REFRESH_TOKEN_ABSOLUTE_TTL_S: setting(int(60, 31536000), 'Refresh token absolute lifetime of a grant.', { default: '2592000' }),
+  SESSION_TTL_S: setting(int(60, 2592000), 'Absolute lifetime of a sign-in session.', { default: '43200' }),
+  SESSION_IDLE_TTL_S: setting(int(60, 2592000), 'Idle lifetime of a sign-in session (sliding).', { default: '3600' }),
+  BODY_LIMIT_BYTES: setting(int(1024, 10485760), 'Largest accepted request body.', { default: '102400' }),
+  SHUTDOWN_TIMEOUT_MS: setting(int(100, 120000), 'How long graceful shutdown waits for in-flight requests.', { default: '10000' }),
+  STRIPE_SECRET_KEY: setting(z.string().regex(/^(sk|rk)_/, { message: 'expected a Stripe secret key (sk_… or rk_…)' }), 'Stripe API key. Unset: billing answers 503 `BILLING_NOT_CONFIGURED`.', { secret: true }),
+  STRIPE_WEBHOOK_SECRET: setting(z.string().regex(/^whsec_/, { message: 'expected a webhook signing secret (whsec_…)' }), 'Stripe webhook signing secret. Without it no webhook is processed.', { secret: true, production: 'when STRIPE_SECRET_KEY is set' }),
+  STRIPE_API_URL: setting(httpUrl, 'Override of the Stripe API base URL (tests, stripe-mock).', {}),
+  POSTHOG_API_KEY: setting(z.string().min(1), 'PostHog project key. Unset: audit goes to the `audit_log` table only.', { secret: true }),
+  POSTHOG_HOST: setting(httpUrl, 'PostHog host.', { default: 'https://us.i.posthog.com' }),
+  SMTP_URL: setting(z.string().regex(/^smtps?:\/\//, { message: 'expected an smtp:// or smtps:// URL' }), 'SMTP server for mail. Unset: development outbox in `DATA_DIR`.', { secret: true }),
+  MAIL_FROM: setting(z.string().min(3), 'Sender address of outgoing mail.', { default: 'Portcullis <no-reply@localhost>' }),
+  SECRETS_MANAGER_SECRET_ID: setting(z.string().min(1), 'AWS Secrets Manager secret (name or ARN) whose JSON fills unset settings at boot.', {}),
+  SECRETS_MANAGER_ENDPOINT: setting(httpUrl, 'Secrets Manager endpoint override (tests, VPC endpoints).', {}),
+  AWS_REGION: setting(z.string().regex(/^[a-z0-9-]+$/, { message: 'expected an AWS region name' }), 'Region for Secrets Manager (else the SDK\'s standard chain).', {}),
+} satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof settings;
+export const settingNames = Object.keys(settings) as SettingName[];
+export const secretSettingNames = settingNames.filter((n) => settings[n].secret);

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import type { JWK } from 'jose';
+
+const privateJwk = z
+  .object({
+    kty: z.enum(['RSA', 'EC'], { message: 'each key needs kty RSA or EC' }),
+    kid: z.string().min(1, { message: 'each key needs a kid' }),
+    alg: z.enum(['RS256', 'PS256', 'ES256'], { message: 'alg must be RS256, PS256 or ES256' }).optional(),
+    use: z.literal('sig', { message: 'use must be sig' }).optional(),
+    d: z.string().min(1, { message: 'each key must be a private key (d)' }),
+  })
+  .loose();
+
+const jwks = z.object({ keys: z.array(privateJwk).min(1, { message: 'needs at least one key' }) });
+
+/** Parses SIGNING_KEYS. Returns an error message (without key material) or the key set. */
+export function parseSigningKeys(text: string): { keys: JWK[] } | { error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { error: 'expected a JSON object {"keys":[…]}' };
+  }
+  const r = jwks.safeParse(json);
+  if (!r.success) return { error: r.error.issues[0]?.message ?? 'invalid key set' };
+  const kids = r.data.keys.map((k) => k.kid);
+  if (new Set(kids).size !== kids.length) return { error: 'kids must be unique' };
+  if (!r.data.keys.some((k) => k.kty === 'RSA' && (k.alg === undefined || k.alg === 'RS256'))) {
+    // OIDC Core §15.1: RS256 must be supported for ID tokens.
+    return { error: 'needs an RSA key usable for RS256' };
+  }
+  return { keys: r.data.keys as JWK[] };
+}

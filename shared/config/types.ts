@@ -1,0 +1,44 @@
+import type { JWK } from 'jose';
+
+export type NodeEnv = 'development' | 'test' | 'production';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** The parsed, frozen configuration passed down from boot. Never log it whole. */
+export interface Config {
+  env: NodeEnv;
+  isProduction: boolean;
+  logLevel: LogLevel;
+  host: string;
+  dataDir: string;
+  authz: { port: number; issuer: string };
+  api: { port: number; audience: string };
+  frontendOrigins: readonly string[];
+  http: { trustProxy: boolean; trustRequestId: boolean; bodyLimitBytes: number; shutdownTimeoutMs: number };
+  db:
+    | { client: 'sqlite'; filename: string; acquireTimeoutMs: number; migrateOnStart: boolean }
+    | {
+        client: 'pg';
+        url: string;
+        pool: { min: number; max: number };
+        acquireTimeoutMs: number;
+        statementTimeoutMs: number;
+        migrateOnStart: boolean;
+      };
+  cache:
+    | { backend: 'memory' }
+    | { backend: 'redis'; url: string; keyPrefix: string; commandTimeoutMs: number; connectTimeoutMs: number };
+  secrets: { authSecret: string; cookieKeys: readonly string[]; signingKeys: { keys: readonly JWK[] } };
+  tokens: {
+    authCodeTtlS: number;
+    accessTokenTtlS: number;
+    idTokenTtlS: number;
+    refreshIdleTtlS: number;
+    refreshAbsoluteTtlS: number;
+  };
+  session: { ttlS: number; idleTtlS: number };
+  stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
+  posthog: { apiKey: string; host: string } | undefined;
+  mail: { smtpUrl: string | undefined; from: string };
+  /** Names (never values) of settings generated for development, and where they came from. */
+  provenance: { generated: readonly string[]; fromSecretsManager: readonly string[] };
+}

@@ -1,0 +1,40 @@
+import { AppError, type AppErrorOptions } from './app-error.js';
+
+/**
+ * Error codes shared by both services. Each domain adds its own catalog file; codes are
+ * never written inline at a throw site.
+ */
+export const HttpErrors = {
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  VALIDATION_FAILED: { status: 400, message: 'The request did not pass validation.' },
+  NOT_FOUND: { status: 404, message: 'No such resource.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this resource.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large.' },
+  INTERNAL_ERROR: { status: 500, message: 'Internal server error.' },
+  NOT_READY: { status: 503, message: 'The service is not ready.' },
+  SHUTTING_DOWN: { status: 503, message: 'The service is shutting down.' },
+} as const;
+
+export const StorageErrors = {
+  UNIQUE_VIOLATION: { status: 409, message: 'A record with the same unique value already exists.' },
+  FOREIGN_KEY_VIOLATION: { status: 409, message: 'The record refers to something that does not exist.' },
+  NOT_NULL_VIOLATION: { status: 400, message: 'A required value is missing.' },
+  CHECK_VIOLATION: { status: 400, message: 'A value is out of its allowed range.' },
+  DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable.' },
+  CACHE_UNAVAILABLE: { status: 503, message: 'The cache is unavailable.' },
+} as const;
+
+export type ErrorCatalog = Record<string, { status: number; message: string }>;
+
+/** Builds an AppError from a catalog entry, so the code and status always travel together. */
+export function appError<C extends ErrorCatalog>(
+  catalog: C,
+  code: keyof C & string,
+  options: AppErrorOptions & { message?: string } = {},
+): AppError {
+  const entry = catalog[code]!;
+  return new AppError(entry.status, code, options.message ?? entry.message, options);
+}

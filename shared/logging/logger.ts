@@ -1,0 +1,47 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+import type { LogLevel } from '../config/types.js';
+
+export type { Logger };
+
+/**
+ * Paths pino removes before a line is written. Request and response bodies are never
+ * logged at all; these cover the headers and fields that carry credentials.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'req.headers["stripe-signature"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers.cookie',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.idToken',
+  '*.code',
+  '*.cookie',
+  '*.authorization',
+];
+
+export interface LoggerOptions {
+  level: LogLevel;
+  service: string;
+  /** Tests capture output here; production writes JSON lines to stdout. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  return pino(
+    {
+      level: opts.level,
+      base: { service: opts.service },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}
