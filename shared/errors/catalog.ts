@@ -14,8 +14,8 @@ export const HttpErrors = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large.' },
   INTERNAL_ERROR: { status: 500, message: 'Internal server error.' },
-  NOT_READY: { status: 503, message: 'The service is not ready.' },
-  SHUTTING_DOWN: { status: 503, message: 'The service is shutting down.' },
+  NOT_READY: { status: 503, message: 'The service is not ready.', expose: true },
+  SHUTTING_DOWN: { status: 503, message: 'The service is shutting down.', expose: true },
 } as const;
 
 export const StorageErrors = {
@@ -23,11 +23,12 @@ export const StorageErrors = {
   FOREIGN_KEY_VIOLATION: { status: 409, message: 'The record refers to something that does not exist.' },
   NOT_NULL_VIOLATION: { status: 400, message: 'A required value is missing.' },
   CHECK_VIOLATION: { status: 400, message: 'A value is out of its allowed range.' },
-  DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable.' },
-  CACHE_UNAVAILABLE: { status: 503, message: 'The cache is unavailable.' },
+  DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable.', expose: true },
+  CACHE_UNAVAILABLE: { status: 503, message: 'The cache is unavailable.', expose: true },
 } as const;
 
-export type ErrorCatalog = Record<string, { status: number; message: string }>;
+/** `expose: true` on a 5xx entry marks a fixed, generic message safe to show (e.g. 503s). */
+export type ErrorCatalog = Record<string, { status: number; message: string; expose?: boolean }>;
 
 /** Builds an AppError from a catalog entry, so the code and status always travel together. */
 export function appError<C extends ErrorCatalog>(
@@ -36,5 +37,6 @@ export function appError<C extends ErrorCatalog>(
   options: AppErrorOptions & { message?: string } = {},
 ): AppError {
   const entry = catalog[code]!;
-  return new AppError(entry.status, code, options.message ?? entry.message, options);
+  const expose = options.expose ?? entry.expose;
+  return new AppError(entry.status, code, options.message ?? entry.message, { ...options, ...(expose === undefined ? {} : { expose }) });
 }

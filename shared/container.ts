@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import type { Config } from './config/types.js';
+import type { Logger } from './logging/logger.js';
+import { createDb, pingDb, migrateLatest } from './db/index.js';
+import { createCache, type Cache } from './cache/index.js';
+
+/**
+ * Everything a service needs, built once at boot and passed down (no module singletons).
+ * Tests build one with their own config to get real backends, or swap parts for fakes.
+ */
+export interface Container {
+  config: Config;
+  logger: Logger;
+  db: Knex;
+  cache: Cache;
+  /** Closes pools and connections; called last in graceful shutdown. */
+  close(): Promise<void>;
+}
+
+export async function createContainer(config: Config, logger: Logger): Promise<Container> {
+  const db = createDb(config.db);
+  if (config.db.migrateOnStart) {
+    await migrateLatest(db);
+  }
+  const cache = await createCache(config.cache, logger.child({ component: 'cache' }));
+  return {
+    config,
+    logger,
+    db,
+    cache,
+    async close() {
+      await Promise.allSettled([db.destroy(), cache.close()]);
+    },
+  };
+}
+
+export function readinessChecks(c: Pick<Container, 'db' | 'cache'>) {
+  return { db: () => pingDb(c.db), cache: () => c.cache.ping() };
+}
