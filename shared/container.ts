@@ -18,7 +18,7 @@ export interface Container {
 }
 
 export async function createContainer(config: Config, logger: Logger): Promise<Container> {
-  const db = createDb(config.db);
+  const db = createDb(config.db, logger.child({ component: 'db' }));
   if (config.db.migrateOnStart) {
     await migrateLatest(db);
   }

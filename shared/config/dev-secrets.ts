@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { ConfigError } from './errors.js';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 
@@ -16,36 +17,63 @@ export async function loadOrCreateDevSecrets(
 ): Promise<Record<DevSecretName, string>> {
   const file = path.join(dataDir, DEV_SECRETS_FILE);
   const existing = await readStored(file);
-  const stored = { ...existing };
-  for (const name of names) stored[name] ??= await generate(name);
-  if (names.every((n) => existing?.[n])) return stored as Record<DevSecretName, string>;
+  if (existing && names.every((n) => existing[n])) return existing as Record<DevSecretName, string>;
 
   await mkdir(dataDir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(stored, null, 2), { mode: 0o600 });
+  // Two services starting at once must agree on one set: generate under an exclusive lock
+  // and re-read inside it, so whoever comes second uses what the first wrote.
+  const release = await lock(`${file}.lock`);
   try {
-    if (existing) {
-      await rename(tmp, file);
-    } else {
-      // Two services starting at once must agree on one set: the first link wins, the other re-reads.
-      await link(tmp, file).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-        return loadOrCreateDevSecrets(dataDir, names).then((won) => Object.assign(stored, won));
-      });
+    const stored = { ...(await readStored(file)) };
+    let changed = false;
+    for (const name of names) {
+      if (stored[name]) continue;
+      stored[name] = await generate(name);
+      changed = true;
     }
+    if (changed) {
+      const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+      await writeFile(tmp, JSON.stringify(stored, null, 2), { mode: 0o600 });
+      await rename(tmp, file);
+    }
+    return stored as Record<DevSecretName, string>;
   } finally {
-    await unlink(tmp).catch(() => undefined);
+    await release();
   }
-  return stored as Record<DevSecretName, string>;
+}
+
+async function lock(lockFile: string): Promise<() => Promise<void>> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const handle = await open(lockFile, 'wx');
+      await handle.close();
+      return () => unlink(lockFile).catch(() => undefined);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const age = await stat(lockFile).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > 30_000) await unlink(lockFile).catch(() => undefined); // left by a crashed process
+      if (Date.now() > deadline) throw new ConfigError([{ key: 'DATA_DIR', message: `timed out waiting for ${path.basename(lockFile)}` }]);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 async function readStored(file: string): Promise<Partial<Record<DevSecretName, string>> | undefined> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Partial<Record<DevSecretName, string>>;
+  } catch {
+    // fall through: the parser's message would quote the file's content
+  }
+  throw new ConfigError([{ key: 'DATA_DIR', message: `${DEV_SECRETS_FILE} is not a JSON object; remove it to regenerate development secrets` }]);
 }
 
 export async function generate(name: DevSecretName): Promise<string> {

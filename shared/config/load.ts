@@ -3,7 +3,7 @@ import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { settings, settingNames, secretSettingNames, type SettingName } from './settings.js';
 import { fetchSecretSettings } from './secrets-manager.js';
-import { loadOrCreateDevSecrets, type DevSecretName } from './dev-secrets.js';
+import { DEV_SECRETS_FILE, loadOrCreateDevSecrets, type DevSecretName } from './dev-secrets.js';
 import { parseSigningKeys } from './signing-keys.js';
 import type { Config, LogLevel, NodeEnv } from './types.js';
 
@@ -37,6 +37,12 @@ export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<L
   }
 
   const fromSecretsManager: string[] = [];
+  // The settings that say where the secret lives are checked before it is fetched.
+  const locators = (['SECRETS_MANAGER_ENDPOINT', 'AWS_REGION'] as const).flatMap((key) => {
+    const r = raw[key] === undefined ? undefined : settings[key].schema.safeParse(raw[key]);
+    return r && !r.success ? [{ key, message: r.error.issues[0]?.message ?? 'invalid value' }] : [];
+  });
+  if (locators.length > 0) throw new ConfigError(locators);
   if (raw.SECRETS_MANAGER_SECRET_ID) {
     const fetched = await fetchSecretSettings({
       secretId: raw.SECRETS_MANAGER_SECRET_ID,
@@ -45,7 +51,7 @@ export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<L
       credentials: options.secretsManagerCredentials,
     });
     for (const [k, v] of Object.entries(fetched)) {
-      if (!(k in settings)) {
+      if (!Object.hasOwn(settings, k)) {
         notices.push(`Secrets Manager field ${k} is not a Portcullis setting and was ignored`);
       } else if (raw[k as SettingName] === undefined && v.trim() !== '') {
         raw[k as SettingName] = v.trim();
@@ -94,10 +100,19 @@ export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<L
     // Production never reaches here: the checks above made these required.
     const dev = await loadOrCreateDevSecrets(dataDir, missing);
     for (const name of missing) {
-      const r = name === 'SIGNING_KEYS' ? parseSigningKeys(dev[name]) : settings[name].schema.safeParse(dev[name]);
-      parsed[name] = 'success' in r ? r.data : r;
+      const value = typeof dev[name] === 'string' ? dev[name] : '';
+      if (name === 'SIGNING_KEYS') {
+        const keys = parseSigningKeys(value);
+        if ('error' in keys) problems.push({ key: name, message: `in ${DEV_SECRETS_FILE}: ${keys.error}` });
+        else parsed[name] = keys;
+      } else {
+        const r = settings[name].schema.safeParse(value);
+        if (r.success) parsed[name] = r.data;
+        else problems.push({ key: name, message: `in ${DEV_SECRETS_FILE}: ${r.error.issues[0]?.message ?? 'invalid value'}` });
+      }
       generated.push(name);
     }
+    if (problems.length > 0) throw new ConfigError(problems);
     notices.push(`development secrets in use for ${missing.join(', ')} (generated, kept in ${dataDir})`);
   }
 

@@ -50,7 +50,8 @@ export async function fetchSecretSettings(opts: SecretsManagerOptions): Promise<
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new ConfigError([{ key: KEY, message: 'the secret must be a JSON object of setting names to values' }]);
   }
-  const out: Record<string, string> = {};
+  // Null prototype: a "__proto__" field stays an ordinary (ignored) key instead of a prototype.
+  const out: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(parsed)) {
     if (typeof v === 'string') out[k] = v;
     else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);

@@ -30,6 +30,11 @@ const httpUrl = z
   .string()
   .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'expected an http(s) URL' });
 const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const originList = list.pipe(
+  z
+    .array(z.string().refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), { message: 'each entry must be an http(s) origin' }))
+    .min(1, { message: 'needs at least one origin' }),
+);
 const secretString = (min: number) =>
   z.string().min(min, { message: `must be at least ${min} characters` });
 
@@ -49,7 +54,7 @@ export const settings = {
   API_PORT: setting(port, 'Port of the resource API.', { default: '4001' }),
   ISSUER_URL: setting(httpUrl, 'Public URL of the authorization server: the OIDC issuer. https in production (http only for a loopback host).', { default: 'http://localhost:$AUTHZ_PORT', production: true }),
   API_AUDIENCE: setting(httpUrl, 'Public URL of the resource API, also its resource identifier (`aud` of access tokens).', { default: 'http://localhost:$API_PORT', production: true }),
-  FRONTEND_URL: setting(list, 'Comma-separated origins of the marketplace UI: the CORS allow-list and the default returnUrl allow-list.', { default: 'http://localhost:3000' }),
+  FRONTEND_URL: setting(originList, 'Comma-separated origins of the marketplace UI: the CORS allow-list and the default returnUrl allow-list.', { default: 'http://localhost:3000' }),
   TRUST_PROXY: setting(bool, 'Honour `X-Forwarded-*` headers. Only behind a proxy you control.', { default: 'false' }),
   TRUST_REQUEST_ID: setting(bool, 'Accept the incoming `X-Request-Id` (from a trusted proxy) instead of always generating one.', { default: 'false' }),
   DATA_DIR: setting(z.string().min(1), 'Folder for the embedded SQLite database and development-generated secrets.', { default: './data' }),

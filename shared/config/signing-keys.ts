@@ -4,14 +4,14 @@ import type { JWK } from 'jose';
 const privateJwk = z
   .object({
     kty: z.enum(['RSA', 'EC'], { message: 'each key needs kty RSA or EC' }),
-    kid: z.string().min(1, { message: 'each key needs a kid' }),
+    kid: z.string({ message: 'each key needs a kid' }).min(1, { message: 'each key needs a kid' }),
     alg: z.enum(['RS256', 'PS256', 'ES256'], { message: 'alg must be RS256, PS256 or ES256' }).optional(),
     use: z.literal('sig', { message: 'use must be sig' }).optional(),
-    d: z.string().min(1, { message: 'each key must be a private key (d)' }),
+    d: z.string({ message: 'each key must be a private key (d)' }).min(1, { message: 'each key must be a private key (d)' }),
   })
   .loose();
 
-const jwks = z.object({ keys: z.array(privateJwk).min(1, { message: 'needs at least one key' }) });
+const jwks = z.object({ keys: z.array(privateJwk, { message: 'expected a JSON object {"keys":[…]}' }).min(1, { message: 'needs at least one key' }) }, { message: 'expected a JSON object {"keys":[…]}' });
 
 /** Parses SIGNING_KEYS. Returns an error message (without key material) or the key set. */
 export function parseSigningKeys(text: string): { keys: JWK[] } | { error: string } {

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { freePort, runNode, SOURCE_FLAGS, type Proc } from '../helpers/process.js';
 import { PG_URL, REDIS_URL } from '../helpers/services.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field
+const json = (r: Response): Promise<any> => r.json();
+
 const SERVICES = [
   { name: 'authz-server', entry: 'authz-server/main.ts', portVar: 'AUTHZ_PORT' },
   { name: 'resource-api', entry: 'resource-api/main.ts', portVar: 'API_PORT' },
@@ -41,10 +44,10 @@ describe('service processes', function () {
         expect(health.status).to.equal(200);
         const ready = await fetch(`${base}/readyz`);
         expect(ready.status).to.equal(200);
-        expect(await ready.json()).to.deep.equal({ status: 'ready', checks: { db: 'ok', cache: 'ok' } });
+        expect(await json(ready)).to.deep.equal({ status: 'ready', checks: { db: 'ok', cache: 'ok' } });
         const other = await fetch(`${base}/v1/anything`);
         expect(other.status).to.equal(404);
-        expect((await other.json()).error.code).to.equal('NOT_FOUND');
+        expect((await json(other)).error.code).to.equal('NOT_FOUND');
       });
 
       it('drains and exits 0 on SIGTERM', async () => {
@@ -60,7 +63,7 @@ describe('service processes', function () {
         await proc.waitFor(/listening/);
         const ready = await fetch(`${base}/readyz`);
         expect(ready.status).to.equal(503);
-        const body = await ready.json();
+        const body = await json(ready);
         expect(body.error.code).to.equal('NOT_READY');
         expect(body.error.details.checks.db).to.be.oneOf(['unavailable', 'timeout']);
         expect(body.error.details.checks.cache).to.equal('ok');
@@ -92,7 +95,7 @@ describe('service processes', function () {
         const { proc, base } = await boot(service, { DATABASE_URL: PG_URL!, REDIS_URL: REDIS_URL!, REDIS_KEY_PREFIX: 'portcullis-boot-test:' });
         await proc.waitFor(/listening/);
         expect(proc.output()).to.contain('"db":"pg"').and.to.contain('"cache":"redis"');
-        expect(await (await fetch(`${base}/readyz`)).json()).to.deep.equal({ status: 'ready', checks: { db: 'ok', cache: 'ok' } });
+        expect(await json(await fetch(`${base}/readyz`))).to.deep.equal({ status: 'ready', checks: { db: 'ok', cache: 'ok' } });
       }
     },
   );

@@ -7,6 +7,9 @@ import type { Config } from '#shared/config/index.js';
 import { testConfig } from '../../helpers/config.js';
 import { captureLogger } from '../../helpers/log-capture.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are asserted field by field
+const json = (r: Response): Promise<any> => r.json();
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const PLANTED = 'planted-secret-7f3a9c';
 
@@ -55,7 +58,7 @@ describe('shared/http app base', () => {
     const id = res.headers.get('x-request-id')!;
     expect(id).to.match(UUID);
     expect(res.status).to.equal(404);
-    expect(await res.json()).to.deep.equal({ error: { code: 'NOT_FOUND', message: 'No such resource.', requestId: id } });
+    expect(await json(res)).to.deep.equal({ error: { code: 'NOT_FOUND', message: 'No such resource.', requestId: id } });
   });
 
   it('keeps a trusted incoming request id only when it is plain and short', async () => {
@@ -83,7 +86,7 @@ describe('shared/http app base', () => {
     await serve();
     const res = await fetch(`${base}/hidden`);
     expect(res.status).to.equal(502);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.error.code).to.equal('INTERNAL_ERROR');
     expect(JSON.stringify(body)).not.to.contain(PLANTED);
   });
@@ -92,7 +95,7 @@ describe('shared/http app base', () => {
     await serve();
     const res = await fetch(`${base}/conflict`);
     expect(res.status).to.equal(409);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.error).to.deep.include({ code: 'UNIQUE_VIOLATION', details: { constraint: 'users_email_unique' } });
   });
 
@@ -100,7 +103,7 @@ describe('shared/http app base', () => {
     await serve();
     const res = await fetch(`${base}/unavailable`);
     expect(res.status).to.equal(503);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.error).to.deep.include({ code: 'DATABASE_UNAVAILABLE', message: 'The database is unavailable.' });
     expect(JSON.stringify(body)).not.to.contain(PLANTED);
   });
@@ -109,12 +112,12 @@ describe('shared/http app base', () => {
     await serve({ bodyLimitBytes: 1024 });
     const big = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ a: 'x'.repeat(2000) }) });
     expect(big.status).to.equal(413);
-    expect((await big.json()).error.code).to.equal('PAYLOAD_TOO_LARGE');
+    expect((await json(big)).error.code).to.equal('PAYLOAD_TOO_LARGE');
     const bad = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
     expect(bad.status).to.equal(400);
-    expect((await bad.json()).error.code).to.equal('INVALID_JSON');
+    expect((await json(bad)).error.code).to.equal('INVALID_JSON');
     const ok = await fetch(`${base}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
-    expect(await ok.json()).to.deep.equal({ got: { a: 1 } });
+    expect(await json(ok)).to.deep.equal({ got: { a: 1 } });
   });
 
   it('sets security headers that forbid framing and sniffing', async () => {
@@ -143,16 +146,16 @@ describe('shared/http app base', () => {
     };
     const live = await fetch(`${base}/healthz`);
     expect(live.status).to.equal(200);
-    expect(await live.json()).to.deep.equal({ status: 'ok' });
+    expect(await json(live)).to.deep.equal({ status: 'ok' });
     const notReady = await fetch(`${base}/readyz`);
     expect(notReady.status).to.equal(503);
-    const body = await notReady.json();
+    const body = await json(notReady);
     expect(body.error.code).to.equal('NOT_READY');
     expect(body.error.details).to.deep.equal({ checks: { db: 'unavailable', cache: 'ok' } });
     checks.db = async () => {};
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).to.equal(200);
-    expect(await ready.json()).to.deep.equal({ status: 'ready', checks: { db: 'ok', cache: 'ok' } });
+    expect(await json(ready)).to.deep.equal({ status: 'ready', checks: { db: 'ok', cache: 'ok' } });
   });
 
   it('reports a readiness check that hangs as a timeout instead of hanging', async function () {
@@ -161,6 +164,6 @@ describe('shared/http app base', () => {
     checks.cache = () => new Promise(() => undefined);
     const res = await fetch(`${base}/readyz`);
     expect(res.status).to.equal(503);
-    expect((await res.json()).error.details.checks.cache).to.equal('timeout');
+    expect((await json(res)).error.details.checks.cache).to.equal('timeout');
   });
 });

@@ -77,7 +77,7 @@ describe('shared/http graceful shutdown', () => {
     const inFlight = get(`${running.url}/slow`, agent);
     while (!events.includes('slow:start')) await new Promise((r) => setTimeout(r, 10));
     const done = running.shutdown('test');
-    const late = await get(`${running.url}/late`, agent).catch((err: NodeJS.ErrnoException) => ({ status: 0, body: err.code ?? '', headers: {} }));
+    const late = await get(`${running.url}/late`, agent).catch((err: NodeJS.ErrnoException) => ({ status: 0, body: err.code ?? '', headers: {} as http.IncomingHttpHeaders }));
     // Either the idle socket was already closed (connection reset) or it was answered 503: never a 200.
     if (late.status !== 0) {
       expect(late.status).to.equal(503);

@@ -1,0 +1,9 @@
+import type { Migration } from '../migrator.js';
+
+/**
+ * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
+ * edit one that has shipped (knex refuses to run when an applied name is missing from the list).
+ * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
+ * record the same names in `knex_migrations`.
+ */
+export const migrations: readonly Migration[] = [];
