@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, ConfigError } from '#shared/config/index.js';
+import { loadConfig, ConfigError, type Config } from '#shared/config/index.js';
 import { createDb, migrateLatest } from '#shared/db/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = (line: string) => process.stdout.write(line + '\n');
 
-let config;
+let config: Config;
 try {
   ({ config } = await loadConfig(process.env));
 } catch (err) {

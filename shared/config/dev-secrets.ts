@@ -52,7 +52,7 @@ async function lock(lockFile: string): Promise<() => Promise<void>> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const age = await stat(lockFile).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > 30_000) await unlink(lockFile).catch(() => undefined); // left by a crashed process
+      if (age > 5_000) await unlink(lockFile).catch(() => undefined); // generation takes < 1 s: left by a crashed process
       if (Date.now() > deadline) throw new ConfigError([{ key: 'DATA_DIR', message: `timed out waiting for ${path.basename(lockFile)}` }]);
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -86,6 +86,15 @@ export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<L
       if (url && !isHttpsOrLoopback(url)) problems.push({ key, message: 'must use https in production' });
     }
   }
+  for (const [low, high] of [
+    ['DB_POOL_MIN', 'DB_POOL_MAX'],
+    ['REFRESH_TOKEN_IDLE_TTL_S', 'REFRESH_TOKEN_ABSOLUTE_TTL_S'],
+    ['SESSION_IDLE_TTL_S', 'SESSION_TTL_S'],
+  ] as const) {
+    const a = (parsed[low] as number | undefined) ?? Number(settings[low].default);
+    const b = (parsed[high] as number | undefined) ?? Number(settings[high].default);
+    if (a > b) problems.push({ key: low, message: `must not exceed ${high}` });
+  }
   if (raw.SIGNING_KEYS) {
     const keys = parseSigningKeys(raw.SIGNING_KEYS);
     if ('error' in keys) problems.push({ key: 'SIGNING_KEYS', message: keys.error });

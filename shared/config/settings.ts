@@ -20,11 +20,17 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) =>
-  z.coerce
-    .number({ message: 'expected a whole number' })
-    .int({ message: 'expected a whole number' })
-    .min(min, { message: `must be at least ${min}` })
-    .max(max, { message: `must be at most ${max}` });
+  z
+    .string()
+    .regex(/^-?\d+$/, { message: 'expected a whole number' }) // decimal only: no 0x10 or 1e3
+    .transform(Number)
+    .pipe(
+      z
+        .number({ message: 'expected a whole number' })
+        .int({ message: 'expected a whole number' })
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    );
 const port = int(0, 65535);
 const httpUrl = z
   .string()

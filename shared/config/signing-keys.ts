@@ -25,6 +25,12 @@ export function parseSigningKeys(text: string): { keys: JWK[] } | { error: strin
   if (!r.success) return { error: r.error.issues[0]?.message ?? 'invalid key set' };
   const kids = r.data.keys.map((k) => k.kid);
   if (new Set(kids).size !== kids.length) return { error: 'kids must be unique' };
+  for (const k of r.data.keys) {
+    if (k.kty === 'EC' && (k.crv !== 'P-256' || (k.alg !== undefined && k.alg !== 'ES256'))) {
+      return { error: 'EC keys must be P-256 for ES256' };
+    }
+    if (k.kty === 'RSA' && k.alg === 'ES256') return { error: 'an RSA key cannot be used for ES256' };
+  }
   if (!r.data.keys.some((k) => k.kty === 'RSA' && (k.alg === undefined || k.alg === 'RS256'))) {
     // OIDC Core §15.1: RS256 must be supported for ID tokens.
     return { error: 'needs an RSA key usable for RS256' };

@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { loadConfig } from '#shared/config/index.js';
+import { newSigningKey } from '#shared/config/dev-secrets.js';
+import { expectConfigError, sharedSigningKeys, tempDataDir } from './support.js';
+
+describe('shared/config loadConfig — number and consistency rules', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ dir, cleanup } = await tempDataDir()));
+  afterEach(() => cleanup());
+  const load = async (env: Record<string, string>) =>
+    loadConfig({ DATA_DIR: dir, SIGNING_KEYS: await sharedSigningKeys(), ...env });
+
+  for (const value of ['0x10', '1e3', '4000.5', ' 12 x']) {
+    it(`reads only decimal whole numbers: AUTHZ_PORT="${value}" is refused`, async () => {
+      const err = await expectConfigError(load({ AUTHZ_PORT: value }));
+      expect(err.problems).to.deep.equal([{ key: 'AUTHZ_PORT', message: 'expected a whole number' }]);
+    });
+  }
+
+  it('refuses a pool minimum above the maximum', async () => {
+    const err = await expectConfigError(load({ DB_POOL_MIN: '20', DB_POOL_MAX: '5' }));
+    expect(err.problems).to.deep.equal([{ key: 'DB_POOL_MIN', message: 'must not exceed DB_POOL_MAX' }]);
+  });
+
+  it('refuses idle lifetimes longer than the absolute ones (compared with defaults too)', async () => {
+    const err = await expectConfigError(load({ REFRESH_TOKEN_IDLE_TTL_S: '3000000', SESSION_IDLE_TTL_S: '50000' }));
+    expect(err.problems).to.deep.equal([
+      { key: 'REFRESH_TOKEN_IDLE_TTL_S', message: 'must not exceed REFRESH_TOKEN_ABSOLUTE_TTL_S' },
+      { key: 'SESSION_IDLE_TTL_S', message: 'must not exceed SESSION_TTL_S' },
+    ]);
+  });
+
+  it('accepts equal idle and absolute lifetimes', async () => {
+    const { config } = await load({ SESSION_IDLE_TTL_S: '43200' });
+    expect(config.session).to.deep.equal({ ttlS: 43200, idleTtlS: 43200 });
+  });
+
+  it('refuses an EC signing key that is not P-256, and an RSA key labelled ES256', async () => {
+    const rsa = await newSigningKey('RS256');
+    const p384 = { ...(await newSigningKey('ES256')), crv: 'P-384' };
+    let err = await expectConfigError(load({ SIGNING_KEYS: JSON.stringify({ keys: [rsa, p384] }) }));
+    expect(err.problems).to.deep.equal([{ key: 'SIGNING_KEYS', message: 'EC keys must be P-256 for ES256' }]);
+    err = await expectConfigError(load({ SIGNING_KEYS: JSON.stringify({ keys: [rsa, { ...rsa, kid: 'other', alg: 'ES256' }] }) }));
+    expect(err.problems).to.deep.equal([{ key: 'SIGNING_KEYS', message: 'an RSA key cannot be used for ES256' }]);
+  });
+});
