@@ -7,6 +7,7 @@ const privateJwk = z
     kid: z.string({ message: 'each key needs a kid' }).min(1, { message: 'each key needs a kid' }),
     alg: z.enum(['RS256', 'PS256', 'ES256'], { message: 'alg must be RS256, PS256 or ES256' }).optional(),
     use: z.literal('sig', { message: 'use must be sig' }).optional(),
+    status: z.enum(['active', 'next', 'retired'], { message: 'status must be active, next or retired' }).optional(),
     d: z.string({ message: 'each key must be a private key (d)' }).min(1, { message: 'each key must be a private key (d)' }),
   })
   .loose();

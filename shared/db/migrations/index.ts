@@ -1,4 +1,5 @@
 import type { Migration } from '../migrator.js';
+import { oidc } from './0001_oidc.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -6,4 +7,4 @@ import type { Migration } from '../migrator.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [];
+export const migrations: readonly Migration[] = [oidc];

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { ALL_SCOPES } from '#shared/oauth/scopes.js';
+
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/**
+ * RFC 9700 §2.1 / RFC 8252: redirect URIs are compared exactly; https, loopback http for
+ * native clients (any port, matched by the provider) or a private-use scheme with a dot
+ * (com.example.app:/cb). Never a fragment, never userinfo.
+ */
+export const redirectUri = z.string().superRefine((v, ctx) => {
+  if (!URL.canParse(v)) return void ctx.addIssue({ code: 'custom', message: `${v} is not an absolute URI` });
+  const u = new URL(v);
+  if (u.hash || v.includes('#')) ctx.addIssue({ code: 'custom', message: `${v} must not contain a fragment` });
+  if (u.username || u.password) ctx.addIssue({ code: 'custom', message: `${v} must not contain userinfo` });
+  const scheme = u.protocol.slice(0, -1);
+  if (scheme === 'https') return;
+  if (scheme === 'http' && LOOPBACK.has(u.hostname)) return;
+  if (/^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$/.test(scheme)) return;
+  ctx.addIssue({ code: 'custom', message: `${v}: use https, a loopback http URI or a private-use scheme` });
+});
+
+export const clientInput = z
+  .object({
+    clientId: z.string().regex(/^[A-Za-z0-9._~-]{3,128}$/, { message: 'client id: 3–128 characters of A-Z a-z 0-9 . _ ~ -' }).optional(),
+    name: z.string().min(1).max(100),
+    type: z.enum(['public', 'confidential']),
+    applicationType: z.enum(['web', 'native']).optional(),
+    authMethod: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
+    redirectUris: z.array(redirectUri).min(1, { message: 'at least one redirect URI is required' }),
+    postLogoutRedirectUris: z.array(redirectUri).default([]),
+    scopes: z.array(z.string().refine((s) => ALL_SCOPES.includes(s), { message: 'unknown scope' })).min(1).default(['openid']),
+    jwksUri: z.url({ protocol: /^https?$/ }).optional(),
+    clientCredentials: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const method = c.authMethod ?? (c.type === 'public' ? 'none' : 'client_secret_basic');
+    if (c.type === 'public' && method !== 'none') ctx.addIssue({ code: 'custom', path: ['authMethod'], message: 'public clients authenticate with none (PKCE)' });
+    if (c.type === 'confidential' && method === 'none') ctx.addIssue({ code: 'custom', path: ['authMethod'], message: 'confidential clients must authenticate' });
+    if (method === 'private_key_jwt' && !c.jwksUri) ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'private_key_jwt needs a jwks_uri' });
+    if (c.clientCredentials && c.type === 'public') ctx.addIssue({ code: 'custom', path: ['clientCredentials'], message: 'client_credentials needs a confidential client' });
+  });
+
+export type ClientInput = z.input<typeof clientInput>;

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { appError } from '#shared/errors/index.js';
+import { translateDbError } from '#shared/db/index.js';
+import { clientInput, type ClientInput } from './schema.js';
+import { ClientErrors } from './errors.js';
+import { deleteClient, findClient, insertClient, listClients, type ClientRow } from '../queries/clients.js';
+
+export interface CreatedClient {
+  clientId: string;
+  /** Shown once, at creation; only for client_secret_* clients. */
+  clientSecret: string | undefined;
+  metadata: Record<string, unknown>;
+}
+
+/** Client registration rules; the admin CLI and development start call these. */
+export function createClientService(db: Knex) {
+  return {
+    async create(input: ClientInput): Promise<CreatedClient> {
+      const parsed = clientInput.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw appError(ClientErrors, 'INVALID_CLIENT_METADATA', { message: `${issue.path.join('.') || 'client'}: ${issue.message}` });
+      }
+      const c = parsed.data;
+      const clientId = c.clientId ?? randomBytes(16).toString('base64url');
+      const authMethod = c.authMethod ?? (c.type === 'public' ? 'none' : 'client_secret_basic');
+      const clientSecret = authMethod.startsWith('client_secret_') ? randomBytes(32).toString('base64url') : undefined;
+      const metadata: Record<string, unknown> = {
+        client_name: c.name,
+        application_type: c.applicationType ?? (c.type === 'public' ? 'native' : 'web'),
+        token_endpoint_auth_method: authMethod,
+        redirect_uris: c.redirectUris,
+        post_logout_redirect_uris: c.postLogoutRedirectUris,
+        response_types: ['code'],
+        grant_types: ['authorization_code', 'refresh_token', ...(c.clientCredentials ? ['client_credentials'] : [])],
+        scope: c.scopes.join(' '),
+        ...(clientSecret ? { client_secret: clientSecret } : {}),
+        ...(c.jwksUri ? { jwks_uri: c.jwksUri } : {}),
+      };
+      try {
+        await insertClient(db, clientId, metadata, Date.now());
+      } catch (err) {
+        const e = translateDbError(err);
+        if ((e as { code?: string }).code === 'UNIQUE_VIOLATION') throw appError(ClientErrors, 'CLIENT_EXISTS');
+        throw e;
+      }
+      return { clientId, clientSecret, metadata };
+    },
+
+    list(): Promise<ClientRow[]> {
+      return listClients(db);
+    },
+
+    async show(clientId: string): Promise<ClientRow> {
+      const row = await findClient(db, clientId);
+      if (!row) throw appError(ClientErrors, 'CLIENT_NOT_FOUND');
+      return row;
+    },
+
+    async remove(clientId: string): Promise<void> {
+      if ((await deleteClient(db, clientId)) === 0) throw appError(ClientErrors, 'CLIENT_NOT_FOUND');
+    },
+  };
+}
+
+export type ClientService = ReturnType<typeof createClientService>;
+
+/** What the CLI prints: never the secret (it is shown once, by create). */
+export function publicView(row: ClientRow): Record<string, unknown> {
+  const { client_secret: _secret, ...rest } = row.metadata;
+  return { client_id: row.clientId, ...rest, created_at: new Date(row.createdAt).toISOString() };
+}

@@ -1,0 +1,75 @@
+import type { Knex } from 'knex';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { consumeModel, destroyModel, findModel, grantIdOf, revokeGrant, upsertModel } from '../queries/oidc-models.js';
+import { findClient } from '../queries/clients.js';
+
+export interface AdapterOptions {
+  /** How long a revoked grant's tombstone is kept: at least the longest token lifetime. */
+  tombstoneTtlS: number;
+  /** Called when a concurrent consumption loses the race (audit, metrics). */
+  onReuseRace?: (model: string, grantId: string | null) => void;
+}
+
+/**
+ * oidc-provider storage on knex (SQLite or PostgreSQL). The provider checks `consumed` and
+ * then calls `consume()` separately; two concurrent redemptions of one code or refresh token
+ * can both pass the check. `consume()` is therefore a conditional UPDATE that only one caller
+ * wins; the loser is treated exactly like a reuse (RFC 9700 §4.14.2, §2.1.1): the whole grant
+ * is revoked and the request fails with invalid_grant.
+ */
+export function createAdapterClass(db: Knex, opts: AdapterOptions) {
+  return class KnexAdapter implements Adapter {
+    constructor(readonly model: string) {}
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      await upsertModel(db, {
+        model: this.model,
+        id,
+        payload: JSON.stringify(payload),
+        grantId: payload.grantId ?? (this.model === 'Grant' ? id : null),
+        userCode: payload.userCode ?? null,
+        uid: payload.uid ?? null,
+        expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : null,
+      });
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      if (this.model === 'Client') {
+        const client = await findClient(db, id);
+        return client ? { ...client.metadata, client_id: client.clientId } : undefined;
+      }
+      return this.read('id', id);
+    }
+
+    findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return this.read('uid', uid);
+    }
+
+    findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return this.read('user_code', userCode);
+    }
+
+    async consume(id: string): Promise<void> {
+      if ((await consumeModel(db, this.model, id, Date.now())) === 1) return;
+      const grantId = await grantIdOf(db, this.model, id);
+      opts.onReuseRace?.(this.model, grantId);
+      if (grantId) await revokeGrant(db, grantId, Date.now() + opts.tombstoneTtlS * 1000);
+      throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
+    }
+
+    async destroy(id: string): Promise<void> {
+      await destroyModel(db, this.model, id);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await revokeGrant(db, grantId, Date.now() + opts.tombstoneTtlS * 1000);
+    }
+
+    private async read(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+      const row = await findModel(db, this.model, column, value, Date.now());
+      if (!row) return undefined;
+      const payload = JSON.parse(row.payload) as AdapterPayload;
+      return row.consumed_at === null ? payload : { ...payload, consumed: Math.floor(Number(row.consumed_at) / 1000) };
+    }
+  };
+}

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from 'koa';
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function esc(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+const STYLE = `
+body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
+main{max-width:26rem;margin:8vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
+h1{font-size:1.4rem;margin:0 0 1rem}
+label{display:block;font-weight:600;margin:1rem 0 .25rem}
+input{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #8a93a6;border-radius:4px}
+input:focus,button:focus{outline:3px solid #4c7bf4;outline-offset:1px}
+button{margin-top:1.25rem;padding:.6rem 1.2rem;font-size:1rem;border-radius:4px;border:0;background:#2a54c7;color:#fff;cursor:pointer}
+button.secondary{background:#e3e6ec;color:#1d2330;margin-left:.5rem}
+.error{background:#fde8e8;color:#8a1c1c;padding:.75rem;border-radius:4px}
+ul{padding-left:1.2rem}`;
+
+/**
+ * Every page: no external assets, no script, a per-response nonce for the one style block,
+ * and a CSP that forbids framing (RFC 9700 §4.16). No form-action directive: Chromium applies
+ * it to the redirect chain after a POST, which ends at the client's redirect URI.
+ */
+export function renderPage(ctx: Context, title: string, body: string, status = 200): void {
+  const nonce = randomBytes(16).toString('base64');
+  ctx.status = status;
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Content-Security-Policy', `default-src 'none'; style-src 'nonce-${nonce}'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'`);
+  ctx.body = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${esc(title)} · Portcullis</title>
+<style nonce="${nonce}">${STYLE}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+/** An error summary screen readers announce as soon as the page loads. */
+export function errorBox(message: string | undefined): string {
+  return message ? `<p class="error" role="alert" id="form-error">${esc(message)}</p>` : '';
+}

@@ -1,0 +1,91 @@
+import { parseArgs } from 'node:util';
+import { createClientService, publicView } from '#authz/clients/service.js';
+import type { ClientInput } from '#authz/clients/schema.js';
+import type { Command } from './types.js';
+import { UsageError } from './types.js';
+import { withDb } from './context.js';
+
+const CREATE_USAGE =
+  'clients:create --name NAME --type public|confidential --redirect-uri URI [--redirect-uri URI …] ' +
+  '[--scope "openid offline_access …"] [--id ID] [--app-type web|native] ' +
+  '[--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-uri URL] ' +
+  '[--post-logout-redirect-uri URI …] [--client-credentials]';
+
+function one(args: string[], usage: string): string {
+  if (args.length !== 1 || args[0]!.startsWith('--')) throw new UsageError(`usage: npm run admin -- ${usage}`);
+  return args[0]!;
+}
+
+export const clientCommands: Record<string, Command> = {
+  'clients:create': {
+    summary: 'register an OAuth client (prints its id, and its secret once)',
+    run: async (args, write) => {
+      let values;
+      try {
+        ({ values } = parseArgs({
+          args,
+          options: {
+            name: { type: 'string' },
+            type: { type: 'string' },
+            id: { type: 'string' },
+            'app-type': { type: 'string' },
+            'auth-method': { type: 'string' },
+            'redirect-uri': { type: 'string', multiple: true },
+            'post-logout-redirect-uri': { type: 'string', multiple: true },
+            scope: { type: 'string' },
+            'jwks-uri': { type: 'string' },
+            'client-credentials': { type: 'boolean' },
+          },
+          strict: true,
+          allowPositionals: false,
+        }));
+      } catch (err) {
+        throw new UsageError(`${(err as Error).message}\nusage: npm run admin -- ${CREATE_USAGE}`);
+      }
+      if (!values.name || !values.type) throw new UsageError(`usage: npm run admin -- ${CREATE_USAGE}`);
+      const input = {
+        name: values.name,
+        type: values.type,
+        redirectUris: values['redirect-uri'] ?? [],
+        postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
+        clientCredentials: values['client-credentials'] ?? false,
+        ...(values.id ? { clientId: values.id } : {}),
+        ...(values['app-type'] ? { applicationType: values['app-type'] } : {}),
+        ...(values['auth-method'] ? { authMethod: values['auth-method'] } : {}),
+        ...(values.scope ? { scopes: values.scope.split(/\s+/).filter(Boolean) } : {}),
+        ...(values['jwks-uri'] ? { jwksUri: values['jwks-uri'] } : {}),
+      } as ClientInput;
+      await withDb(async (db) => {
+        const created = await createClientService(db).create(input);
+        write(`client_id=${created.clientId}`);
+        if (created.clientSecret) write(`client_secret=${created.clientSecret}   (shown once: store it now)`);
+      });
+    },
+  },
+  'clients:list': {
+    summary: 'list registered clients',
+    run: (_args, write) =>
+      withDb(async (db) => {
+        const rows = await createClientService(db).list();
+        if (rows.length === 0) write('no clients');
+        for (const r of rows) {
+          const m = r.metadata as { client_name?: string; token_endpoint_auth_method?: string };
+          write(`${r.clientId}\t${m.token_endpoint_auth_method === 'none' ? 'public' : 'confidential'}\t${m.client_name ?? ''}`);
+        }
+      }),
+  },
+  'clients:show': {
+    summary: 'show one client (JSON, without its secret)',
+    run: (args, write) =>
+      withDb(async (db) => write(JSON.stringify(publicView(await createClientService(db).show(one(args, 'clients:show CLIENT_ID'))), null, 2))),
+  },
+  'clients:delete': {
+    summary: 'delete a client',
+    run: (args, write) =>
+      withDb(async (db) => {
+        const id = one(args, 'clients:delete CLIENT_ID');
+        await createClientService(db).remove(id);
+        write(`deleted ${id}`);
+      }),
+  },
+};

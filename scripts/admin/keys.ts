@@ -1,0 +1,66 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DEV_SECRETS_FILE } from '#shared/config/dev-secrets.js';
+import { addKey, describe, promoteKey, removeKey, retireKey, type RingKey, type SigningAlg } from '#authz/keys/keyring.js';
+import type { Command, Write } from './types.js';
+import { UsageError } from './types.js';
+import { adminConfig } from './context.js';
+
+/**
+ * Signing keys live in SIGNING_KEYS. In development that is DATA_DIR/dev-secrets.json, which
+ * these commands update in place; otherwise they print the new value for the operator to
+ * store (environment or Secrets Manager) before a rolling restart.
+ */
+async function withRing(write: Write, change: (keys: RingKey[]) => Promise<RingKey[]> | RingKey[]): Promise<void> {
+  const config = await adminConfig();
+  const keys = config.secrets.signingKeys.keys as RingKey[];
+  const next = await change([...keys]);
+  const value = JSON.stringify({ keys: next });
+  if (config.provenance.generated.includes('SIGNING_KEYS')) {
+    const file = path.join(config.dataDir, DEV_SECRETS_FILE);
+    const stored = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(`${file}.tmp`, JSON.stringify({ ...stored, SIGNING_KEYS: value }, null, 2), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+    write(`updated ${file}; restart the services to load it`);
+  } else {
+    write('Store this as SIGNING_KEYS, then restart the services (rolling):');
+    write(`SIGNING_KEYS='${value}'`);
+  }
+  for (const k of describe(next)) write(`  ${k.kid}  ${k.alg}  ${k.status}`);
+}
+
+function kidArg(args: string[], cmd: string): string {
+  if (args.length !== 1 || args[0]!.startsWith('--')) throw new UsageError(`usage: npm run admin -- ${cmd} KID`);
+  return args[0]!;
+}
+
+export const keyCommands: Record<string, Command> = {
+  'keys:list': {
+    summary: 'list signing keys: kid, alg, status (active signs; next and retired are published)',
+    run: async (_args, write) => {
+      const config = await adminConfig();
+      for (const k of describe(config.secrets.signingKeys.keys as RingKey[])) write(`${k.kid}  ${k.alg}  ${k.status}`);
+    },
+  },
+  'keys:add': {
+    summary: 'add a key (--alg RS256|ES256); published now, signs after keys:promote',
+    run: (args, write) => {
+      const i = args.indexOf('--alg');
+      const alg = (i >= 0 ? args[i + 1] : 'RS256') as SigningAlg;
+      if (alg !== 'RS256' && alg !== 'ES256') throw new UsageError('usage: npm run admin -- keys:add [--alg RS256|ES256]');
+      return withRing(write, async (keys) => (await addKey(keys, alg)).keys);
+    },
+  },
+  'keys:promote': {
+    summary: 'make a key the signing key of its alg; the previous one is retired',
+    run: (args, write) => withRing(write, (keys) => promoteKey(keys, kidArg(args, 'keys:promote'))),
+  },
+  'keys:retire': {
+    summary: 'stop signing with a non-active key but keep publishing it',
+    run: (args, write) => withRing(write, (keys) => retireKey(keys, kidArg(args, 'keys:retire'))),
+  },
+  'keys:remove': {
+    summary: 'unpublish a retired key (tokens it signed stop verifying)',
+    run: (args, write) => withRing(write, (keys) => removeKey(keys, kidArg(args, 'keys:remove'))),
+  },
+};
