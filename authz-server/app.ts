@@ -1,8 +1,40 @@
 import type Koa from 'koa';
+import mount from 'koa-mount';
+import { fromNodeHeaders, toNodeHandler } from 'better-auth/node';
 import type { Container } from '#shared/container.js';
+import { createProvider } from './oidc/provider.js';
+import { interactionRoutes } from './routes/interaction.js';
+import { startPurge } from './oidc/purge.js';
 
 /**
- * The authorization server's routes. The OpenID provider is mounted here by the
- * authorization-server work; until then the service answers its health endpoints and 404s.
+ * authz-server routes, in order: better-auth at /api/auth (it reads its own body, so it comes
+ * before any parser), the interaction pages, then the OpenID provider for everything else.
  */
-export function mountAuthzServer(_app: Koa, _container: Container): void {}
+export function mountAuthzServer(app: Koa, c: Container): { close(): void } {
+  const provider = createProvider(c);
+  const authHandler = toNodeHandler(c.auth);
+
+  app.use(async (ctx, next) => {
+    if (!ctx.path.startsWith('/api/auth/')) return next();
+    ctx.respond = false;
+    await authHandler(ctx.req, ctx.res);
+  });
+
+  const interactions = interactionRoutes(provider, c);
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+
+  // RP-initiated logout ends the better-auth session too, once the provider confirmed it.
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.method !== 'POST' || ctx.path !== '/session/end/confirm') return;
+    const body = (ctx as unknown as { oidc?: { body?: Record<string, unknown> } }).oidc?.body;
+    if (!body?.logout || ctx.status >= 400) return;
+    const res = await c.auth.api.signOut({ headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
+    for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
+  });
+
+  app.use(mount(provider as unknown as Koa));
+  const purge = startPurge(c);
+  return { close: () => purge.stop() };
+}

@@ -3,6 +3,7 @@ import type { Config } from './config/types.js';
 import type { Logger } from './logging/logger.js';
 import { createDb, pingDb, migrateLatest } from './db/index.js';
 import { createCache, type Cache } from './cache/index.js';
+import { createAuth, type Auth } from './auth/better-auth.js';
 
 /**
  * Everything a service needs, built once at boot and passed down (no module singletons).
@@ -13,6 +14,8 @@ export interface Container {
   logger: Logger;
   db: Knex;
   cache: Cache;
+  /** better-auth: users, sessions, roles. */
+  auth: Auth;
   /** Closes pools and connections; called last in graceful shutdown. */
   close(): Promise<void>;
 }
@@ -23,13 +26,15 @@ export async function createContainer(config: Config, logger: Logger): Promise<C
     await migrateLatest(db);
   }
   const cache = await createCache(config.cache, logger.child({ component: 'cache' }));
+  const auth = createAuth(config);
   return {
     config,
     logger,
     db,
     cache,
+    auth: auth.auth,
     async close() {
-      await Promise.allSettled([db.destroy(), cache.close()]);
+      await Promise.allSettled([db.destroy(), cache.close(), auth.close()]);
     },
   };
 }

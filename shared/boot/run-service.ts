@@ -4,12 +4,16 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { createContainer, readinessChecks, type Container } from '../container.js';
 import { createDrain, createHttpApp, installSignalHandlers, startServer, type Drain, type RunningServer } from '../http/index.js';
 
+export interface Mounted {
+  close(): void | Promise<void>;
+}
+
 export interface ServiceDefinition {
   name: 'authz-server' | 'resource-api';
   port: (config: Config) => number;
   publicUrl: (config: Config) => string;
-  /** Adds the service's own routes to the shared base app. */
-  mount: (app: Koa, container: Container) => Promise<void> | void;
+  /** Adds the service's own routes to the shared base app; may return what to stop on shutdown. */
+  mount: (app: Koa, container: Container) => Promise<Mounted | void> | Mounted | void;
 }
 
 /**
@@ -37,14 +41,17 @@ async function start(def: ServiceDefinition, config: Config, logger: Logger): Pr
   const container = await createContainer(config, logger);
   const drain: Drain = createDrain();
   const app = createHttpApp({ config, logger, publicUrl: def.publicUrl(config), readiness: readinessChecks(container), drain });
-  await def.mount(app, container);
+  const mounted = await def.mount(app, container);
   const running = await startServer(app, {
     host: config.host,
     port: def.port(config),
     logger,
     drain,
     shutdownTimeoutMs: config.http.shutdownTimeoutMs,
-    onClose: () => container.close(),
+    onClose: async () => {
+      await mounted?.close();
+      await container.close();
+    },
   });
   installSignalHandlers(running.shutdown, logger);
   logger.info({ url: running.url, publicUrl: def.publicUrl(config), db: config.db.client, cache: config.cache.backend }, `${def.name} listening`);

@@ -1,5 +1,6 @@
 import type { Migration } from '../migrator.js';
 import { oidc } from './0001_oidc.js';
+import { accounts } from './0002_accounts.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -7,4 +8,4 @@ import { oidc } from './0001_oidc.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc];
+export const migrations: readonly Migration[] = [oidc, accounts];

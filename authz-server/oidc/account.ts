@@ -1,0 +1,33 @@
+import type { Knex } from 'knex';
+import type { Account, KoaContextWithOIDC } from 'oidc-provider';
+import { findUserById, type AccountRow } from '../queries/users.js';
+
+export const ROLE_CLAIM = 'marketplace:role';
+
+export function isBanned(user: Pick<AccountRow, 'banned' | 'banExpires'>, now = Date.now()): boolean {
+  if (!user.banned) return false;
+  return !user.banExpires || new Date(user.banExpires).getTime() > now;
+}
+
+/**
+ * The provider's view of a person, read from the database on every token issue: a refreshed
+ * ID token carries the current role, and a banned user gets no tokens at all.
+ */
+export function createFindAccount(db: Knex) {
+  return async (_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
+    const user = await findUserById(db, sub);
+    if (!user || isBanned(user)) return undefined;
+    return {
+      accountId: user.id,
+      async claims() {
+        return {
+          sub: user.id,
+          email: user.email,
+          email_verified: user.emailVerified,
+          name: user.name,
+          [ROLE_CLAIM]: user.role ?? 'user',
+        };
+      },
+    };
+  };
+}

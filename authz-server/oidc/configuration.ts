@@ -1,0 +1,89 @@
+import type { Knex } from 'knex';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { epochTime } from './time.js';
+import type { Config } from '#shared/config/index.js';
+import { ALL_SCOPES } from '#shared/oauth/scopes.js';
+import { providerJwks, type RingKey } from '../keys/keyring.js';
+import { createAdapterClass, type AdapterOptions } from './adapter.js';
+import { createFindAccount, ROLE_CLAIM } from './account.js';
+import { resourceIndicators } from './resource.js';
+import { renderMessage } from '../pages/message.js';
+import { renderLogoutConfirm } from '../pages/logout.js';
+
+/**
+ * oidc-provider settings. Everything v9 turns on by default that we do not serve end to end
+ * is switched off (dev interactions, DPoP, PAR); only the authorization code flow exists
+ * (no implicit, no ROPC), PKCE S256 is required for every client.
+ */
+export function providerConfiguration(config: Config, db: Knex, hooks: Pick<AdapterOptions, 'onReuseRace'> = {}): Configuration {
+  const t = config.tokens;
+  const https = config.authz.issuer.startsWith('https:');
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
+  return {
+    adapter: createAdapterClass(db, { tombstoneTtlS: t.refreshAbsoluteTtlS + t.accessTokenTtlS, ...hooks }),
+    jwks: providerJwks(config.secrets.signingKeys.keys as RingKey[]) as Configuration['jwks'],
+    findAccount: createFindAccount(db),
+    claims: {
+      openid: ['sub', ROLE_CLAIM],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+      amr: null,
+      sid: null,
+      auth_time: null,
+    },
+    // The role claim is requested through the openid scope and belongs in the ID token.
+    conformIdTokenClaims: false,
+    scopes: [...ALL_SCOPES],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    allowOmittingSingleRegisteredRedirectUri: false,
+    rotateRefreshToken: true,
+    cookies: {
+      keys: [...config.secrets.cookieKeys],
+      names: { session: 'portcullis.oidc', interaction: 'portcullis.interaction', resume: 'portcullis.resume' },
+      long: cookie,
+      short: cookie,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none' },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => renderLogoutConfirm(ctx as never, form),
+        postLogoutSuccessSource: async (ctx) => renderMessage(ctx as never, 'Signed out', 'You are signed out.'),
+      },
+      resourceIndicators: resourceIndicators(config) as never,
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+      clientAuthSigningAlgValues: ['RS256', 'ES256', 'PS256'],
+    },
+    ttl: {
+      AuthorizationCode: t.authCodeTtlS,
+      AccessToken: t.accessTokenTtlS,
+      ClientCredentials: t.accessTokenTtlS,
+      IdToken: t.idTokenTtlS,
+      Interaction: 600,
+      Session: config.session.ttlS,
+      Grant: t.refreshAbsoluteTtlS,
+      // Idle lifetime per token, capped by the grant's absolute lifetime (iiat survives rotation).
+      RefreshToken: (_ctx, token) => {
+        const iiat = (token as { iiat?: number }).iiat ?? epochTime();
+        const left = t.refreshAbsoluteTtlS - (epochTime() - iiat);
+        return Math.max(1, Math.min(t.refreshIdleTtlS, left));
+      },
+    },
+    clientBasedCORS: (_ctx, origin, client) =>
+      client.clientAuthMethod === 'none' && (client.redirectUris ?? []).some((u: string) => URL.canParse(u) && new URL(u).origin === origin),
+    renderError: async (ctx: KoaContextWithOIDC, out) => {
+      renderMessage(ctx as never, 'Sign-in error', out.error_description ? String(out.error_description) : String(out.error), ctx.status >= 400 ? ctx.status : 400);
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { fromNodeHeaders } from 'better-auth/node';
+import { errors, type InteractionResults } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Container } from '#shared/container.js';
+import { koaBody } from '#shared/http/index.js';
+import { renderLogin } from '../pages/login.js';
+import { renderConsent } from '../pages/consent.js';
+import { renderMessage } from '../pages/message.js';
+import { epochTime } from '../oidc/time.js';
+
+const SIGN_IN_FAILED = 'Incorrect email or password.';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * Sign-in hand-off: the provider sends the browser to /interaction/:uid; we authenticate with
+ * better-auth (its own session cookie gives single sign-on), ask for consent, and hand the
+ * result back with a 303 (RFC 9700 §4.12: never 307 after a form carrying credentials).
+ */
+export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' | 'config'>): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const body = koaBody({ limitBytes: 16 * 1024 });
+
+  async function details(ctx: Context): Promise<Details | undefined> {
+    try {
+      const d = await provider.interactionDetails(ctx.req, ctx.res);
+      if (d.uid === ctx.params.uid) return d;
+    } catch (err) {
+      if (!(err instanceof errors.SessionNotFound)) throw err;
+    }
+    renderMessage(ctx, 'Sign-in expired', 'This sign-in request has expired or was already used. Start again from the application.', 400);
+    return undefined;
+  }
+
+  async function finish(ctx: Context, result: InteractionResults): Promise<void> {
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  }
+
+  const clientName = async (d: Details) => {
+    const client = await provider.Client.find(String(d.params.client_id));
+    return client?.clientName ?? String(d.params.client_id);
+  };
+  const action = (d: Details, step: string) => `/interaction/${d.uid}/${step}`;
+
+  router.get('/', async (ctx) => {
+    const d = await details(ctx);
+    if (!d) return;
+    if (d.prompt.name === 'login') {
+      // SSO: an existing better-auth session signs the user in, unless the client demands
+      // a fresh authentication (prompt=login, or max_age exceeded).
+      const forced = d.prompt.reasons.includes('login_prompt') || d.prompt.reasons.includes('max_age');
+      const session = forced ? null : await c.auth.api.getSession({ headers: fromNodeHeaders(ctx.req.headers) });
+      if (session) {
+        return finish(ctx, { login: { accountId: session.user.id, amr: ['pwd'], ts: epochTime(new Date(session.session.createdAt).getTime()) } });
+      }
+      return renderLogin(ctx, { action: action(d, 'login'), clientName: await clientName(d), email: typeof d.params.login_hint === 'string' ? d.params.login_hint : '' });
+    }
+    if (d.prompt.name === 'consent') {
+      const pd = d.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+      const scopes = [...(pd.missingOIDCScope ?? []), ...Object.values(pd.missingResourceScopes ?? {}).flat()];
+      return renderConsent(ctx, { action: action(d, 'consent'), clientName: await clientName(d), scopes });
+    }
+    renderMessage(ctx, 'Sign-in error', 'Unsupported sign-in step.', 400);
+  });
+
+  router.post('/login', body, async (ctx) => {
+    const d = await details(ctx);
+    if (!d) return;
+    if (d.prompt.name !== 'login') return renderMessage(ctx, 'Sign-in error', 'This sign-in step is already complete.', 400);
+    const form = (ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {};
+    const email = typeof form.email === 'string' ? form.email.trim() : '';
+    const password = typeof form.password === 'string' ? form.password : '';
+    const name = await clientName(d);
+    if (!email || !password) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
+    const res = await c.auth.api.signInEmail({ body: { email, password }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
+    if (!res.ok) {
+      // One message for unknown email, wrong password, banned or unverified account.
+      return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
+    }
+    const signedIn = (await res.json()) as { user: { id: string } };
+    for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
+    return finish(ctx, { login: { accountId: signedIn.user.id, amr: ['pwd'], ts: epochTime() } });
+  });
+
+  router.post('/consent', body, async (ctx) => {
+    const d = await details(ctx);
+    if (!d) return;
+    if (d.prompt.name !== 'consent' || !d.session?.accountId) return renderMessage(ctx, 'Sign-in error', 'This sign-in step is already complete.', 400);
+    const decision = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.decision;
+    if (decision !== 'allow') {
+      return finish(ctx, { error: 'access_denied', error_description: 'The user denied the request.' });
+    }
+    const pd = d.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const grant = d.grantId
+      ? await provider.Grant.find(d.grantId)
+      : new provider.Grant({ accountId: d.session.accountId, clientId: String(d.params.client_id) });
+    if (!grant) return renderMessage(ctx, 'Sign-in error', 'This sign-in request is no longer valid.', 400);
+    if (pd.missingOIDCScope) grant.addOIDCScope(pd.missingOIDCScope.join(' '));
+    if (pd.missingOIDCClaims) grant.addOIDCClaims(pd.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(pd.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    return finish(ctx, { consent: { grantId } });
+  });
+
+  return router;
+}

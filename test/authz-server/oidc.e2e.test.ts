@@ -1,0 +1,273 @@
+import { expect } from 'chai';
+import * as oidc from 'openid-client';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
+import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
+import { REDIRECT, PASSWORD, authorize, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
+
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'status'];
+
+function suite(backend: Backend) {
+  describe(`OpenID provider end to end (${backend})`, function () {
+    this.timeout(60_000);
+    let env: AuthzEnv;
+    let server: AuthzServer;
+    let issuer: string;
+    let config: oidc.Configuration;
+    let introspector: { id: string; secret: string };
+
+    before(async () => {
+      env = await authzEnv(backend, PG_URL);
+      server = await env.start();
+      issuer = server.issuer;
+      await env.createClient({ clientId: 'agent-cli', name: 'Agent CLI', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email', 'profile', 'listings:read', 'usage:report'] });
+      const rs = await env.createClient({ clientId: 'resource-server', name: 'Resource server', type: 'confidential', redirectUris: ['https://rs.example/cb'], scopes: ['openid'] });
+      introspector = { id: rs.clientId, secret: rs.clientSecret! };
+      await env.createUser({ email: 'alice@example.com', password: PASSWORD, name: 'Alice' });
+      await env.createUser({ email: 'pat@example.com', password: PASSWORD, name: 'Pat', role: 'publisher' });
+      config = await discover(issuer, 'agent-cli');
+    });
+    after(() => env?.close());
+
+    async function introspect(token: string) {
+      const rs = await discover(issuer, introspector.id, oidc.ClientSecretBasic(introspector.secret), introspector.secret);
+      return oidc.tokenIntrospection(rs, token);
+    }
+
+    async function expectInvalidGrant(p: Promise<unknown>) {
+      const err = await p.then(() => undefined, (e: unknown) => e);
+      expect(err, 'expected an OAuth error').to.be.instanceOf(oidc.ResponseBodyError);
+      expect((err as oidc.ResponseBodyError).error).to.equal('invalid_grant');
+      expect((err as oidc.ResponseBodyError).status).to.equal(400);
+    }
+
+    describe('discovery and keys', () => {
+      it('serves identical OpenID and RFC 8414 metadata advertising only what works', async () => {
+        const a = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+        const b = await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json();
+        expect(b).to.deep.equal(a);
+        expect(a.issuer).to.equal(issuer);
+        expect(a.code_challenge_methods_supported).to.deep.equal(['S256']);
+        expect(a.response_types_supported).to.deep.equal(['code']);
+        expect(a.grant_types_supported).to.have.members(['authorization_code', 'refresh_token', 'client_credentials']);
+        expect(a.authorization_response_iss_parameter_supported).to.equal(true);
+        expect(a.id_token_signing_alg_values_supported).to.deep.equal(['RS256', 'ES256']);
+        for (const off of ['dpop_signing_alg_values_supported', 'pushed_authorization_request_endpoint', 'registration_endpoint']) expect(a).not.to.have.property(off);
+      });
+
+      it('publishes a JWKS with unique kids and no private members', async () => {
+        const jwks = (await (await fetch(`${issuer}/jwks`)).json()) as { keys: Record<string, unknown>[] };
+        expect(jwks.keys.map((k) => k.kty).sort()).to.deep.equal(['EC', 'RSA']);
+        const kids = jwks.keys.map((k) => k.kid);
+        expect(new Set(kids).size).to.equal(kids.length);
+        for (const k of jwks.keys) for (const m of PRIVATE_MEMBERS) expect(k, `member ${m}`).not.to.have.property(m);
+      });
+    });
+
+    describe('authorization code + PKCE-S256 for a public client', () => {
+      it('issues tokens; the ID token verifies against the JWKS and carries the role from the database', async () => {
+        const browser = new HttpBrowser();
+        const { callback } = await authorize(config, browser, { scope: 'openid offline_access email' });
+        expect(callback!.searchParams.get('iss')).to.equal(issuer); // RFC 9207
+        const tokens = await signedInTokens(config, new HttpBrowser(), { email: 'pat@example.com' });
+        expect(tokens.token_type).to.match(/^bearer$/i);
+        expect(tokens.refresh_token).to.be.a('string');
+        const { payload, protectedHeader } = await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(`${issuer}/jwks`)), { issuer, audience: 'agent-cli' });
+        expect(protectedHeader.alg).to.equal('RS256');
+        expect(payload['marketplace:role']).to.equal('publisher');
+        const info = await oidc.fetchUserInfo(config, tokens.access_token, payload.sub!);
+        expect(info.sub).to.equal(payload.sub);
+      });
+
+      it('answers the token request with Cache-Control: no-store', async () => {
+        const browser = new HttpBrowser();
+        const { callback, verifier } = await authorize(config, browser);
+        const res = await fetch(`${issuer}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: 'authorization_code', code: callback!.searchParams.get('code')!, redirect_uri: REDIRECT, client_id: 'agent-cli', code_verifier: verifier }),
+        });
+        expect(res.status).to.equal(200);
+        expect(res.headers.get('cache-control')).to.equal('no-store');
+      });
+
+      it('issues an RFC 9068 JWT access token for the API when API scopes are requested', async () => {
+        const tokens = await signedInTokens(config, new HttpBrowser(), { scope: 'openid listings:read' });
+        const header = decodeProtectedHeader(tokens.access_token);
+        expect(header.typ).to.equal('at+jwt');
+        const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}/jwks`)), { issuer, audience: 'http://127.0.0.1:4999', typ: 'at+jwt' });
+        expect(payload.scope).to.equal('listings:read');
+        expect(payload.client_id).to.equal('agent-cli');
+        expect(payload.exp! - payload.iat!).to.equal(600);
+      });
+    });
+
+    describe('refresh tokens', () => {
+      it('rotate on every use', async () => {
+        const first = await signedInTokens(config, new HttpBrowser());
+        const second = await oidc.refreshTokenGrant(config, first.refresh_token!);
+        expect(second.refresh_token).to.be.a('string').and.not.equal(first.refresh_token);
+        const third = await oidc.refreshTokenGrant(config, second.refresh_token!);
+        expect(third.refresh_token).not.to.equal(second.refresh_token);
+        expect(third.claims()!.sub).to.equal(first.claims()!.sub);
+      });
+
+      it('reuse of a consumed refresh token revokes the whole grant', async () => {
+        const first = await signedInTokens(config, new HttpBrowser());
+        const rotated = await oidc.refreshTokenGrant(config, first.refresh_token!);
+        expect((await introspect(rotated.access_token)).active).to.equal(true);
+        await expectInvalidGrant(oidc.refreshTokenGrant(config, first.refresh_token!));
+        await expectInvalidGrant(oidc.refreshTokenGrant(config, rotated.refresh_token!));
+        expect((await introspect(rotated.access_token)).active).to.equal(false);
+        expect((await introspect(first.access_token)).active).to.equal(false);
+      });
+    });
+
+    describe('authorization codes', () => {
+      it('are single use: a replay fails and revokes every token of the grant', async () => {
+        const browser = new HttpBrowser();
+        const { callback, verifier, state } = await authorize(config, browser);
+        const tokens = await oidc.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: verifier, expectedState: state });
+        expect((await introspect(tokens.access_token)).active).to.equal(true);
+        await expectInvalidGrant(oidc.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: verifier, expectedState: state }));
+        expect((await introspect(tokens.access_token)).active).to.equal(false);
+        await expectInvalidGrant(oidc.refreshTokenGrant(config, tokens.refresh_token!));
+      });
+
+      it('are refused without the verifier or with a wrong one', async () => {
+        const { callback } = await authorize(config, new HttpBrowser());
+        const code = callback!.searchParams.get('code')!;
+        const base = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, client_id: 'agent-cli' };
+        const missing = await tokenRequest(issuer, base);
+        expect(missing.status).to.equal(400);
+        expect(missing.body.error).to.be.oneOf(['invalid_grant', 'invalid_request']);
+        const wrong = await tokenRequest(issuer, { ...base, code_verifier: oidc.randomPKCECodeVerifier() });
+        expect(wrong).to.deep.include({ status: 400 });
+        expect(wrong.body.error).to.equal('invalid_grant');
+      });
+
+      it('cannot be redeemed by another client', async () => {
+        await env.createClient({ clientId: `other-${backend}`, name: 'Other', type: 'public', redirectUris: [REDIRECT], scopes: ['openid'] });
+        const { callback, verifier } = await authorize(config, new HttpBrowser());
+        const res = await tokenRequest(issuer, { grant_type: 'authorization_code', code: callback!.searchParams.get('code')!, redirect_uri: REDIRECT, client_id: `other-${backend}`, code_verifier: verifier });
+        expect(res.status).to.equal(400);
+        expect(res.body.error).to.equal('invalid_grant');
+      });
+    });
+
+    describe('PKCE and redirect URI policy at /auth', () => {
+      const authUrl = (params: Record<string, string>) =>
+        `${issuer}/auth?${new URLSearchParams({ client_id: 'agent-cli', response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, state: 's1', ...params })}`;
+
+      it('rejects a missing code_challenge and the plain method', async () => {
+        for (const params of [{}, { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }] as Record<string, string>[]) {
+          const res = await new HttpBrowser().request(authUrl(params));
+          expect(res.status).to.equal(303);
+          const cb = new URL(res.location!);
+          expect(cb.origin + cb.pathname).to.equal(REDIRECT);
+          expect(cb.searchParams.get('error')).to.equal('invalid_request');
+          expect(cb.searchParams.get('state')).to.equal('s1');
+        }
+      });
+
+      it('shows an error page and never redirects for an unregistered or modified redirect_uri', async () => {
+        for (const redirect_uri of ['https://evil.example/callback', `${REDIRECT}/extra`, `${REDIRECT}?x=1`, 'http://127.0.0.1:8765/Callback']) {
+          const res = await new HttpBrowser().request(authUrl({ redirect_uri, code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }));
+          expect(res.status, redirect_uri).to.equal(400);
+          expect(res.location, redirect_uri).to.equal(null);
+          expect(res.headers.get('content-type')).to.match(/^text\/html/);
+          expect(res.headers.get('content-security-policy')).to.contain("frame-ancestors 'none'");
+        }
+      });
+
+      it('accepts a loopback redirect on another port for a native client (RFC 8252 §7.3)', async () => {
+        const res = await new HttpBrowser().request(authUrl({ redirect_uri: 'http://127.0.0.1:9999/callback', code_challenge: 'a'.repeat(43), code_challenge_method: 'S256' }));
+        expect(res.status).to.equal(303);
+        expect(new URL(res.location!).pathname).to.match(/^\/interaction\//);
+      });
+
+      it('answers prompt=none without a session with login_required', async () => {
+        const { callback } = await authorize(config, new HttpBrowser(), { extra: { prompt: 'none' }, signIn: false });
+        expect(callback!.searchParams.get('error')).to.equal('login_required');
+      });
+    });
+
+    describe('sessions', () => {
+      it('signs a returning user in without the form, unless prompt=login or max_age demand it', async () => {
+        const browser = new HttpBrowser();
+        await signedInTokens(config, browser);
+        // Signed in already: straight to consent, no login form. (Native clients are asked for
+        // consent every time, RFC 8252 §8.6, so prompt=none answers interaction_required.)
+        const sso = await authorize(config, browser, { signIn: false });
+        expect(sso.page.text).to.match(CONSENT_FORM);
+        expect(sso.page.text).not.to.match(LOGIN_FORM);
+        const silent = await authorize(config, browser, { signIn: false, extra: { prompt: 'none' } });
+        expect(silent.callback!.searchParams.get('error')).to.equal('interaction_required');
+        const relogin = await authorize(config, browser, { signIn: false, extra: { prompt: 'login' } });
+        expect(relogin.page.status).to.equal(200);
+        expect(relogin.page.text).to.match(LOGIN_FORM);
+        await new Promise((r) => setTimeout(r, 2100)); // auth_time has 1 s resolution
+        const aged = await authorize(config, browser, { signIn: false, extra: { max_age: '1' } });
+        expect(aged.page.text, aged.page.text.replace(/<style[^]*<\/style>/, '').slice(0, 600)).to.match(LOGIN_FORM);
+      });
+
+      it('shows one message for an unknown email and a wrong password', async () => {
+        const pages = [];
+        for (const email of ['nobody@example.com', 'alice@example.com']) {
+          const { page } = await authorize(config, new HttpBrowser(), { signIn: false });
+          const browser = new HttpBrowser();
+          const start = await authorize(config, browser, { signIn: false });
+          const res = await browser.submit(start.page, LOGIN_FORM, { email, password: 'wrong password 123' }, new URL(issuer).origin);
+          expect(page.status).to.equal(200);
+          pages.push({ status: res.status, error: /role="alert"[^>]*>([^<]*)</.exec(res.text)?.[1] });
+        }
+        expect(pages[0]).to.deep.equal({ status: 401, error: 'Incorrect email or password.' });
+        expect(pages[1]).to.deep.equal(pages[0]);
+      });
+
+      it('Deny at the consent page returns access_denied to the client', async () => {
+        const browser = new HttpBrowser();
+        const first = await authorize(config, browser, { signIn: false });
+        const consent = await browser.submit(first.page, LOGIN_FORM, { email: 'alice@example.com', password: PASSWORD }, new URL(issuer).origin);
+        expect(consent.text).to.match(CONSENT_FORM);
+        expect(consent.text).to.contain('>Allow<').and.to.contain('>Deny<');
+        const denied = await browser.submit(consent, CONSENT_FORM, { decision: 'deny' }, new URL(issuer).origin);
+        expect(new URL(denied.location!).searchParams.get('error')).to.equal('access_denied');
+      });
+
+      it('RP-initiated logout ends the OpenID session and the better-auth session', async () => {
+        const browser = new HttpBrowser();
+        const tokens = await signedInTokens(config, browser);
+        const before = await browser.request(`${issuer}/api/auth/get-session`, { headers: { accept: 'application/json' } });
+        expect(JSON.parse(before.text)?.user?.email).to.equal('alice@example.com');
+        const endUrl = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: '' });
+        endUrl.searchParams.delete('post_logout_redirect_uri');
+        const confirm = await browser.get(endUrl.href, new URL(issuer).origin);
+        const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirm.text)?.[1];
+        expect(xsrf, confirm.text.slice(0, 300)).to.be.a('string');
+        const done = await browser.get((await browser.request(`${issuer}/session/end/confirm`, { form: { xsrf: xsrf!, logout: 'yes' } })).location ?? `${issuer}/session/end/success`, new URL(issuer).origin);
+        expect(done.status).to.equal(200);
+        const after = await browser.request(`${issuer}/api/auth/get-session`, { headers: { accept: 'application/json' } });
+        expect(JSON.parse(after.text)).to.equal(null);
+        const silent = await authorize(config, browser, { signIn: false, extra: { prompt: 'none' } });
+        expect(silent.callback!.searchParams.get('error')).to.equal('login_required');
+      });
+    });
+
+    describe('client credentials', () => {
+      it('issues an API token to a confidential client that is allowed the grant', async () => {
+        const m2m = await env.createClient({ clientId: `m2m-${backend}`, name: 'Batch job', type: 'confidential', redirectUris: ['https://m2m.example/cb'], scopes: ['listings:read'], clientCredentials: true });
+        const cc = await discover(issuer, m2m.clientId, oidc.ClientSecretBasic(m2m.clientSecret!), m2m.clientSecret);
+        const tokens = await oidc.clientCredentialsGrant(cc, { scope: 'listings:read', resource: 'http://127.0.0.1:4999' });
+        const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}/jwks`)), { issuer, audience: 'http://127.0.0.1:4999' });
+        expect(payload.client_id).to.equal(m2m.clientId);
+        expect(payload.sub).to.equal(m2m.clientId);
+      });
+    });
+  });
+}
+
+suite('sqlite');
+if (PG_URL) suite('pg');
+else describe.skip(`OpenID provider end to end (pg) — skipped: ${PG_SKIP_REASON}`, () => it('runs on PostgreSQL'));
