@@ -5,12 +5,15 @@ import type { Container } from '#shared/container.js';
 import { createProvider } from './oidc/provider.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { startPurge } from './oidc/purge.js';
+import { createClientService } from './clients/service.js';
+import { ensureDemoClient } from './clients/demo.js';
 
 /**
  * authz-server routes, in order: better-auth at /api/auth (it reads its own body, so it comes
  * before any parser), the interaction pages, then the OpenID provider for everything else.
  */
-export function mountAuthzServer(app: Koa, c: Container): { close(): void } {
+export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(): void }> {
+  await ensureDemoClient(c.config, createClientService(c.db), c.logger);
   const provider = createProvider(c);
   const authHandler = toNodeHandler(c.auth);
 

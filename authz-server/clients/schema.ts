@@ -32,6 +32,7 @@ export const clientInput = z
     scopes: z.array(z.string().refine((s) => ALL_SCOPES.includes(s), { message: 'unknown scope' })).min(1).default(['openid']),
     jwksUri: z.url({ protocol: /^https?$/ }).optional(),
     clientCredentials: z.boolean().default(false),
+    idTokenAlg: z.enum(['RS256', 'ES256']).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

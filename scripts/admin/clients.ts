@@ -9,7 +9,7 @@ const CREATE_USAGE =
   'clients:create --name NAME --type public|confidential --redirect-uri URI [--redirect-uri URI …] ' +
   '[--scope "openid offline_access …"] [--id ID] [--app-type web|native] ' +
   '[--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-uri URL] ' +
-  '[--post-logout-redirect-uri URI …] [--client-credentials]';
+  '[--post-logout-redirect-uri URI …] [--client-credentials] [--id-token-alg RS256|ES256]';
 
 function one(args: string[], usage: string): string {
   if (args.length !== 1 || args[0]!.startsWith('--')) throw new UsageError(`usage: npm run admin -- ${usage}`);
@@ -35,6 +35,7 @@ export const clientCommands: Record<string, Command> = {
             scope: { type: 'string' },
             'jwks-uri': { type: 'string' },
             'client-credentials': { type: 'boolean' },
+            'id-token-alg': { type: 'string' },
           },
           strict: true,
           allowPositionals: false,
@@ -54,6 +55,7 @@ export const clientCommands: Record<string, Command> = {
         ...(values['auth-method'] ? { authMethod: values['auth-method'] } : {}),
         ...(values.scope ? { scopes: values.scope.split(/\s+/).filter(Boolean) } : {}),
         ...(values['jwks-uri'] ? { jwksUri: values['jwks-uri'] } : {}),
+        ...(values['id-token-alg'] ? { idTokenAlg: values['id-token-alg'] } : {}),
       } as ClientInput;
       await withDb(async (db) => {
         const created = await createClientService(db).create(input);

@@ -255,6 +255,86 @@ function suite(backend: Backend) {
       });
     });
 
+    describe('HTTP surface', () => {
+      const tokenPost = (origin: string) =>
+        fetch(`${issuer}/token`, { method: 'POST', headers: { origin, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'x', client_id: 'agent-cli' }) });
+
+      it('allows CORS at the token endpoint only for a public client\'s registered origin', async () => {
+        const allowed = await tokenPost('http://127.0.0.1:8765');
+        expect(allowed.headers.get('access-control-allow-origin')).to.equal('http://127.0.0.1:8765');
+        const refused = await tokenPost('https://evil.example');
+        expect(refused.headers.get('access-control-allow-origin')).to.equal(null);
+      });
+
+      it('never sends CORS headers from the authorization endpoint', async () => {
+        const res = await fetch(`${issuer}/auth?client_id=agent-cli`, { headers: { origin: 'http://127.0.0.1:8765' }, redirect: 'manual' });
+        expect(res.headers.get('access-control-allow-origin')).to.equal(null);
+      });
+
+      it('builds every endpoint from ISSUER_URL, whatever X-Forwarded-* says', async () => {
+        const plain = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+        const forged = await (await fetch(`${issuer}/.well-known/openid-configuration`, { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } })).json();
+        expect(forged).to.deep.equal(plain);
+      });
+
+      it('renders the sign-in page with real labels, a nonce-only CSP and no framing', async () => {
+        const { page } = await authorize(config, new HttpBrowser(), { signIn: false });
+        expect(page.status).to.equal(200);
+        expect(page.text).to.contain('<label for="email">Email</label>').and.to.contain('<label for="password">Password</label>');
+        expect(page.text).to.contain('<button type="submit">Sign in</button>');
+        expect(page.text).not.to.contain('<script');
+        const csp = page.headers.get('content-security-policy')!;
+        expect(csp).to.match(/style-src 'nonce-[A-Za-z0-9+/=]+'/);
+        expect(csp).to.contain("frame-ancestors 'none'");
+        expect(csp).not.to.contain('unsafe-inline');
+        expect(page.headers.get('cache-control')).to.equal('no-store');
+      });
+
+      it('redirects after the sign-in form with 303, never 307 (RFC 9700 §4.12)', async () => {
+        const browser = new HttpBrowser();
+        const { page } = await authorize(config, browser, { signIn: false });
+        const action = new URL(LOGIN_FORM.exec(page.text)![1]!, issuer).toString();
+        const res = await browser.request(action, { form: { email: 'alice@example.com', password: PASSWORD } });
+        expect(res.status).to.equal(303);
+      });
+    });
+
+    describe('tokens follow the database and the client', () => {
+      it('a refreshed ID token carries the current role', async () => {
+        await env.createUser({ email: `rolly-${backend}@example.com`, password: PASSWORD });
+        const tokens = await signedInTokens(config, new HttpBrowser(), { email: `rolly-${backend}@example.com` });
+        expect(tokens.claims()!['marketplace:role']).to.equal('user');
+        await env.db('user').where({ email: `rolly-${backend}@example.com` }).update({ role: 'publisher' });
+        const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+        expect(refreshed.claims()!['marketplace:role']).to.equal('publisher');
+      });
+
+      it('signs ID tokens with ES256 for a client that asks for it', async () => {
+        await env.createClient({ clientId: `es-${backend}`, name: 'ES client', type: 'public', redirectUris: [REDIRECT], scopes: ['openid'], idTokenAlg: 'ES256' });
+        const es = await discover(issuer, `es-${backend}`);
+        const tokens = await signedInTokens(es, new HttpBrowser(), { scope: 'openid' });
+        const { protectedHeader } = await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(`${issuer}/jwks`)), { issuer, audience: `es-${backend}` });
+        expect(protectedHeader.alg).to.equal('ES256');
+      });
+
+      it('revokes a refresh token at the revocation endpoint (RFC 7009)', async () => {
+        const tokens = await signedInTokens(config, new HttpBrowser());
+        await oidc.tokenRevocation(config, tokens.refresh_token!, { token_type_hint: 'refresh_token' });
+        await expectInvalidGrant(oidc.refreshTokenGrant(config, tokens.refresh_token!));
+      });
+
+      it('refuses introspection to public clients and accepts client_secret_post', async () => {
+        const tokens = await signedInTokens(config, new HttpBrowser());
+        expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).to.equal(false);
+        const post = await env.createClient({ clientId: `post-${backend}`, name: 'Post', type: 'confidential', authMethod: 'client_secret_post', redirectUris: ['https://p.example/cb'], scopes: ['openid'] });
+        const rs = await discover(issuer, post.clientId, oidc.ClientSecretPost(post.clientSecret!), post.clientSecret);
+        expect((await oidc.tokenIntrospection(rs, tokens.access_token)).active).to.equal(true);
+        const wrong = await discover(issuer, post.clientId, oidc.ClientSecretPost('not-the-secret'), 'not-the-secret');
+        const err = await oidc.tokenIntrospection(wrong, tokens.access_token).then(() => undefined, (e: oidc.ResponseBodyError) => e);
+        expect(err?.error).to.equal('invalid_client');
+      });
+    });
+
     describe('client credentials', () => {
       it('issues an API token to a confidential client that is allowed the grant', async () => {
         const m2m = await env.createClient({ clientId: `m2m-${backend}`, name: 'Batch job', type: 'confidential', redirectUris: ['https://m2m.example/cb'], scopes: ['listings:read'], clientCredentials: true });
