@@ -3,6 +3,7 @@ import { dbCommands } from './db.js';
 import { configCommands } from './config.js';
 import { clientCommands } from './clients.js';
 import { keyCommands } from './keys.js';
+import { userCommands } from './users.js';
 
 /** Every admin command; later features add their groups (users:, clients:, keys:) here. */
-export const commands: Record<string, Command> = { ...dbCommands, ...configCommands, ...clientCommands, ...keyCommands };
+export const commands: Record<string, Command> = { ...dbCommands, ...configCommands, ...clientCommands, ...keyCommands, ...userCommands };

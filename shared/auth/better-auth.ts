@@ -4,6 +4,7 @@ import { betterAuth, type BetterAuthOptions } from 'better-auth';
 import { admin } from 'better-auth/plugins';
 import type { Config } from '../config/types.js';
 import { ac, roles, DEFAULT_ROLE } from './permissions.js';
+import { PASSWORD_MAX, PASSWORD_MIN } from './password-policy.js';
 
 /**
  * The one better-auth definition. The authz-server mounts its routes at /api/auth and
@@ -23,7 +24,7 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
     trustedOrigins: [config.authz.issuer, ...config.frontendOrigins],
     // Public sign-up stays off until it cannot reveal existing accounts: users are created by
     // operators (admin CLI) for now.
-    emailAndPassword: { enabled: true, disableSignUp: true, minPasswordLength: 12, maxPasswordLength: 128, autoSignIn: false },
+    emailAndPassword: { enabled: true, disableSignUp: true, minPasswordLength: PASSWORD_MIN, maxPasswordLength: PASSWORD_MAX, autoSignIn: false },
     session: { expiresIn: config.session.ttlS, updateAge: Math.min(config.session.idleTtlS, config.session.ttlS) },
     advanced: { cookiePrefix: 'portcullis', useSecureCookies: https },
     telemetry: { enabled: false },

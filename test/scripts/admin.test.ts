@@ -1,0 +1,183 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { loadConfig } from '#shared/config/index.js';
+import { migrations } from '#shared/db/index.js';
+import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
+
+interface Run {
+  code: number | null;
+  out: string;
+}
+
+describe('scripts/admin.ts (CLI process)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  const names = migrations.map((m) => m.name);
+
+  async function admin(args: string[], env: Record<string, string> = { DATA_DIR: dir, NODE_ENV: 'development' }): Promise<Run> {
+    const proc = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', ...args], env);
+    const code = await proc.exited;
+    return { code, out: proc.output() };
+  }
+  async function ok(args: string[]): Promise<string> {
+    const r = await admin(args);
+    expect(r.code, r.out).to.equal(0);
+    return r.out;
+  }
+  const keyLines = (out: string) =>
+    [...out.matchAll(/^\s*(\S+)  (RS256|ES256)  (active|next|retired)$/gm)].map((m) => ({ kid: m[1]!, alg: m[2]!, status: m[3]! }));
+  const secretsFile = () => path.join(dir, 'dev-secrets.json');
+
+  before(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'portcullis-admin-'))));
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('prints usage listing every command with exit 0, and exits 2 on an unknown command', async () => {
+    const usage = await ok([]);
+    expect(usage).to.match(/^Usage: npm run admin -- <command> \[options\]/);
+    for (const cmd of ['db:migrate', 'db:status', 'db:rollback', 'config:check', 'secrets:generate', 'clients:create', 'clients:list', 'clients:show', 'clients:delete', 'keys:list', 'keys:add', 'keys:promote', 'keys:retire', 'keys:remove']) {
+      expect(usage).to.match(new RegExp(`^  ${cmd} +\\S`, 'm'));
+    }
+    expect((await admin(['--help'])).code).to.equal(0);
+    const unknown = await admin(['no:such-command']);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.out).to.include('Usage: npm run admin');
+  });
+
+  it('db:status, db:migrate, db:status report the registry', async () => {
+    expect(await ok(['db:status'])).to.include(`sqlite: 0 applied, ${names.length} pending`);
+    expect(await ok(['db:migrate'])).to.include(`sqlite: applied ${names.length} migration(s): ${names.join(', ')}`);
+    const status = await ok(['db:status']);
+    expect(status).to.include(`sqlite: ${names.length} applied, 0 pending`);
+    for (const n of names) expect(status).to.include(`  applied  ${n}`);
+    expect(await ok(['db:migrate'])).to.include('sqlite: applied 0 migration(s)');
+  });
+
+  it('clients: create (public), list, show, delete, then show fails with CLIENT_NOT_FOUND', async () => {
+    const created = await ok(['clients:create', '--name', 'CLI App', '--type', 'public', '--redirect-uri', 'http://127.0.0.1:9000/cb', '--scope', 'openid offline_access']);
+    const id = /^client_id=(\S+)$/m.exec(created)?.[1];
+    expect(id).to.be.a('string');
+    expect(created).to.not.include('client_secret');
+    expect(await ok(['clients:list'])).to.include(`${id}\tpublic\tCLI App`);
+    const shown = JSON.parse(await ok(['clients:show', id!]));
+    expect(shown).to.include({ client_id: id, client_name: 'CLI App', token_endpoint_auth_method: 'none', scope: 'openid offline_access' });
+    expect(shown.redirect_uris).to.deep.equal(['http://127.0.0.1:9000/cb']);
+    expect(shown).to.not.have.property('client_secret');
+    expect(await ok(['clients:delete', id!])).to.include(`deleted ${id}`);
+    const gone = await admin(['clients:show', id!]);
+    expect(gone.code).to.equal(1);
+    expect(gone.out).to.include('CLIENT_NOT_FOUND: No such client.');
+    expect(gone.out).to.not.match(/\n\s+at /);
+    expect(await ok(['clients:list'])).to.include('no clients');
+  });
+
+  it('confidential create prints the secret once; show never contains it', async () => {
+    const created = await ok(['clients:create', '--id', 'conf-app', '--name', 'Conf', '--type', 'confidential', '--redirect-uri', 'https://conf.example/cb', '--client-credentials']);
+    expect(created).to.include('client_id=conf-app');
+    const secret = /^client_secret=(\S+)/m.exec(created)?.[1];
+    expect(secret).to.be.a('string').with.length.at.least(40);
+    expect(created.split(secret!).length - 1).to.equal(1);
+    const shown = await ok(['clients:show', 'conf-app']);
+    expect(shown).to.not.include(secret!);
+    expect(shown).to.not.include('client_secret');
+    expect(JSON.parse(shown).grant_types).to.deep.equal(['authorization_code', 'refresh_token', 'client_credentials']);
+    expect(await ok(['clients:list'])).to.include('conf-app\tconfidential\tConf');
+    const dup = await admin(['clients:create', '--id', 'conf-app', '--name', 'X', '--type', 'public', '--redirect-uri', 'https://x.example/cb']);
+    expect(dup.code).to.equal(1);
+    expect(dup.out).to.include('CLIENT_EXISTS');
+  });
+
+  it('rejects invalid metadata with exit 1 and bad arguments with exit 2', async () => {
+    const bad = await admin(['clients:create', '--name', 'Bad', '--type', 'public', '--redirect-uri', 'http://example.com/cb']);
+    expect(bad.code).to.equal(1);
+    expect(bad.out).to.match(/^INVALID_CLIENT_METADATA: redirectUris\.0: .*http:\/\/example\.com\/cb/m);
+    const flag = await admin(['clients:create', '--name', 'X', '--type', 'public', '--redirect-uri', 'https://x.example/cb', '--bogus']);
+    expect(flag.code).to.equal(2);
+    expect(flag.out).to.include('usage: npm run admin -- clients:create');
+    expect((await admin(['clients:create', '--name', 'X'])).code).to.equal(2);
+    expect((await admin(['clients:show'])).code).to.equal(2);
+    expect((await admin(['clients:delete', 'a', 'b'])).code).to.equal(2);
+    expect((await admin(['keys:add', '--alg', 'HS256'])).code).to.equal(2);
+    expect((await admin(['keys:promote'])).code).to.equal(2);
+    expect(await ok(['clients:list'])).to.not.include('Bad');
+  });
+
+  it('keys: list, add, promote, remove; dev-secrets.json stays 0600 and keeps its other secrets', async () => {
+    const initial = keyLines(await ok(['keys:list']));
+    expect(initial.map((k) => [k.alg, k.status])).to.deep.equal([['RS256', 'active'], ['ES256', 'active']]);
+    const [oldRs, es] = initial as [(typeof initial)[0], (typeof initial)[0]];
+    const before = JSON.parse(await readFile(secretsFile(), 'utf8'));
+
+    const added = await ok(['keys:add', '--alg', 'RS256']);
+    expect(added).to.include(`updated ${secretsFile()}`);
+    const afterAdd = keyLines(await ok(['keys:list']));
+    expect(afterAdd).to.have.length(3);
+    const fresh = afterAdd.find((k) => k.kid !== oldRs.kid && k.kid !== es.kid)!;
+    expect(fresh).to.include({ alg: 'RS256', status: 'next' });
+    expect(afterAdd.find((k) => k.kid === oldRs.kid)!.status).to.equal('active');
+
+    await ok(['keys:promote', fresh.kid]);
+    const afterPromote = Object.fromEntries(keyLines(await ok(['keys:list'])).map((k) => [k.kid, k.status]));
+    expect(afterPromote).to.deep.equal({ [oldRs.kid]: 'retired', [es.kid]: 'active', [fresh.kid]: 'active' });
+
+    const refused = await admin(['keys:remove', fresh.kid]);
+    expect(refused.code).to.equal(1);
+    expect(refused.out).to.include(`KEY_ROTATION_REFUSED: ${fresh.kid} is signing`);
+    expect(keyLines(await ok(['keys:list']))).to.have.length(3);
+    expect((await admin(['keys:remove', 'no-such-kid'])).code).to.equal(1);
+
+    await ok(['keys:remove', oldRs.kid]);
+    const final = keyLines(await ok(['keys:list']));
+    expect(final.map((k) => k.kid).sort()).to.deep.equal([es.kid, fresh.kid].sort());
+
+    expect((await stat(secretsFile())).mode & 0o777).to.equal(0o600);
+    const afterAll = JSON.parse(await readFile(secretsFile(), 'utf8'));
+    expect(afterAll.AUTH_SECRET).to.equal(before.AUTH_SECRET);
+    expect(afterAll.COOKIE_KEYS).to.equal(before.COOKIE_KEYS);
+    expect(JSON.parse(afterAll.SIGNING_KEYS).keys.map((k: { kid: string }) => k.kid)).to.deep.equal([es.kid, fresh.kid]);
+  });
+
+  const production = {
+    NODE_ENV: 'production',
+    ISSUER_URL: 'https://auth.example.com',
+    API_AUDIENCE: 'https://api.example.com',
+  };
+
+  it('secrets:generate prints three lines that production accepts', async () => {
+    const out = await ok(['secrets:generate']);
+    const lines = out.trim().split('\n');
+    expect(lines).to.have.length(3);
+    const env: Record<string, string> = {};
+    for (const line of lines) {
+      const m = /^(AUTH_SECRET|COOKIE_KEYS|SIGNING_KEYS)='([^']+)'$/.exec(line);
+      expect(m, line).to.not.equal(null);
+      env[m![1]!] = m![2]!;
+    }
+    expect(Object.keys(env)).to.deep.equal(['AUTH_SECRET', 'COOKIE_KEYS', 'SIGNING_KEYS']);
+    const { config } = await loadConfig({ ...production, DATABASE_URL: 'postgres://u@127.0.0.1:5432/db', DATA_DIR: dir, ...env });
+    expect(config.isProduction).to.equal(true);
+    expect(config.provenance.generated).to.deep.equal([]);
+    expect(config.secrets.authSecret).to.equal(env.AUTH_SECRET);
+    expect(config.secrets.signingKeys.keys.map((k) => k.alg)).to.deep.equal(['RS256', 'ES256']);
+  });
+
+  it('config:check in production never prints a secret value, valid or not', async () => {
+    const secrets = (await ok(['secrets:generate'])).trim().split('\n').map((l) => /^(\w+)='(.*)'$/.exec(l)!);
+    const env: Record<string, string> = { ...production, DATA_DIR: dir, DATABASE_URL: 'postgres://portcullis:PlantedDbPassw0rd@db.internal:5432/p' };
+    for (const m of secrets) env[m[1]!] = m[2]!;
+    env.AUTH_SECRET = 'PLANTED-auth-secret-0123456789abcdef-xyz';
+    const valid = await admin(['config:check'], env);
+    expect(valid.code, valid.out).to.equal(0);
+    expect(valid.out).to.include('configuration valid (production)');
+    expect(valid.out).to.match(/database +pg/);
+    const leaks = ['PlantedDbPassw0rd', 'PLANTED-auth-secret', env.COOKIE_KEYS!, ...JSON.parse(env.SIGNING_KEYS!).keys.map((k: { d: string }) => k.d)];
+    for (const s of leaks) expect(valid.out).to.not.include(s);
+
+    const invalid = await admin(['config:check'], { ...env, AUTH_SECRET: 'PLANTED-short', COOKIE_KEYS: 'PLANTED-cookie' });
+    expect(invalid.code).to.equal(1);
+    expect(invalid.out).to.include('AUTH_SECRET: must be at least 32 characters');
+    expect(invalid.out).to.include('COOKIE_KEYS: must be at least 32 characters');
+    expect(invalid.out).to.not.include('PLANTED');
+  });
+});
