@@ -13,7 +13,11 @@ import { ensureDemoClient } from './clients/demo.js';
  * before any parser), the interaction pages, then the OpenID provider for everything else.
  */
 export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(): void }> {
-  await ensureDemoClient(c.config, createClientService(c.db), c.logger);
+  // Development convenience only: a database outage at boot must not stop the service
+  // (readiness reports it), so a failed registration is logged and retried at next start.
+  await ensureDemoClient(c.config, createClientService(c.db), c.logger).catch((err: Error) =>
+    c.logger.warn({ err: { type: err.name, message: err.message } }, 'could not register the development demo client'),
+  );
   const provider = createProvider(c);
   const authHandler = toNodeHandler(c.auth);
 
