@@ -30,7 +30,9 @@ export const clientInput = z
     redirectUris: z.array(redirectUri).min(1, { message: 'at least one redirect URI is required' }),
     postLogoutRedirectUris: z.array(redirectUri).default([]),
     scopes: z.array(z.string().refine((s) => ALL_SCOPES.includes(s), { message: 'unknown scope' })).min(1).default(['openid']),
-    jwksUri: z.url({ protocol: /^https?$/ }).optional(),
+    jwksUri: z.url({ protocol: /^https$/ }).optional(),
+    /** Inline public keys (RFC 7591 `jwks`), for clients that cannot host a jwks_uri. */
+    jwks: z.object({ keys: z.array(z.looseObject({ kty: z.string(), kid: z.string().optional() }).refine((k) => !('d' in k), { message: 'jwks must hold public keys only' })).min(1) }).optional(),
     clientCredentials: z.boolean().default(false),
     idTokenAlg: z.enum(['RS256', 'ES256']).optional(),
   })
@@ -39,7 +41,8 @@ export const clientInput = z
     const method = c.authMethod ?? (c.type === 'public' ? 'none' : 'client_secret_basic');
     if (c.type === 'public' && method !== 'none') ctx.addIssue({ code: 'custom', path: ['authMethod'], message: 'public clients authenticate with none (PKCE)' });
     if (c.type === 'confidential' && method === 'none') ctx.addIssue({ code: 'custom', path: ['authMethod'], message: 'confidential clients must authenticate' });
-    if (method === 'private_key_jwt' && !c.jwksUri) ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'private_key_jwt needs a jwks_uri' });
+    if (method === 'private_key_jwt' && !c.jwksUri && !c.jwks) ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'private_key_jwt needs a jwks_uri or jwks' });
+    if (c.jwksUri && c.jwks) ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'give jwks_uri or jwks, not both' });
     if (c.clientCredentials && c.type === 'public') ctx.addIssue({ code: 'custom', path: ['clientCredentials'], message: 'client_credentials needs a confidential client' });
   });
 

@@ -37,6 +37,7 @@ export function createClientService(db: Knex) {
         scope: c.scopes.join(' '),
         ...(clientSecret ? { client_secret: clientSecret } : {}),
         ...(c.jwksUri ? { jwks_uri: c.jwksUri } : {}),
+        ...(c.jwks ? { jwks: c.jwks } : {}),
         ...(c.idTokenAlg ? { id_token_signed_response_alg: c.idTokenAlg } : {}),
       };
       try {

@@ -16,6 +16,21 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger'>): 
   );
   provider.proxy = c.config.http.trustProxy;
   provider.on('server_error', (_ctx, err) => log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'oidc server_error'));
+  // OAuth errors answered to clients carry a hidden error_detail; operators see it here.
+  for (const event of ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'userinfo.error'] as const) {
+    (provider.on as (e: string, h: (ctx: unknown, err: { error?: string; error_detail?: string }) => void) => void)(event, (_ctx, err) => log.info({ event, error: err.error, detail: err.error_detail, cause: causeChain(err) }, 'oauth error'));
+  }
   provider.on('grant.revoked', (_ctx, grantId) => log.info({ grantId }, 'grant revoked'));
   return provider;
+}
+
+/** error_description / message of nested causes, for the server log only. */
+function causeChain(err: unknown): string[] {
+  const out: string[] = [];
+  let e = (err as { cause?: unknown }).cause;
+  for (let i = 0; i < 3 && e; i++, e = (e as { cause?: unknown }).cause) {
+    const x = e as { error_description?: string; message?: string };
+    out.push(String(x.error_description ?? x.message ?? e));
+  }
+  return out;
 }

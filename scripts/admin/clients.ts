@@ -8,8 +8,16 @@ import { withDb } from './context.js';
 const CREATE_USAGE =
   'clients:create --name NAME --type public|confidential --redirect-uri URI [--redirect-uri URI …] ' +
   '[--scope "openid offline_access …"] [--id ID] [--app-type web|native] ' +
-  '[--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-uri URL] ' +
+  '[--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-uri https://… | --jwks JSON] ' +
   '[--post-logout-redirect-uri URI …] [--client-credentials] [--id-token-alg RS256|ES256]';
+
+function parseJwks(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError('--jwks must be a JSON object {"keys":[…]} of public keys');
+  }
+}
 
 function one(args: string[], usage: string): string {
   if (args.length !== 1 || args[0]!.startsWith('--')) throw new UsageError(`usage: npm run admin -- ${usage}`);
@@ -36,6 +44,7 @@ export const clientCommands: Record<string, Command> = {
             'jwks-uri': { type: 'string' },
             'client-credentials': { type: 'boolean' },
             'id-token-alg': { type: 'string' },
+            jwks: { type: 'string' },
           },
           strict: true,
           allowPositionals: false,
@@ -56,6 +65,7 @@ export const clientCommands: Record<string, Command> = {
         ...(values.scope ? { scopes: values.scope.split(/\s+/).filter(Boolean) } : {}),
         ...(values['jwks-uri'] ? { jwksUri: values['jwks-uri'] } : {}),
         ...(values['id-token-alg'] ? { idTokenAlg: values['id-token-alg'] } : {}),
+        ...(values.jwks ? { jwks: parseJwks(values.jwks) } : {}),
       } as ClientInput;
       await withDb(async (db) => {
         const created = await createClientService(db).create(input);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
 import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
@@ -336,6 +336,18 @@ function suite(backend: Backend) {
     });
 
     describe('client credentials', () => {
+      it('authenticates a client with private_key_jwt against its registered public keys', async () => {
+        const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+        const jwk = { ...(await exportJWK(publicKey)), kty: 'EC', kid: 'client-key-1', alg: 'ES256', use: 'sig' };
+        await env.createClient({ clientId: `pkjwt-${backend}`, name: 'Key client', type: 'confidential', authMethod: 'private_key_jwt', jwks: { keys: [jwk] }, redirectUris: ['https://k.example/cb'], scopes: ['listings:read'], clientCredentials: true });
+        const withKey = (key: oidc.CryptoKey) => oidc.discovery(new URL(issuer), `pkjwt-${backend}`, {}, oidc.PrivateKeyJwt({ key, kid: 'client-key-1' }), { execute: [oidc.allowInsecureRequests] });
+        const tokens = await oidc.clientCredentialsGrant(await withKey(privateKey), { scope: 'listings:read', resource: 'http://127.0.0.1:4999' });
+        expect(decodeJwt(tokens.access_token).client_id).to.equal(`pkjwt-${backend}`);
+        const other = await generateKeyPair('ES256');
+        const err = await oidc.clientCredentialsGrant(await withKey(other.privateKey), { scope: 'listings:read', resource: 'http://127.0.0.1:4999' }).then(() => undefined, (e: oidc.ResponseBodyError) => e);
+        expect(err?.error).to.equal('invalid_client');
+      });
+
       it('issues an API token to a confidential client that is allowed the grant', async () => {
         const m2m = await env.createClient({ clientId: `m2m-${backend}`, name: 'Batch job', type: 'confidential', redirectUris: ['https://m2m.example/cb'], scopes: ['listings:read'], clientCredentials: true });
         const cc = await discover(issuer, m2m.clientId, oidc.ClientSecretBasic(m2m.clientSecret!), m2m.clientSecret);

@@ -80,7 +80,8 @@ describe('scripts/admin.ts (CLI process)', function () {
     expect(created.split(secret!).length - 1).to.equal(1);
     const shown = await ok(['clients:show', 'conf-app']);
     expect(shown).to.not.include(secret!);
-    expect(shown).to.not.include('client_secret');
+    expect(shown).to.not.include('"client_secret"');
+    expect(JSON.parse(shown)).to.include({ token_endpoint_auth_method: 'client_secret_basic' });
     expect(JSON.parse(shown).grant_types).to.deep.equal(['authorization_code', 'refresh_token', 'client_credentials']);
     expect(await ok(['clients:list'])).to.include('conf-app\tconfidential\tConf');
     const dup = await admin(['clients:create', '--id', 'conf-app', '--name', 'X', '--type', 'public', '--redirect-uri', 'https://x.example/cb']);
@@ -136,6 +137,14 @@ describe('scripts/admin.ts (CLI process)', function () {
     expect(afterAll.AUTH_SECRET).to.equal(before.AUTH_SECRET);
     expect(afterAll.COOKIE_KEYS).to.equal(before.COOKIE_KEYS);
     expect(JSON.parse(afterAll.SIGNING_KEYS).keys.map((k: { kid: string }) => k.kid)).to.deep.equal([es.kid, fresh.kid]);
+  });
+
+  // Reported source bugs (scripts/admin.ts dispatch, scripts/admin/keys.ts keys:add parsing).
+  it.skip('KNOWN BUG: an Object.prototype name (toString) is an unknown command: usage and exit 2', async () => {
+    expect((await admin(['toString'])).code).to.equal(2);
+  });
+  it.skip('KNOWN BUG: keys:add --alg=ES256 adds an ES256 key (today: silently RS256)', async () => {
+    expect(keyLines(await ok(['keys:add', '--alg=ES256'])).at(-1)!.alg).to.equal('ES256');
   });
 
   const production = {

@@ -6,6 +6,9 @@ import { createDb, migrateLatest, type Knex } from '#shared/db/index.js';
 import { AppError } from '#shared/errors/index.js';
 import { createClientService, publicView, type ClientService } from '#authz/clients/service.js';
 import type { ClientInput } from '#authz/clients/schema.js';
+import { createProvider } from '#authz/oidc/provider.js';
+import { createLogger } from '#shared/logging/logger.js';
+import { testConfig } from '../../helpers/config.js';
 
 const base = { name: 'Test App', type: 'public', redirectUris: ['https://app.example/cb'] } satisfies ClientInput;
 
@@ -22,6 +25,8 @@ describe('authz-server client service (SQLite)', () => {
   let dir: string;
   let db: Knex;
   let svc: ClientService;
+  let provider: ReturnType<typeof createProvider>;
+  let cleanupConfig: () => Promise<void>;
   const count = async () => Number((await db('oauth_clients').count({ n: '*' }))[0]!.n);
   const stored = async (id: string) => JSON.parse((await db('oauth_clients').where({ client_id: id }).first()).metadata);
 
@@ -30,10 +35,14 @@ describe('authz-server client service (SQLite)', () => {
     db = createDb({ client: 'sqlite', filename: path.join(dir, 'c.sqlite'), acquireTimeoutMs: 5000, migrateOnStart: false });
     await migrateLatest(db);
     svc = createClientService(db);
+    const t = await testConfig();
+    cleanupConfig = t.cleanup;
+    provider = createProvider({ config: t.config, db, logger: createLogger({ level: 'silent', service: 'test' }) });
   });
   beforeEach(() => db('oauth_clients').del());
   after(async () => {
     await db.destroy();
+    await cleanupConfig?.();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -89,6 +98,15 @@ describe('authz-server client service (SQLite)', () => {
     expect(created.metadata).to.not.have.property('client_secret');
   });
 
+  it('sets id_token_signed_response_alg only when idTokenAlg is given', async () => {
+    expect((await svc.create({ ...base, idTokenAlg: 'ES256' })).metadata.id_token_signed_response_alg).to.equal('ES256');
+    expect((await svc.create(base)).metadata).to.not.have.property('id_token_signed_response_alg');
+    const err = await failure(svc.create({ ...base, idTokenAlg: 'HS256' } as unknown as ClientInput));
+    expect(err.code).to.equal('INVALID_CLIENT_METADATA');
+    expect(err.message).to.match(/^idTokenAlg: /);
+    expect(await count()).to.equal(2);
+  });
+
   it('refuses a duplicate client id with CLIENT_EXISTS (409) and keeps the first', async () => {
     await svc.create({ ...base, clientId: 'dup', name: 'First' });
     const err = await failure(svc.create({ ...base, clientId: 'dup', name: 'Second' }));
@@ -114,6 +132,21 @@ describe('authz-server client service (SQLite)', () => {
       const created = await svc.create({ ...base, redirectUris: [uri], postLogoutRedirectUris: [uri] });
       expect((await stored(created.clientId)).redirect_uris).to.deep.equal([uri]);
       expect((await stored(created.clientId)).post_logout_redirect_uris).to.deep.equal([uri]);
+      const client = await provider.Client.find(created.clientId); // oidc-provider validates the stored metadata
+      expect(client?.redirectUris).to.deep.equal([uri]);
+    });
+  }
+
+  // Reported source bug: the schema ignores application_type, so these are stored although
+  // oidc-provider refuses the client on every request. Unskip once schema.ts checks them.
+  const providerRefuses: Array<[string, ClientInput]> = [
+    ['a private-use scheme on a web (confidential) client', { ...base, type: 'confidential', redirectUris: ['com.example.app:/cb'] }],
+    ['a loopback https URI on a native (public) client', { ...base, redirectUris: ['https://localhost/cb'] }],
+  ];
+  for (const [what, input] of providerRefuses) {
+    it.skip(`KNOWN BUG: rejects ${what}, which oidc-provider refuses`, async () => {
+      expect((await failure(svc.create(input))).code).to.equal('INVALID_CLIENT_METADATA');
+      expect(await count()).to.equal(0);
     });
   }
 
@@ -148,7 +181,7 @@ describe('authz-server client service (SQLite)', () => {
     ['an unknown scope', { ...base, scopes: ['openid', 'admin:everything'] }, /^scopes\.1: unknown scope$/],
     ['a public client with client_secret_basic', { ...base, authMethod: 'client_secret_basic' }, /^authMethod: public clients authenticate with none/],
     ['a confidential client with none', { ...base, type: 'confidential', authMethod: 'none' }, /^authMethod: confidential clients must authenticate$/],
-    ['private_key_jwt without jwksUri', { ...base, type: 'confidential', authMethod: 'private_key_jwt' }, /^jwksUri: private_key_jwt needs a jwks_uri$/],
+    ['private_key_jwt without jwksUri', { ...base, type: 'confidential', authMethod: 'private_key_jwt' }, /^jwksUri: private_key_jwt needs a jwks_uri/],
     ['client_credentials on a public client', { ...base, clientCredentials: true }, /^clientCredentials: client_credentials needs a confidential client$/],
     ['a malformed client id', { ...base, clientId: 'a b' }, /^clientId: /],
     ['an unknown field', { ...base, extra: 1 } as ClientInput, /^client: /],
