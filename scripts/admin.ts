@@ -10,7 +10,7 @@ import { UsageError } from './admin/types.js';
 const [name, ...args] = process.argv.slice(2);
 const write = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 
-if (!name || name === 'help' || name === '--help' || !(name in commands)) {
+if (!name || name === 'help' || name === '--help' || !Object.hasOwn(commands, name)) {
   write('Usage: npm run admin -- <command> [options]\n\nCommands:');
   for (const [cmd, c] of Object.entries(commands)) write(`  ${cmd.padEnd(18)} ${c.summary}`);
   process.exit(name && name !== 'help' && name !== '--help' ? 2 : 0);

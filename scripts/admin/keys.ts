@@ -1,6 +1,8 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { DEV_SECRETS_FILE } from '#shared/config/dev-secrets.js';
+import { DEV_SECRETS_FILE, lock } from '#shared/config/dev-secrets.js';
 import { addKey, describe, promoteKey, removeKey, retireKey, type RingKey, type SigningAlg } from '#authz/keys/keyring.js';
 import type { Command, Write } from './types.js';
 import { UsageError } from './types.js';
@@ -18,9 +20,16 @@ async function withRing(write: Write, change: (keys: RingKey[]) => Promise<RingK
   const value = JSON.stringify({ keys: next });
   if (config.provenance.generated.includes('SIGNING_KEYS')) {
     const file = path.join(config.dataDir, DEV_SECRETS_FILE);
-    const stored = JSON.parse(await readFile(file, 'utf8'));
-    await writeFile(`${file}.tmp`, JSON.stringify({ ...stored, SIGNING_KEYS: value }, null, 2), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
+    const release = await lock(`${file}.lock`);
+    const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      const stored = JSON.parse(await readFile(file, 'utf8'));
+      await writeFile(tmp, JSON.stringify({ ...stored, SIGNING_KEYS: value }, null, 2), { mode: 0o600 });
+      await rename(tmp, file);
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+      await release();
+    }
     write(`updated ${file}; restart the services to load it`);
   } else {
     write('Store this as SIGNING_KEYS, then restart the services (rolling):');
@@ -45,10 +54,14 @@ export const keyCommands: Record<string, Command> = {
   'keys:add': {
     summary: 'add a key (--alg RS256|ES256); published now, signs after keys:promote',
     run: (args, write) => {
-      const i = args.indexOf('--alg');
-      const alg = (i >= 0 ? args[i + 1] : 'RS256') as SigningAlg;
+      let alg: string;
+      try {
+        alg = parseArgs({ args, options: { alg: { type: 'string', default: 'RS256' } }, strict: true, allowPositionals: false }).values.alg;
+      } catch {
+        throw new UsageError('usage: npm run admin -- keys:add [--alg RS256|ES256]');
+      }
       if (alg !== 'RS256' && alg !== 'ES256') throw new UsageError('usage: npm run admin -- keys:add [--alg RS256|ES256]');
-      return withRing(write, async (keys) => (await addKey(keys, alg)).keys);
+      return withRing(write, async (keys) => (await addKey(keys, alg as SigningAlg)).keys);
     },
   },
   'keys:promote': {

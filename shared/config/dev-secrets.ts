@@ -42,7 +42,8 @@ export async function loadOrCreateDevSecrets(
   }
 }
 
-async function lock(lockFile: string): Promise<() => Promise<void>> {
+/** Exclusive lock on a file next to dev-secrets.json (shared with the keys:* commands). */
+export async function lock(lockFile: string): Promise<() => Promise<void>> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {

@@ -139,12 +139,12 @@ describe('scripts/admin.ts (CLI process)', function () {
     expect(JSON.parse(afterAll.SIGNING_KEYS).keys.map((k: { kid: string }) => k.kid)).to.deep.equal([es.kid, fresh.kid]);
   });
 
-  // Reported source bugs (scripts/admin.ts dispatch, scripts/admin/keys.ts keys:add parsing).
-  it.skip('KNOWN BUG: an Object.prototype name (toString) is an unknown command: usage and exit 2', async () => {
+  it('an Object.prototype name (toString) is an unknown command: usage and exit 2', async () => {
     expect((await admin(['toString'])).code).to.equal(2);
   });
-  it.skip('KNOWN BUG: keys:add --alg=ES256 adds an ES256 key (today: silently RS256)', async () => {
+  it('keys:add --alg=ES256 adds an ES256 key, and a stray positional is a usage error', async () => {
     expect(keyLines(await ok(['keys:add', '--alg=ES256'])).at(-1)!.alg).to.equal('ES256');
+    expect((await admin(['keys:add', 'ES256'])).code).to.equal(2);
   });
 
   const production = {

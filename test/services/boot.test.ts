@@ -50,6 +50,18 @@ describe('service processes', function () {
         expect((await json(other)).error.code).to.equal('NOT_FOUND');
       });
 
+      if (service.name === 'authz-server') {
+        it('registers the development demo client, so an authorization request reaches sign-in', async () => {
+          const { proc, base } = await boot(service);
+          await proc.waitFor(/listening/);
+          const challenge = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+          const q = new URLSearchParams({ client_id: 'marketplace-ui', response_type: 'code', scope: 'openid', redirect_uri: 'http://localhost:3000/callback', code_challenge: challenge, code_challenge_method: 'S256' });
+          const res = await fetch(`${base}/auth?${q}`, { redirect: 'manual' });
+          expect(res.status).to.equal(303);
+          expect(res.headers.get('location')).to.match(/\/interaction\/[A-Za-z0-9_-]+$/);
+        });
+      }
+
       it('drains and exits 0 on SIGTERM', async () => {
         const { proc } = await boot(service);
         await proc.waitFor(/listening/);

@@ -137,14 +137,13 @@ describe('authz-server client service (SQLite)', () => {
     });
   }
 
-  // Reported source bug: the schema ignores application_type, so these are stored although
-  // oidc-provider refuses the client on every request. Unskip once schema.ts checks them.
+  // oidc-provider refuses these per application_type; the schema must refuse them first.
   const providerRefuses: Array<[string, ClientInput]> = [
     ['a private-use scheme on a web (confidential) client', { ...base, type: 'confidential', redirectUris: ['com.example.app:/cb'] }],
     ['a loopback https URI on a native (public) client', { ...base, redirectUris: ['https://localhost/cb'] }],
   ];
   for (const [what, input] of providerRefuses) {
-    it.skip(`KNOWN BUG: rejects ${what}, which oidc-provider refuses`, async () => {
+    it(`rejects ${what}, which oidc-provider refuses`, async () => {
       expect((await failure(svc.create(input))).code).to.equal('INVALID_CLIENT_METADATA');
       expect(await count()).to.equal(0);
     });
@@ -160,6 +159,9 @@ describe('authz-server client service (SQLite)', () => {
     'data:text/html,<script>alert(1)</script>',
     'file:///x',
     'http://localhost.evil.example/cb',
+    ' https://app.example/cb',
+    'https:app.example/cb',
+    'https://app.example/c\tb',
   ];
   for (const uri of rejectedUris) {
     it(`rejects redirect URI ${uri} (and as a post-logout URI) with INVALID_CLIENT_METADATA`, async () => {

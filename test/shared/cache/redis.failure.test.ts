@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { AppError } from '#shared/errors/index.js';
 import { createCache, type Cache } from '#shared/cache/index.js';
-import { captureLogger } from './log-capture.js';
+import { captureLogger } from '../../helpers/log-capture.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -23,7 +23,9 @@ function expectUnavailable(err: unknown): void {
 describe('Redis cache — Redis unreachable', function () {
   this.timeout(10_000);
   let cache: Cache;
-  const { logger, lines } = captureLogger();
+  const capture = captureLogger();
+  const { logger } = capture;
+  const lines = () => capture.lines() as { level: string; msg: string }[];
 
   before(async () => {
     cache = await createCache(
@@ -59,10 +61,10 @@ describe('Redis cache — Redis unreachable', function () {
   it('logs the outage once although reconnect attempts keep failing', async () => {
     // Reconnects back off 200, 400, 600 ms: this spans at least three failed attempts.
     await sleep(1_300);
-    const warnings = lines.filter((l) => l.level === 'warn');
+    const warnings = lines().filter((l) => l.level === 'warn');
     expect(warnings).to.have.length(1);
     expect(warnings[0]!.msg).to.equal('cache: Redis unavailable, operations fail with CACHE_UNAVAILABLE until it reconnects');
-    expect(lines).to.have.length(1);
+    expect(lines()).to.have.length(1);
   });
 });
 

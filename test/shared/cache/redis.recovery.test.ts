@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '#shared/errors/index.js';
 import { createCache, type Cache } from '#shared/cache/index.js';
 import { REDIS_SKIP_REASON, REDIS_URL, describeWithService } from '../../helpers/services.js';
-import { captureLogger } from './log-capture.js';
+import { captureLogger } from '../../helpers/log-capture.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,7 +24,9 @@ async function eventually<T>(op: () => Promise<T>, withinMs: number): Promise<T>
 describeWithService('Redis cache — outage and recovery', REDIS_URL, REDIS_SKIP_REASON, (url) => {
   let cache: Cache;
   let proxy: TcpProxy;
-  const { logger, lines } = captureLogger();
+  const capture = captureLogger();
+  const { logger } = capture;
+  const lines = () => capture.lines() as { level: string; msg: string }[];
 
   before(async () => {
     const target = new URL(url);
@@ -55,7 +57,7 @@ describeWithService('Redis cache — outage and recovery', REDIS_URL, REDIS_SKIP
     await sleep(700);
     await proxy.start();
     expect(await eventually(() => cache.get('k'), 4_000)).to.equal('kept');
-    expect(lines.map((l) => [l.level, l.msg])).to.deep.equal([
+    expect(lines().map((l) => [l.level, l.msg])).to.deep.equal([
       ['info', 'cache: connected to Redis'],
       ['warn', 'cache: Redis unavailable, operations fail with CACHE_UNAVAILABLE until it reconnects'],
       ['info', 'cache: Redis connection restored'],
