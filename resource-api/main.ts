@@ -5,5 +5,5 @@ await runService({
   name: 'resource-api',
   port: (c) => c.api.port,
   publicUrl: (c) => c.api.audience,
-  mount: mountResourceApi,
+  mount: (app, c) => void mountResourceApi(app, c),
 });

@@ -148,7 +148,11 @@ function build(
     logLevel: get<LogLevel>('LOG_LEVEL', 'info'),
     host: get('HOST', '127.0.0.1'),
     dataDir: meta.dataDir,
-    authz: { port: authzPort, issuer: stripSlash(get('ISSUER_URL', `http://localhost:${authzPort}`)) },
+    authz: {
+      port: authzPort,
+      issuer: stripSlash(get('ISSUER_URL', `http://localhost:${authzPort}`)),
+      internalUrl: stripSlash(get('AUTHZ_INTERNAL_URL', get('ISSUER_URL', `http://localhost:${authzPort}`))),
+    },
     api: { port: apiPort, audience: stripSlash(get('API_AUDIENCE', `http://localhost:${apiPort}`)) },
     frontendOrigins: get<string[]>('FRONTEND_URL', ['http://localhost:3000']).map((u) => originOf(u)),
     http: {

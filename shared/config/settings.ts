@@ -59,6 +59,7 @@ export const settings = {
   AUTHZ_PORT: setting(port, 'Port of the authorization server.', { default: '4000' }),
   API_PORT: setting(port, 'Port of the resource API.', { default: '4001' }),
   ISSUER_URL: setting(httpUrl, 'Public URL of the authorization server: the OIDC issuer. https in production (http only for a loopback host).', { default: 'http://localhost:$AUTHZ_PORT', production: true }),
+  AUTHZ_INTERNAL_URL: setting(httpUrl, 'Where the resource API reaches the authorization server for its JWKS (e.g. `http://authz-server:4000` inside a compose network).', { default: '$ISSUER_URL' }),
   API_AUDIENCE: setting(httpUrl, 'Public URL of the resource API, also its resource identifier (`aud` of access tokens).', { default: 'http://localhost:$API_PORT', production: true }),
   FRONTEND_URL: setting(originList, 'Comma-separated origins of the marketplace UI: the CORS allow-list and the default returnUrl allow-list.', { default: 'http://localhost:3000' }),
   TRUST_PROXY: setting(bool, 'Honour `X-Forwarded-*` headers. Only behind a proxy you control.', { default: 'false' }),

@@ -10,7 +10,7 @@ export interface Config {
   logLevel: LogLevel;
   host: string;
   dataDir: string;
-  authz: { port: number; issuer: string };
+  authz: { port: number; issuer: string; internalUrl: string };
   api: { port: number; audience: string };
   frontendOrigins: readonly string[];
   http: { trustProxy: boolean; trustRequestId: boolean; bodyLimitBytes: number; shutdownTimeoutMs: number };

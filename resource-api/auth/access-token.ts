@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { Config } from '#shared/config/index.js';
+import { appError } from '#shared/errors/index.js';
+import { AuthErrors } from './errors.js';
+
+export interface AccessTokenClaims extends JWTPayload {
+  sub: string;
+  client_id: string;
+  scope?: string;
+  cnf?: unknown;
+}
+
+export class TokenRejected extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+/**
+ * Verifies RFC 9068 access tokens from our authorization server: signature against its
+ * JWKS (cached; an unknown `kid` triggers a refetch at most every 30 s), `typ` at+jwt,
+ * issuer, audience = this API, exp/nbf with 5 s leeway. A verified token is remembered
+ * (bounded LRU keyed by its SHA-256, never past its `exp`) so a repeat costs no signature check.
+ */
+export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: number; jwksCooldownMs?: number } = {}) {
+  const jwks = createRemoteJWKSet(new URL(`${config.authz.internalUrl}/jwks`), {
+    cooldownDuration: opts.jwksCooldownMs ?? 30_000,
+    cacheMaxAge: 10 * 60_000,
+    timeoutDuration: 5_000,
+  });
+  const verified = new LRUCache<string, AccessTokenClaims>({ max: opts.cacheSize ?? 10_000 });
+
+  return async function verify(token: string): Promise<AccessTokenClaims> {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const hit = verified.get(key);
+    if (hit && (hit.exp ?? 0) * 1000 > Date.now()) return hit;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, jwks, {
+        issuer: config.authz.issuer,
+        audience: config.api.audience,
+        typ: 'at+jwt',
+        algorithms: ['RS256', 'ES256'],
+        clockTolerance: 5,
+        requiredClaims: ['exp', 'iat', 'sub', 'client_id'],
+      }));
+    } catch (err) {
+      // Cannot reach the JWKS: our outage, not the client's fault (503, retryable).
+      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
+        throw appError(AuthErrors, 'AUTH_SERVER_UNAVAILABLE', { cause: err });
+      }
+      throw new TokenRejected(describe(err));
+    }
+    // A sender-constrained token (DPoP, mTLS) is only as good as its proof; we verify none,
+    // so it must not be accepted as a bearer token (RFC 9449 §7.1, RFC 8705 §3).
+    if (payload.cnf !== undefined) throw new TokenRejected('sender-constrained tokens are not accepted here');
+    const claims = payload as AccessTokenClaims;
+    verified.set(key, claims, { ttl: Math.max(1, claims.exp! * 1000 - Date.now()) });
+    return claims;
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'the token expired';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `the token's ${err.claim} claim is not accepted`;
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'the token is signed with an unknown key';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'the token signature is invalid';
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'the token algorithm is not accepted';
+  return 'the token is malformed';
+}

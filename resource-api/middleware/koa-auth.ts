@@ -1,0 +1,74 @@
+import type { Middleware } from 'koa';
+import { fromNodeHeaders } from 'better-auth/node';
+import type { Knex } from 'knex';
+import { appError } from '#shared/errors/index.js';
+import type { Auth } from '#shared/auth/better-auth.js';
+import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
+import { AuthErrors } from '../auth/errors.js';
+import { TokenRejected, type AccessTokenClaims } from '../auth/access-token.js';
+import { findUserAccess } from '../queries/users.js';
+import type { Principal } from '../auth/principal.js';
+
+export const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?portcullis\.session_token=/;
+
+export interface AuthDeps {
+  db: Knex;
+  auth: Auth;
+  verifyToken: (token: string) => Promise<AccessTokenClaims>;
+}
+
+/** RFC 6750 §3: the challenge, with an error code only when a token was presented. */
+export function challenge(error?: string, description?: string, scope?: string): Record<string, string> {
+  const params = [
+    ...(error ? [`error="${error}"`] : []),
+    ...(description ? [`error_description="${description.replace(/["\\]/g, "'")}"`] : []),
+    ...(scope ? [`scope="${scope}"`] : []),
+  ];
+  return { 'WWW-Authenticate': params.length ? `Bearer ${params.join(', ')}` : 'Bearer' };
+}
+
+/**
+ * Establishes `ctx.state.principal` from exactly one credential: a bearer JWT from our
+ * authorization server, or the better-auth session cookie. The role and ban state always
+ * come from the database, so a demotion or ban applies to the very next request.
+ */
+export function koaAuth(deps: AuthDeps): Middleware {
+  return async (ctx, next) => {
+    const header = ctx.get('Authorization');
+    const hasCookie = SESSION_COOKIE.test(ctx.get('Cookie'));
+    if (header && hasCookie) throw appError(AuthErrors, 'AMBIGUOUS_CREDENTIALS', { headers: challenge('invalid_request', 'send one credential') });
+    if (header) {
+      const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header);
+      if (!m) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_request', 'malformed Authorization header') });
+      let claims: AccessTokenClaims;
+      try {
+        claims = await deps.verifyToken(m[1]!);
+      } catch (err) {
+        if (err instanceof TokenRejected) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', err.reason) });
+        throw err;
+      }
+      ctx.state.principal = await principalFor(deps.db, claims.sub, {
+        method: 'bearer',
+        clientId: claims.client_id,
+        scopes: (claims.scope ?? '').split(' ').filter(Boolean),
+      });
+      return next();
+    }
+    if (hasCookie) {
+      const session = await deps.auth.api.getSession({ headers: fromNodeHeaders(ctx.req.headers) });
+      if (!session) throw appError(AuthErrors, 'INVALID_SESSION', { headers: challenge() });
+      ctx.state.principal = await principalFor(deps.db, session.user.id, { method: 'session', clientId: null, scopes: null });
+      return next();
+    }
+    throw appError(AuthErrors, 'UNAUTHENTICATED', { headers: challenge() });
+  };
+}
+
+async function principalFor(db: Knex, userId: string, via: Pick<Principal, 'method' | 'clientId' | 'scopes'>): Promise<Principal> {
+  const user = await findUserAccess(db, userId);
+  // A token for a deleted user, or a client_credentials token (sub = client), has no person behind it.
+  if (!user) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', 'no such user') });
+  if (user.banned && (!user.banExpires || new Date(user.banExpires).getTime() > Date.now())) throw appError(AuthErrors, 'ACCOUNT_DISABLED');
+  const role = (ROLE_NAMES as string[]).includes(user.role ?? '') ? (user.role as RoleName) : 'user';
+  return { ...via, userId: user.id, email: user.email, name: user.name, role };
+}

@@ -1,0 +1,28 @@
+import type { Middleware } from 'koa';
+import { appError } from '#shared/errors/index.js';
+import { roles } from '#shared/auth/permissions.js';
+import { AuthErrors } from '../auth/errors.js';
+import { scopesFor, type Permission } from '../auth/scopes.js';
+import { challenge } from './koa-auth.js';
+
+/**
+ * RBAC for one route: the caller's role (fresh from the database, set by koa-auth) must allow
+ * `required`; a bearer token must also carry the scope for each permission.
+ */
+export function koaGuard(required: Permission): Middleware {
+  const needed = scopesFor(required);
+  return async (ctx, next) => {
+    const principal = ctx.state.principal;
+    if (!principal) throw appError(AuthErrors, 'UNAUTHENTICATED', { headers: challenge() });
+    if (principal.scopes) {
+      const missing = needed.filter((s) => s === null || !principal.scopes!.includes(s));
+      if (missing.length > 0) {
+        const wanted = needed.filter((s): s is string => s !== null).join(' ');
+        throw appError(AuthErrors, 'INSUFFICIENT_SCOPE', { headers: challenge('insufficient_scope', undefined, wanted || undefined) });
+      }
+    }
+    const result = roles[principal.role].authorize(required as never);
+    if (!result.success) throw appError(AuthErrors, 'FORBIDDEN');
+    await next();
+  };
+}

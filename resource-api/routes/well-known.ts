@@ -1,0 +1,21 @@
+import Router from '@koa/router';
+import type { Config } from '#shared/config/index.js';
+import { API_SCOPES } from '#shared/oauth/scopes.js';
+
+/** RFC 9728 protected resource metadata, so clients can find our authorization server. */
+export function wellKnownRoutes(config: Config): Router {
+  const router = new Router();
+  const metadata = {
+    resource: config.api.audience,
+    authorization_servers: [config.authz.issuer],
+    scopes_supported: [...API_SCOPES],
+    bearer_methods_supported: ['header'],
+    resource_signing_alg_values_supported: ['RS256', 'ES256'],
+    resource_name: 'Portcullis marketplace API',
+  };
+  router.get('/.well-known/oauth-protected-resource', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = metadata;
+  });
+  return router;
+}
