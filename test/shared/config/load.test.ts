@@ -62,7 +62,7 @@ describe('shared/config loadConfig', () => {
         logLevel: 'info',
         host: '127.0.0.1',
         dataDir: dir,
-        authz: { port: 4000, issuer: 'http://localhost:4000' },
+        authz: { port: 4000, issuer: 'http://localhost:4000', internalUrl: 'http://localhost:4000' },
         api: { port: 4001, audience: 'http://localhost:4001' },
         frontendOrigins: ['http://localhost:3000'],
         http: { trustProxy: false, trustRequestId: false, bodyLimitBytes: 102400, shutdownTimeoutMs: 10000 },
@@ -88,14 +88,14 @@ describe('shared/config loadConfig', () => {
 
     it('derives the default issuer and audience from AUTHZ_PORT and API_PORT', async () => {
       const { config } = await withSecrets({ AUTHZ_PORT: '5100', API_PORT: '5101' });
-      expect(config.authz).to.deep.equal({ port: 5100, issuer: 'http://localhost:5100' });
+      expect(config.authz).to.deep.equal({ port: 5100, issuer: 'http://localhost:5100', internalUrl: 'http://localhost:5100' });
       expect(config.api).to.deep.equal({ port: 5101, audience: 'http://localhost:5101' });
     });
 
     it('treats empty and whitespace-only values as unset', async () => {
       const { config } = await withSecrets({ AUTHZ_PORT: '', API_PORT: '   ', ISSUER_URL: ' ', REDIS_URL: '', NODE_ENV: '' });
       expect(config.env).to.equal('development');
-      expect(config.authz).to.deep.equal({ port: 4000, issuer: 'http://localhost:4000' });
+      expect(config.authz).to.deep.equal({ port: 4000, issuer: 'http://localhost:4000', internalUrl: 'http://localhost:4000' });
       expect(config.api).to.deep.equal({ port: 4001, audience: 'http://localhost:4001' });
       expect(config.cache).to.deep.equal({ backend: 'memory' });
     });
@@ -153,7 +153,7 @@ describe('shared/config loadConfig', () => {
         logLevel: 'debug',
         host: '0.0.0.0',
         dataDir: dir,
-        authz: { port: 8080, issuer: 'https://auth.example.com' },
+        authz: { port: 8080, issuer: 'https://auth.example.com', internalUrl: 'https://auth.example.com' },
         api: { port: 8081, audience: 'https://api.example.com' },
         frontendOrigins: ['https://app.example.com', 'http://localhost:5173'],
         http: { trustProxy: true, trustRequestId: true, bodyLimitBytes: 2048, shutdownTimeoutMs: 500 },

@@ -45,3 +45,20 @@ describe('shared/config loadConfig — number and consistency rules', () => {
     expect(err.problems).to.deep.equal([{ key: 'SIGNING_KEYS', message: 'an RSA key cannot be used for ES256' }]);
   });
 });
+
+describe('shared/config loadConfig — AUTHZ_INTERNAL_URL', () => {
+  it('defaults to the issuer and can point elsewhere (a compose network name)', async () => {
+    const { dir, cleanup } = await tempDataDir();
+    try {
+      const signing = await sharedSigningKeys();
+      const plain = await loadConfig({ DATA_DIR: dir, SIGNING_KEYS: signing, ISSUER_URL: 'https://auth.example.com/' });
+      expect(plain.config.authz.internalUrl).to.equal('https://auth.example.com');
+      const inner = await loadConfig({ DATA_DIR: dir, SIGNING_KEYS: signing, ISSUER_URL: 'https://auth.example.com', AUTHZ_INTERNAL_URL: 'http://authz-server:4000/' });
+      expect(inner.config.authz).to.deep.include({ issuer: 'https://auth.example.com', internalUrl: 'http://authz-server:4000' });
+      const err = await expectConfigError(loadConfig({ DATA_DIR: dir, SIGNING_KEYS: signing, AUTHZ_INTERNAL_URL: 'ftp://x' }));
+      expect(err.problems).to.deep.equal([{ key: 'AUTHZ_INTERNAL_URL', message: 'expected an http(s) URL' }]);
+    } finally {
+      await cleanup();
+    }
+  });
+});

@@ -169,7 +169,7 @@ describe('shared/config loadConfig with AWS Secrets Manager (fake server, real S
 
     it('accepts numbers and booleans for non-string settings', async () => {
       const { config } = await loadConfig(smEnv('portcullis/scalars', { SIGNING_KEYS }), options);
-      expect(config.authz).to.deep.equal({ port: 5000, issuer: 'http://localhost:5000' });
+      expect(config.authz).to.deep.equal({ port: 5000, issuer: 'http://localhost:5000', internalUrl: 'http://localhost:5000' });
       expect(config.http.trustProxy).to.equal(true);
       expect(config.logLevel).to.equal('warn');
       expect([...config.provenance.fromSecretsManager].sort()).to.deep.equal(['AUTHZ_PORT', 'LOG_LEVEL', 'TRUST_PROXY']);
