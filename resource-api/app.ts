@@ -1,18 +1,38 @@
 import type Koa from 'koa';
+import Router from '@koa/router';
 import type { Container } from '#shared/container.js';
 import { createAccessTokenVerifier } from './auth/access-token.js';
 import { koaAuth } from './middleware/koa-auth.js';
 import { koaCors } from './middleware/koa-cors.js';
 import { meRoutes } from './routes/me.js';
 import { wellKnownRoutes } from './routes/well-known.js';
+import { registerRoutes, type RouteContract } from './http/contract.js';
+import { openApiDocument } from './http/openapi.js';
+import { listingRoutes } from './routes/listings.js';
+import { createListingService } from './services/listings.js';
 
-/** The resource API: CORS, discovery metadata, then authenticated /v1 routes. */
-export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?: number } = {}): Koa.Middleware {
+export interface ResourceApi {
+  auth: Koa.Middleware;
+  contracts: readonly RouteContract[];
+}
+
+/** Every contract-described route of the API (also the source of /openapi.json). */
+export function apiContracts(c: Pick<Container, 'db'>): RouteContract[] {
+  return [...meRoutes(), ...listingRoutes(createListingService(c.db))];
+}
+
+/** The resource API: CORS, discovery metadata, OpenAPI, then the /v1 routes. */
+export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?: number } = {}): ResourceApi {
   app.use(koaCors(c.config.frontendOrigins));
-  const auth = koaAuth({ db: c.db, auth: c.auth, verifyToken: createAccessTokenVerifier(c.config, opts) });
-  for (const router of [wellKnownRoutes(c.config), meRoutes(auth)]) {
+  const deps = { db: c.db, auth: c.auth, verifyToken: createAccessTokenVerifier(c.config, opts) };
+  const auth = koaAuth(deps);
+  const optionalAuth = koaAuth(deps, { optional: true });
+  const contracts = apiContracts(c);
+  const document = openApiDocument(contracts, c.config);
+  const docs = new Router().get('/openapi.json', (ctx) => void (ctx.body = document));
+  for (const router of [wellKnownRoutes(c.config), docs, registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes })]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  return auth;
+  return { auth, contracts };
 }

@@ -32,7 +32,7 @@ export function challenge(error?: string, description?: string, scope?: string):
  * authorization server, or the better-auth session cookie. The role and ban state always
  * come from the database, so a demotion or ban applies to the very next request.
  */
-export function koaAuth(deps: AuthDeps): Middleware {
+export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Middleware {
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     const hasCookie = SESSION_COOKIE.test(ctx.get('Cookie'));
@@ -60,6 +60,7 @@ export function koaAuth(deps: AuthDeps): Middleware {
       ctx.state.principal = await principalFor(deps.db, session.user.id, { method: 'session', clientId: null, scopes: null });
       return next();
     }
+    if (opts.optional) return next(); // public route, anonymous caller
     throw appError(AuthErrors, 'UNAUTHENTICATED', { headers: challenge() });
   };
 }

@@ -17,7 +17,7 @@ export async function startApi(config: Config, opts: { jwksCooldownMs?: number }
   const logs = captureLogger('resource-api');
   const container: Container = await createContainer(config, logs.logger);
   const app: Koa = createHttpApp({ config, logger: logs.logger, publicUrl: config.api.audience, readiness: readinessChecks(container), drain: createDrain() });
-  const auth = mountResourceApi(app, container, opts);
+  const { auth } = mountResourceApi(app, container, opts);
   const probes = new Router({ prefix: '/probe' });
   probes.get('/read', auth, koaGuard({ listing: ['read'] }), (ctx) => void (ctx.body = { ok: 'read' }));
   probes.post('/publish', auth, koaGuard({ listing: ['publish'] }), (ctx) => void (ctx.body = { ok: 'publish' }));

@@ -1,0 +1,85 @@
+import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import { z } from 'zod';
+import { appError, HttpErrors } from '#shared/errors/index.js';
+import { koaBody } from '#shared/http/index.js';
+import { koaGuard } from '../middleware/koa-guard.js';
+import type { Permission } from '../auth/scopes.js';
+import type { Principal } from '../auth/principal.js';
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+
+/**
+ * One route's whole contract in one place: path, who may call it, input schemas (strict:
+ * unknown fields are refused), response schema and documented statuses. The same object
+ * registers the Koa route, validates input, and feeds /openapi.json and the RBAC tests.
+ */
+export interface RouteContract<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends AnyObject = AnyObject> {
+  method: Method;
+  path: string;
+  summary: string;
+  tag: string;
+  /** `public`: no credential needed (an optional one is still read); otherwise a permission. */
+  access: 'public' | { permission: Permission } | 'authenticated';
+  params?: P;
+  query?: Q;
+  body?: B;
+  response: z.ZodType;
+  status: 200 | 201 | 204;
+  /** Error statuses this route can answer besides the generic ones. */
+  errors: number[];
+  handler: (ctx: Context, input: { params: z.output<P>; query: z.output<Q>; body: z.output<B>; principal: Principal | undefined }) => Promise<unknown>;
+}
+
+export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends AnyObject>(c: RouteContract<P, Q, B>): RouteContract {
+  return c as unknown as RouteContract;
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> {
+  if (!schema) return {} as z.output<T>;
+  const r = schema.safeParse(value ?? {});
+  if (r.success) return r.data;
+  const issues = r.error.issues.slice(0, 10).map((i) => ({ in: where, path: i.path.join('.'), message: i.message }));
+  throw appError(HttpErrors, 'VALIDATION_FAILED', { data: { issues } });
+}
+
+export interface RouteDeps {
+  /** koa-auth: required credential. */
+  auth: Middleware;
+  /** koa-auth variant that lets anonymous callers through. */
+  optionalAuth: Middleware;
+  bodyLimitBytes: number;
+}
+
+export function registerRoutes(contracts: readonly RouteContract[], deps: RouteDeps): Router {
+  const router = new Router();
+  const body = koaBody({ limitBytes: deps.bodyLimitBytes });
+  for (const c of contracts) {
+    const chain: Middleware[] = [];
+    if (c.access === 'public') chain.push(deps.optionalAuth);
+    else chain.push(deps.auth);
+    if (typeof c.access === 'object') chain.push(koaGuard(c.access.permission));
+    if (c.body) {
+      chain.push(async (ctx, next) => {
+        if (!ctx.is('application/json')) throw appError(HttpErrors, 'UNSUPPORTED_MEDIA_TYPE');
+        await next();
+      });
+      chain.push(body);
+    }
+    chain.push(async (ctx) => {
+      const input = {
+        params: parse(c.params, ctx.params, 'path'),
+        query: parse(c.query, ctx.query, 'query'),
+        body: parse(c.body, (ctx.request as unknown as { body?: unknown }).body, 'body'),
+        principal: ctx.state.principal,
+      };
+      const result = await c.handler(ctx, input as never);
+      ctx.status = c.status;
+      if (c.status !== 204) ctx.body = result;
+      if (c.method !== 'get' || c.access !== 'public') ctx.set('Cache-Control', 'no-store');
+    });
+    router[c.method](c.path, ...chain);
+  }
+  return router;
+}

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { appError } from '#shared/errors/index.js';
+import { defineRoute, type RouteContract } from '../http/contract.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { ListingErrors } from '../errors/listings.js';
+import type { ListingRow } from '../queries/listings.js';
+import type { ListingService } from '../services/listings.js';
+import type { Permission } from '../auth/scopes.js';
+import type { Principal } from '../auth/principal.js';
+import { listingInput, listingPage, listingPatch, listingView } from './listings.schema.js';
+
+const iso = (t: number | string | null) => (t === null ? null : new Date(Number(t)).toISOString());
+
+export function toListingView(r: ListingRow): z.infer<typeof listingView> {
+  return {
+    id: r.id,
+    slug: r.slug,
+    status: r.status as 'draft' | 'published' | 'suspended',
+    title: r.title,
+    summary: r.summary,
+    description: r.description,
+    publisherId: r.publisher_id,
+    price: { type: r.price_type, interval: r.price_interval, currency: r.currency, amountMinor: Number(r.amount_minor) },
+    quota: { units: Number(r.quota_units), period: r.quota_period },
+    rating: { count: Number(r.rating_count), average: Number(r.rating_count) ? Math.round((Number(r.rating_sum) / Number(r.rating_count)) * 100) / 100 : null },
+    createdAt: iso(r.created_at)!,
+    updatedAt: iso(r.updated_at)!,
+    publishedAt: iso(r.published_at),
+  };
+}
+
+const idParam = z.strictObject({ id: z.uuid() });
+const idOrSlug = z.strictObject({ idOrSlug: z.string().min(1).max(80).regex(/^[A-Za-z0-9-]+$/) });
+
+/** /v1/listings: the public catalogue and publishers' management of their listings. */
+export function listingRoutes(listings: ListingService): RouteContract[] {
+  return [
+    defineRoute({
+      method: 'get', path: '/v1/listings', summary: 'Published listings, newest first', tag: 'listings', access: 'public',
+      query: z.strictObject({
+        q: z.string().trim().min(1).max(100).optional(),
+        publisher: z.string().min(1).max(64).optional(),
+        priceType: z.enum(['one_time', 'recurring']).optional(),
+        limit: z.coerce.number().int().min(1).max(50).default(20),
+        cursor: z.string().max(200).optional(),
+      }),
+      response: listingPage, status: 200, errors: [400],
+      handler: async (_ctx, { query }) => {
+        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+        if (query.cursor !== undefined && !after) throw appError(ListingErrors, 'INVALID_CURSOR');
+        const rows = await listings.list({ q: query.q, publisherId: query.publisher, priceType: query.priceType, after, limit: query.limit + 1 });
+        const page = rows.slice(0, query.limit);
+        const last = page.at(-1);
+        return { items: page.map(toListingView), nextCursor: rows.length > query.limit && last ? encodeCursor({ t: Number(last.published_at), id: last.id }) : null };
+      },
+    }),
+    defineRoute({
+      method: 'get', path: '/v1/listings/:idOrSlug', summary: 'One listing by id or slug (drafts only for their publisher and admins)', tag: 'listings', access: 'public',
+      params: idOrSlug, response: listingView, status: 200, errors: [404],
+      handler: async (_ctx, { params, principal }) => toListingView(await listings.get(params.idOrSlug, principal)),
+    }),
+    defineRoute({
+      method: 'post', path: '/v1/listings', summary: 'Create a draft listing', tag: 'listings', access: { permission: { listing: ['create'] } },
+      body: listingInput, response: listingView, status: 201, errors: [400, 401, 403, 409, 415],
+      handler: async (_ctx, { body, principal }) => toListingView(await listings.create(body, principal!)),
+    }),
+    defineRoute({
+      method: 'patch', path: '/v1/listings/:id', summary: 'Edit a listing (publisher or admin)', tag: 'listings', access: { permission: { listing: ['update'] } },
+      params: idParam, body: listingPatch, response: listingView, status: 200, errors: [400, 401, 403, 404, 409, 415],
+      handler: async (_ctx, { params, body, principal }) => toListingView(await listings.update(params.id, body, principal!)),
+    }),
+    ...(
+      [
+        ['publish', 'Publish a draft', { listing: ['publish'] }, listings.publish],
+        ['unpublish', 'Return a published listing to draft', { listing: ['publish'] }, listings.unpublish],
+        ['suspend', 'Suspend a listing (admin)', { listing: ['suspend'] }, listings.suspend],
+      ] satisfies [string, string, Permission, (id: string, p: Principal) => Promise<ListingRow>][]
+    ).map(([action, summary, permission, run]) =>
+      defineRoute({
+        method: 'post', path: `/v1/listings/:id/${action}`, summary, tag: 'listings', access: { permission },
+        params: idParam, response: listingView, status: 200, errors: [401, 403, 404, 409],
+        handler: async (_ctx, { params, principal }) => toListingView(await run(params.id, principal!)),
+      }),
+    ),
+    defineRoute({
+      method: 'delete', path: '/v1/listings/:id', summary: 'Delete a listing (soft; publisher or admin)', tag: 'listings', access: { permission: { listing: ['delete'] } },
+      params: idParam, response: z.null(), status: 204, errors: [401, 403, 404, 409],
+      handler: async (_ctx, { params, principal }) => listings.remove(params.id, principal!),
+    }),
+  ];
+}

@@ -1,0 +1,111 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { roles } from '#shared/auth/permissions.js';
+import { defineRoute, type RouteContract } from '../http/contract.js';
+import { scopesFor, type Permission } from '../auth/scopes.js';
+import type { Principal } from '../auth/principal.js';
+import type { ReviewRow, ReviewCursor } from '../queries/reviews.js';
+import { createReviewService } from '../services/reviews.js';
+import type { ModerationHook } from '../services/moderation.js';
+
+const TAG = 'Reviews';
+const MODERATE: Permission = { review: ['moderate'] };
+
+const Rating = z.number().int().min(1).max(5);
+const Text = z.string().trim().min(1).max(2000);
+const ListingParams = z.strictObject({ listingId: z.uuid() });
+const ReviewParams = z.strictObject({ id: z.uuid() });
+const CreateBody = z.strictObject({ rating: Rating, body: Text });
+const UpdateBody = z.strictObject({ rating: Rating.optional(), body: Text.optional() })
+  .refine((b) => b.rating !== undefined || b.body !== undefined, { message: 'send rating, body or both' });
+
+const CursorJson = z.strictObject({ t: z.number().int().nonnegative(), id: z.string().min(1).max(36) });
+
+/** The cursor is opaque to clients: base64url JSON of the last item's (created_at, id). */
+export function encodeCursor(c: ReviewCursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+const Cursor = z.string().max(200).transform((s, ctx): ReviewCursor => {
+  try {
+    const parsed = CursorJson.safeParse(JSON.parse(Buffer.from(s, 'base64url').toString('utf8')));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // not base64url JSON: reported below
+  }
+  ctx.addIssue({ code: 'custom', message: 'invalid cursor' });
+  return z.NEVER;
+});
+const ListQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(50).default(20), cursor: Cursor.optional() });
+
+const Review = z.object({
+  id: z.uuid(),
+  listingId: z.uuid(),
+  rating: Rating,
+  body: z.string(),
+  author: z.object({ id: z.string(), name: z.string() }),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+const ReviewPage = z.object({ items: z.array(Review), nextCursor: z.string().nullable() });
+
+function present(r: ReviewRow): z.infer<typeof Review> {
+  return {
+    id: r.id,
+    listingId: r.listingId,
+    rating: r.rating,
+    body: r.body,
+    author: { id: r.userId, name: r.authorName },
+    createdAt: new Date(r.createdAt).toISOString(),
+    updatedAt: new Date(r.updatedAt).toISOString(),
+  };
+}
+
+/** Same rule as koa-guard: the role allows it and, for a token, a scope grants it (never for moderate). */
+function allows(p: Principal, permission: Permission): boolean {
+  if (!roles[p.role].authorize(permission as never).success) return false;
+  return p.scopes === null || scopesFor(permission).every((s) => s !== null && p.scopes!.includes(s));
+}
+
+export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): RouteContract[] {
+  const reviews = createReviewService(deps);
+  return [
+    defineRoute({
+      method: 'get', path: '/v1/listings/:listingId/reviews', tag: TAG, access: 'public',
+      summary: 'Visible reviews of a published listing, newest first',
+      params: ListingParams, query: ListQuery, response: ReviewPage, status: 200, errors: [400, 404],
+      handler: async (_ctx, { params, query }) => {
+        const page = await reviews.list(params.listingId, query.limit, query.cursor);
+        return { items: page.items.map(present), nextCursor: page.next ? encodeCursor(page.next) : null };
+      },
+    }),
+    defineRoute({
+      method: 'post', path: '/v1/listings/:listingId/reviews', tag: TAG, access: { permission: { review: ['create'] } },
+      summary: 'Review a listing you are entitled to (once)',
+      params: ListingParams, body: CreateBody, response: Review, status: 201, errors: [400, 401, 403, 404, 409, 415, 422],
+      handler: async (_ctx, { params, body, principal }) => present(await reviews.create(principal!.userId, params.listingId, body)),
+    }),
+    defineRoute({
+      method: 'patch', path: '/v1/reviews/:id', tag: TAG, access: { permission: { review: ['create'] } },
+      summary: 'Edit your review',
+      params: ReviewParams, body: UpdateBody, response: Review, status: 200, errors: [400, 401, 403, 404, 415, 422],
+      handler: async (_ctx, { params, body, principal }) => present(await reviews.update(principal!.userId, params.id, body)),
+    }),
+    defineRoute({
+      method: 'delete', path: '/v1/reviews/:id', tag: TAG, access: { permission: { review: ['delete'] } },
+      summary: 'Delete your review (moderators: any review)',
+      params: ReviewParams, response: z.undefined(), status: 204, errors: [400, 401, 403, 404],
+      handler: async (_ctx, { params, principal }) => {
+        await reviews.remove({ userId: principal!.userId, moderator: allows(principal!, MODERATE) }, params.id);
+      },
+    }),
+    defineRoute({
+      method: 'post', path: '/v1/reviews/:id/hide', tag: TAG, access: { permission: MODERATE },
+      summary: 'Hide a review from the listing and its rating',
+      params: ReviewParams, response: z.undefined(), status: 204, errors: [400, 401, 403, 404],
+      handler: async (_ctx, { params }) => {
+        await reviews.hide(params.id);
+      },
+    }),
+  ];
+}

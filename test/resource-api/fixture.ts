@@ -1,0 +1,60 @@
+import { HttpBrowser } from '../helpers/http-browser.js';
+import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { startApi } from '../helpers/api.js';
+import { PG_URL } from '../helpers/services.js';
+import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
+
+export const USERS = { alice: 'user', pat: 'publisher', quinn: 'publisher', ada: 'admin' } as const;
+export type UserName = keyof typeof USERS;
+export const ALL_API_SCOPES = 'listings:read listings:write reviews:write checkout:create usage:report usage:read';
+
+/** A running authz-server, the in-process API on the same database, and signed-in users. */
+export async function apiFixture(backend: Backend = 'sqlite') {
+  const env: AuthzEnv = await authzEnv(backend, PG_URL, { FRONTEND_URL: 'http://localhost:3000' });
+  const authz: AuthzServer = await env.start();
+  await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', ...ALL_API_SCOPES.split(' ')] });
+  const ids = {} as Record<UserName, string>;
+  for (const [name, role] of Object.entries(USERS)) ids[name as UserName] = await env.createUser({ email: `${name}@example.com`, password: PASSWORD, name, role });
+  const api = await startApi(env.config, { jwksCooldownMs: 0 });
+  const oidcConfig = await discover(authz.issuer, 'agent');
+  const tokens = new Map<string, string>();
+  const cookies = new Map<string, string>();
+
+  return {
+    env,
+    api,
+    ids,
+    /** An access token for the API (cached per user and scope set). */
+    async token(user: UserName, scope = ALL_API_SCOPES): Promise<string> {
+      const key = `${user} ${scope}`;
+      if (!tokens.has(key)) tokens.set(key, (await signedInTokens(oidcConfig, new HttpBrowser(), { email: `${user}@example.com`, scope: `openid ${scope}` })).access_token);
+      return tokens.get(key)!;
+    },
+    /** The better-auth session cookie of a signed-in user. */
+    async cookie(user: UserName): Promise<string> {
+      if (!cookies.has(user)) {
+        const browser = new HttpBrowser();
+        await signedInTokens(oidcConfig, browser, { email: `${user}@example.com`, scope: 'openid' });
+        const jar = await browser.jar.getCookies(authz.issuer);
+        cookies.set(user, jar.filter((c) => c.key.endsWith('session_token')).map((c) => `${c.key}=${c.value}`).join('; '));
+      }
+      return cookies.get(user)!;
+    },
+    async request(method: string, path: string, opts: { as?: UserName; via?: 'bearer' | 'session'; scope?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      if (opts.as && (opts.via ?? 'bearer') === 'bearer') headers.authorization = `Bearer ${await this.token(opts.as, opts.scope)}`;
+      if (opts.as && opts.via === 'session') headers.cookie = await this.cookie(opts.as);
+      if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await fetch(`${api.url}${path}`, { method, headers, body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) });
+      const text = await res.text();
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are asserted field by field
+      return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as any };
+    },
+    async close() {
+      await api.close();
+      await env.close();
+    },
+  };
+}
+
+export type ApiFixture = Awaited<ReturnType<typeof apiFixture>>;
