@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import mount from 'koa-mount';
 import { fromNodeHeaders, toNodeHandler } from 'better-auth/node';
 import type { Container } from '#shared/container.js';
+import { mountRouter } from '#shared/http/index.js';
 import { createProvider } from './oidc/provider.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { startPurge } from './oidc/purge.js';
@@ -28,8 +29,7 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
   });
 
   const interactions = interactionRoutes(provider, c);
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
+  mountRouter(app, interactions);
 
   // RP-initiated logout ends the better-auth session too, once the provider confirmed it.
   app.use(async (ctx, next) => {

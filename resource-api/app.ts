@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import Router from '@koa/router';
 import type { Container } from '#shared/container.js';
+import { mountRouter } from '#shared/http/index.js';
 import { createAccessTokenVerifier } from './auth/access-token.js';
 import { koaAuth } from './middleware/koa-auth.js';
 import { koaCors } from './middleware/koa-cors.js';
@@ -31,8 +32,7 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   const document = openApiDocument(contracts, c.config);
   const docs = new Router().get('/openapi.json', (ctx) => void (ctx.body = document));
   for (const router of [wellKnownRoutes(c.config), docs, registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes })]) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
+    mountRouter(app, router);
   }
   return { auth, contracts };
 }

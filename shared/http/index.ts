@@ -5,3 +5,4 @@ export { koaBody } from './koa-body.js';
 export { respond, toAppError, type ErrorBody } from './koa-error-handler.js';
 export { REQUEST_ID_HEADER } from './koa-request-id.js';
 export type { ReadinessCheck } from './koa-health.js';
+export { mountRouter } from './mount-router.js';
