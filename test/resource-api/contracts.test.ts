@@ -62,6 +62,33 @@ describe('route contracts', function () {
     }
   });
 
+  it('answers bad bodies on every body-taking route with a 4xx and stores nothing', async () => {
+    // The whole content of the business tables: any write by a rejected request changes it.
+    const snapshot = async () => JSON.stringify(await Promise.all(['listings', 'reviews', 'entitlements'].map((t) => f.env.db(t).select('*').orderBy('id'))));
+    const before = await snapshot();
+    let checked = 0;
+    for (const c of contracts) {
+      if (!c.body) continue;
+      const path = pathOf(c);
+      const label = `${c.method} ${c.path}`;
+      const method = c.method.toUpperCase();
+      const cases: [unknown, Record<string, string> | undefined, number, string][] = [
+        [{ unknownField: 1 }, undefined, 400, 'VALIDATION_FAILED'],
+        ['{"a":', undefined, 400, 'INVALID_JSON'],
+        ['{"__proto__":{"isAdmin":true}}', undefined, 400, 'INVALID_JSON'],
+        ['hello', { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+        [[1, 2, 3], undefined, 400, 'VALIDATION_FAILED'],
+      ];
+      for (const [body, headers, status, code] of cases) {
+        const res = await f.request(method, path, { as: 'ada', via: 'session', body, ...(headers ? { headers } : {}) });
+        expect([res.status, res.body?.error?.code], `${label} ${JSON.stringify(body)}`).to.deep.equal([status, code]);
+        checked++;
+      }
+    }
+    expect(checked).to.be.greaterThan(5);
+    expect(await snapshot()).to.equal(before);
+  });
+
   it('publishes /openapi.json with every route, its security, body and documented statuses', async () => {
     const doc = (await f.request('GET', '/openapi.json')).body;
     expect(doc.openapi).to.equal('3.1.0');

@@ -62,7 +62,7 @@ export async function startReviewsApi(backend: Backend, pgUrl?: string) {
     },
     async sessionCookie(email: string): Promise<string> {
       const browser = new HttpBrowser();
-      await signedInTokens(oidcConfig, browser, { email });
+      await signedInTokens(oidcConfig, browser, { email, scope: 'openid' });
       return (await browser.jar.getCookies(authz.issuer)).filter((c) => c.key.endsWith('session_token')).map((c) => `${c.key}=${c.value}`).join('; ');
     },
     async listing(status: 'draft' | 'published' | 'suspended' | 'deleted' = 'published'): Promise<string> {
