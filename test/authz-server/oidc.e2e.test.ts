@@ -309,6 +309,13 @@ function suite(backend: Backend) {
         expect(refreshed.claims()!['marketplace:role']).to.equal('publisher');
       });
 
+      it('a banned user gets no more tokens: the next refresh fails', async () => {
+        await env.createUser({ email: `banned-${backend}@example.com`, password: PASSWORD });
+        const tokens = await signedInTokens(config, new HttpBrowser(), { email: `banned-${backend}@example.com` });
+        await env.db('user').where({ email: `banned-${backend}@example.com` }).update({ banned: true });
+        await expectInvalidGrant(oidc.refreshTokenGrant(config, tokens.refresh_token!));
+      });
+
       it('signs ID tokens with ES256 for a client that asks for it', async () => {
         await env.createClient({ clientId: `es-${backend}`, name: 'ES client', type: 'public', redirectUris: [REDIRECT], scopes: ['openid'], idTokenAlg: 'ES256' });
         const es = await discover(issuer, `es-${backend}`);
