@@ -11,6 +11,8 @@ import { registerRoutes, type RouteContract } from './http/contract.js';
 import { openApiDocument } from './http/openapi.js';
 import { listingRoutes } from './routes/listings.js';
 import { createListingService } from './services/listings.js';
+import { reviewRoutes } from './routes/reviews.js';
+import { httpModeration, passThroughModeration, type ModerationHook } from './services/moderation.js';
 
 export interface ResourceApi {
   auth: Koa.Middleware;
@@ -18,8 +20,18 @@ export interface ResourceApi {
 }
 
 /** Every contract-described route of the API (also the source of /openapi.json). */
-export function apiContracts(c: Pick<Container, 'db'>): RouteContract[] {
-  return [...meRoutes(), ...listingRoutes(createListingService(c.db))];
+export function apiContracts(c: Pick<Container, 'db'>, opts: { moderation?: ModerationHook } = {}): RouteContract[] {
+  return [
+    ...meRoutes(c.db),
+    ...listingRoutes(createListingService(c.db)),
+    ...reviewRoutes({ db: c.db, moderation: opts.moderation ?? passThroughModeration }),
+  ];
+}
+
+/** The review moderation hook the configuration asks for (none: pass-through, see docs/api.md). */
+function moderationFor(c: Pick<Container, 'config' | 'logger'>): ModerationHook {
+  const m = c.config.moderation;
+  return m.url ? httpModeration({ url: m.url, timeoutMs: m.timeoutMs, failOpen: m.failOpen, logger: c.logger.child({ component: 'moderation' }) }) : passThroughModeration;
 }
 
 /** The resource API: CORS, discovery metadata, OpenAPI, then the /v1 routes. */
@@ -28,7 +40,7 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   const deps = { db: c.db, auth: c.auth, verifyToken: createAccessTokenVerifier(c.config, opts) };
   const auth = koaAuth(deps);
   const optionalAuth = koaAuth(deps, { optional: true });
-  const contracts = apiContracts(c);
+  const contracts = apiContracts(c, { moderation: moderationFor(c) });
   const document = openApiDocument(contracts, c.config);
   const docs = new Router().get('/openapi.json', (ctx) => void (ctx.body = document));
   for (const router of [wellKnownRoutes(c.config), docs, registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes })]) {

@@ -14,7 +14,7 @@ export interface ReviewRow {
   updatedAt: number;
 }
 
-/** Position in the newest-first order: (created_at, id) descending. */
+/** Position in the newest-first order: the last row's (created_at, id). */
 export interface ReviewCursor {
   t: number;
   id: string;

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import type { Knex } from 'knex';
 import { defineRoute, type RouteContract } from '../http/contract.js';
+import { activeEntitlements } from '../queries/entitlements.js';
 
 const meView = z.object({
   id: z.string(),
@@ -9,16 +11,18 @@ const meView = z.object({
   authMethod: z.enum(['bearer', 'session']),
   clientId: z.string().nullable(),
   scopes: z.array(z.string()).nullable(),
+  entitlements: z.array(z.object({ listingId: z.string(), grantedAt: z.iso.datetime() })),
 });
 
 /** GET /v1/me: who the caller is, as the API sees it (role from the database). */
-export function meRoutes(): RouteContract[] {
+export function meRoutes(db: Knex): RouteContract[] {
   return [
     defineRoute({
       method: 'get', path: '/v1/me', summary: 'The caller: identity, current role, token scopes', tag: 'me', access: 'authenticated',
       response: meView, status: 200, errors: [401, 403],
       handler: async (_ctx, { principal: p }) => ({
         id: p!.userId, email: p!.email, name: p!.name, role: p!.role, authMethod: p!.method, clientId: p!.clientId, scopes: p!.scopes,
+        entitlements: (await activeEntitlements(db, p!.userId)).map((e) => ({ listingId: e.listing_id, grantedAt: new Date(Number(e.granted_at)).toISOString() })),
       }),
     }),
   ];

@@ -1,10 +1,13 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { roles } from '#shared/auth/permissions.js';
+import { appError } from '#shared/errors/index.js';
 import { defineRoute, type RouteContract } from '../http/contract.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
+import { ReviewErrors } from '../errors/reviews.js';
 import { scopesFor, type Permission } from '../auth/scopes.js';
 import type { Principal } from '../auth/principal.js';
-import type { ReviewRow, ReviewCursor } from '../queries/reviews.js';
+import type { ReviewRow } from '../queries/reviews.js';
 import { createReviewService } from '../services/reviews.js';
 import type { ModerationHook } from '../services/moderation.js';
 
@@ -19,24 +22,7 @@ const CreateBody = z.strictObject({ rating: Rating, body: Text });
 const UpdateBody = z.strictObject({ rating: Rating.optional(), body: Text.optional() })
   .refine((b) => b.rating !== undefined || b.body !== undefined, { message: 'send rating, body or both' });
 
-const CursorJson = z.strictObject({ t: z.number().int().nonnegative(), id: z.string().min(1).max(36) });
-
-/** The cursor is opaque to clients: base64url JSON of the last item's (created_at, id). */
-export function encodeCursor(c: ReviewCursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
-}
-
-const Cursor = z.string().max(200).transform((s, ctx): ReviewCursor => {
-  try {
-    const parsed = CursorJson.safeParse(JSON.parse(Buffer.from(s, 'base64url').toString('utf8')));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // not base64url JSON: reported below
-  }
-  ctx.addIssue({ code: 'custom', message: 'invalid cursor' });
-  return z.NEVER;
-});
-const ListQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(50).default(20), cursor: Cursor.optional() });
+const ListQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(50).default(20), cursor: z.string().max(200).optional() });
 
 const Review = z.object({
   id: z.uuid(),
@@ -75,7 +61,9 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
       summary: 'Visible reviews of a published listing, newest first',
       params: ListingParams, query: ListQuery, response: ReviewPage, status: 200, errors: [400, 404],
       handler: async (_ctx, { params, query }) => {
-        const page = await reviews.list(params.listingId, query.limit, query.cursor);
+        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+        if (query.cursor !== undefined && !after) throw appError(ReviewErrors, 'INVALID_CURSOR');
+        const page = await reviews.list(params.listingId, query.limit, after);
         return { items: page.items.map(present), nextCursor: page.next ? encodeCursor(page.next) : null };
       },
     }),
@@ -94,7 +82,7 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
     defineRoute({
       method: 'delete', path: '/v1/reviews/:id', tag: TAG, access: { permission: { review: ['delete'] } },
       summary: 'Delete your review (moderators: any review)',
-      params: ReviewParams, response: z.undefined(), status: 204, errors: [400, 401, 403, 404],
+      params: ReviewParams, response: z.null(), status: 204, errors: [400, 401, 403, 404],
       handler: async (_ctx, { params, principal }) => {
         await reviews.remove({ userId: principal!.userId, moderator: allows(principal!, MODERATE) }, params.id);
       },
@@ -102,7 +90,7 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
     defineRoute({
       method: 'post', path: '/v1/reviews/:id/hide', tag: TAG, access: { permission: MODERATE },
       summary: 'Hide a review from the listing and its rating',
-      params: ReviewParams, response: z.undefined(), status: 204, errors: [400, 401, 403, 404],
+      params: ReviewParams, response: z.null(), status: 204, errors: [400, 401, 403, 404],
       handler: async (_ctx, { params }) => {
         await reviews.hide(params.id);
       },

@@ -39,6 +39,7 @@ export interface Config {
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
   posthog: { apiKey: string; host: string } | undefined;
   mail: { smtpUrl: string | undefined; from: string };
+  moderation: { url: string | undefined; timeoutMs: number; failOpen: boolean };
   /** Names (never values) of settings generated for development, and where they came from. */
   provenance: { generated: readonly string[]; fromSecretsManager: readonly string[] };
 }

@@ -102,6 +102,18 @@ function suite(backend: Backend) {
       expect(Number(row.deleted_at)).to.be.greaterThan(0);
     });
 
+    it('GET /v1/me lists the caller\'s active entitlements only', async () => {
+      const l = await published();
+      const now = Date.now();
+      await f.env.db('entitlements').insert([
+        { id: `00000000-0000-4000-8000-${backend === 'pg' ? '1' : '2'}00000000001`, user_id: f.ids.alice, listing_id: l.id, status: 'active', granted_at: now },
+        { id: `00000000-0000-4000-8000-${backend === 'pg' ? '1' : '2'}00000000002`, user_id: f.ids.alice, listing_id: l.id, status: 'revoked', granted_at: now - 1000, revoked_at: now },
+      ]);
+      const me = await f.request('GET', '/v1/me', { as: 'alice', scope: 'listings:read' });
+      expect(me.body.entitlements).to.deep.equal([{ listingId: l.id, grantedAt: new Date(now).toISOString() }]);
+      expect((await f.request('GET', '/v1/me', { as: 'quinn', scope: 'listings:read' })).body.entitlements).to.deep.equal([]);
+    });
+
     it('refuses a taken slug with 409 SLUG_TAKEN', async () => {
       await f.request('POST', '/v1/listings', { as: 'pat', body: listing({ slug: `dup-${backend}` }) });
       const again = await f.request('POST', '/v1/listings', { as: 'quinn', body: listing({ slug: `dup-${backend}` }) });

@@ -38,7 +38,12 @@ export async function startReviewsApi(backend: Backend, pgUrl?: string) {
   const authDeps = { db, auth: container.auth, verifyToken: createAccessTokenVerifier(config, { jwksCooldownMs: 0 }) };
   let hook: ModerationHook = passThroughModeration;
   const drafts: ReviewDraft[] = [];
-  const moderation: ModerationHook = { check: (draft) => (drafts.push(draft), hook.check(draft)) };
+  const moderation: ModerationHook = {
+    check(draft) {
+      drafts.push(draft);
+      return hook.check(draft);
+    },
+  };
   const router = registerRoutes(reviewRoutes({ db, moderation }), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: 102400 });
   app.use(router.routes());
   app.use(router.allowedMethods());
@@ -122,7 +127,11 @@ export function reviewSuites(title: string, body: (api: () => ReviewsApi) => voi
       before(async () => {
         api = await startReviewsApi(backend, PG_URL);
       });
-      after(() => api?.close());
+      after(async () => {
+        const crashes = api?.logs.text().split('\n').filter((l) => l.includes('unhandled error')) ?? [];
+        await api?.close();
+        expect(crashes, 'no request may end in a 5xx').to.deep.equal([]);
+      });
       body(() => api);
     });
   run('sqlite');
