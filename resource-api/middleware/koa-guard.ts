@@ -4,6 +4,13 @@ import { roles } from '#shared/auth/permissions.js';
 import { AuthErrors } from '../auth/errors.js';
 import { scopesFor, type Permission } from '../auth/scopes.js';
 import { challenge } from './koa-auth.js';
+import type { Principal } from '../auth/principal.js';
+
+/** Whether the caller may use `permission`: role allows it and, for a token, scopes do too. */
+export function allows(p: Principal, permission: Permission): boolean {
+  if (!roles[p.role].authorize(permission as never).success) return false;
+  return p.scopes === null || scopesFor(permission).every((s) => s !== null && p.scopes!.includes(s));
+}
 
 /**
  * RBAC for one route: the caller's role (fresh from the database, set by koa-auth) must allow

@@ -1,17 +1,16 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { roles } from '#shared/auth/permissions.js';
 import { appError } from '#shared/errors/index.js';
 import { defineRoute, type RouteContract } from '../http/contract.js';
 import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { ReviewErrors } from '../errors/reviews.js';
-import { scopesFor, type Permission } from '../auth/scopes.js';
-import type { Principal } from '../auth/principal.js';
+import { allows } from '../middleware/koa-guard.js';
+import type { Permission } from '../auth/scopes.js';
 import type { ReviewRow } from '../queries/reviews.js';
 import { createReviewService } from '../services/reviews.js';
 import type { ModerationHook } from '../services/moderation.js';
 
-const TAG = 'Reviews';
+const TAG = 'reviews';
 const MODERATE: Permission = { review: ['moderate'] };
 
 const Rating = z.number().int().min(1).max(5);
@@ -48,10 +47,6 @@ function present(r: ReviewRow): z.infer<typeof Review> {
 }
 
 /** Same rule as koa-guard: the role allows it and, for a token, a scope grants it (never for moderate). */
-function allows(p: Principal, permission: Permission): boolean {
-  if (!roles[p.role].authorize(permission as never).success) return false;
-  return p.scopes === null || scopesFor(permission).every((s) => s !== null && p.scopes!.includes(s));
-}
 
 export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): RouteContract[] {
   const reviews = createReviewService(deps);
