@@ -5,6 +5,7 @@ import type { Container } from '#shared/container.js';
 import { mountRouter } from '#shared/http/index.js';
 import { createProvider } from './oidc/provider.js';
 import { interactionRoutes } from './routes/interaction.js';
+import { accountRoutes } from './routes/account.js';
 import { startPurge } from './oidc/purge.js';
 import { createClientService } from './clients/service.js';
 import { ensureDemoClient } from './clients/demo.js';
@@ -30,6 +31,7 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
 
   const interactions = interactionRoutes(provider, c);
   mountRouter(app, interactions);
+  mountRouter(app, accountRoutes(c));
 
   // RP-initiated logout ends the better-auth session too, once the provider confirmed it.
   app.use(async (ctx, next) => {

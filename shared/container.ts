@@ -3,7 +3,8 @@ import type { Config } from './config/types.js';
 import type { Logger } from './logging/logger.js';
 import { createDb, pingDb, migrateLatest } from './db/index.js';
 import { createCache, type Cache } from './cache/index.js';
-import { createAuth, type Auth } from './auth/better-auth.js';
+import { createAuth, type Auth, type AuthDeps } from './auth/better-auth.js';
+import { createMailer, type Mailer } from './mail/mailer.js';
 
 /**
  * Everything a service needs, built once at boot and passed down (no module singletons).
@@ -16,23 +17,31 @@ export interface Container {
   cache: Cache;
   /** better-auth: users, sessions, roles. */
   auth: Auth;
+  mailer: Mailer;
   /** Closes pools and connections; called last in graceful shutdown. */
   close(): Promise<void>;
 }
 
-export async function createContainer(config: Config, logger: Logger): Promise<Container> {
+export interface ContainerOptions {
+  /** Service-specific better-auth callbacks (the authz-server sends mail and revokes grants). */
+  authDeps?: (parts: { config: Config; logger: Logger; db: Knex; mailer: Mailer }) => AuthDeps;
+}
+
+export async function createContainer(config: Config, logger: Logger, opts: ContainerOptions = {}): Promise<Container> {
   const db = createDb(config.db, logger.child({ component: 'db' }));
   if (config.db.migrateOnStart) {
     await migrateLatest(db);
   }
   const cache = await createCache(config.cache, logger.child({ component: 'cache' }));
-  const auth = createAuth(config);
+  const mailer = createMailer(config, logger);
+  const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer }));
   return {
     config,
     logger,
     db,
     cache,
     auth: auth.auth,
+    mailer,
     async close() {
       await Promise.allSettled([db.destroy(), cache.close(), auth.close()]);
     },

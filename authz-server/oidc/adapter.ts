@@ -29,6 +29,7 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
         grantId: payload.grantId ?? (this.model === 'Grant' ? id : null),
         userCode: payload.userCode ?? null,
         uid: payload.uid ?? null,
+        accountId: payload.accountId ?? null,
         expiresAt: expiresIn ? Date.now() + expiresIn * 1000 : null,
       });
     }

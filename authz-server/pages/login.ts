@@ -22,7 +22,8 @@ ${errorBox(input.error)}
   <label for="password">Password</label>
   <input id="password" name="password" type="password" autocomplete="current-password" required${describedBy}>
   <button type="submit">Sign in</button>
-</form>`,
+</form>
+<p><a href="/account/forgot-password">Forgot your password?</a> · <a href="/account/sign-up">Create an account</a></p>`,
     status,
   );
 }

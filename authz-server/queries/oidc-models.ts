@@ -12,12 +12,12 @@ export interface ModelRow {
 
 export async function upsertModel(
   db: Knex,
-  row: { model: string; id: string; payload: string; grantId: string | null; userCode: string | null; uid: string | null; expiresAt: number | null },
+  row: { model: string; id: string; payload: string; grantId: string | null; userCode: string | null; uid: string | null; accountId: string | null; expiresAt: number | null },
 ): Promise<void> {
   await db(TABLE)
-    .insert({ model: row.model, id: row.id, payload: row.payload, grant_id: row.grantId, user_code: row.userCode, uid: row.uid, expires_at: row.expiresAt, consumed_at: null })
+    .insert({ model: row.model, id: row.id, payload: row.payload, grant_id: row.grantId, user_code: row.userCode, uid: row.uid, account_id: row.accountId, expires_at: row.expiresAt, consumed_at: null })
     .onConflict(['model', 'id'])
-    .merge(['payload', 'grant_id', 'user_code', 'uid', 'expires_at']);
+    .merge(['payload', 'grant_id', 'user_code', 'uid', 'account_id', 'expires_at']);
 }
 
 /**
@@ -65,4 +65,15 @@ export async function revokeGrant(db: Knex, grantId: string, tombstoneExpiresAt:
 
 export async function purgeExpired(db: Knex, now: number): Promise<number> {
   return db(TABLE).whereNotNull('expires_at').andWhere('expires_at', '<=', now).del();
+}
+
+/**
+ * Everything the provider holds for one account: every grant is revoked (tombstoned, so its
+ * refresh and opaque access tokens die) and every OpenID session is deleted.
+ */
+export async function revokeAccount(db: Knex, accountId: string, tombstoneExpiresAt: number): Promise<number> {
+  const grants = await db(TABLE).distinct('grant_id').where('account_id', accountId).whereNotNull('grant_id');
+  for (const { grant_id } of grants) await revokeGrant(db, grant_id as string, tombstoneExpiresAt);
+  await db(TABLE).where({ model: 'Session', account_id: accountId }).del();
+  return grants.length;
 }

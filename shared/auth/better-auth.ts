@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { betterAuth, type BetterAuthOptions } from 'better-auth';
+import { APIError, createAuthMiddleware } from 'better-auth/api';
+import { BASE_ERROR_CODES } from '@better-auth/core/error';
 import { admin } from 'better-auth/plugins';
 import type { Config } from '../config/types.js';
 import { ac, roles, DEFAULT_ROLE } from './permissions.js';
@@ -13,7 +15,31 @@ import { PASSWORD_MAX, PASSWORD_MIN } from './password-policy.js';
  * better-sqlite3 handle on the same file, or a small pg pool on the same database); its
  * tables are created by our own migrations (0002_accounts).
  */
-export function authOptions(config: Config, database: BetterAuthOptions['database']) {
+export interface AuthDeps {
+  /** Sends a verification link (development outbox or SMTP). */
+  sendVerificationEmail?: (to: string, url: string) => Promise<void>;
+  sendResetPassword?: (to: string, url: string) => Promise<void>;
+  /** After a password reset: revoke the user's OAuth grants (better-auth revokes its sessions). */
+  onPasswordReset?: (userId: string) => Promise<void>;
+}
+
+/**
+ * Sign-in must not reveal which accounts exist: better-auth answers 403 EMAIL_NOT_VERIFIED
+ * for an unverified account with the right password, which would tell an attacker that both
+ * are right. An unverified account is refused before the password check instead, with the
+ * same 401 body as a wrong password and the same cost (one scrypt hash).
+ */
+const unverifiedLooksLikeWrongPassword = createAuthMiddleware(async (ctx) => {
+  if (ctx.path !== '/sign-in/email') return;
+  const body = (ctx.body ?? {}) as { email?: unknown; password?: unknown };
+  if (typeof body.email !== 'string' || typeof body.password !== 'string') return;
+  const found = await ctx.context.internalAdapter.findUserByEmail(body.email.toLowerCase());
+  if (!found || found.user.emailVerified) return;
+  await ctx.context.password.hash(body.password);
+  throw APIError.from('UNAUTHORIZED', BASE_ERROR_CODES.INVALID_EMAIL_OR_PASSWORD);
+});
+
+export function authOptions(config: Config, database: BetterAuthOptions['database'], deps: AuthDeps = {}) {
   const https = config.authz.issuer.startsWith('https:');
   return {
     appName: 'Portcullis',
@@ -24,7 +50,28 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
     trustedOrigins: [config.authz.issuer, ...config.frontendOrigins],
     // Public sign-up stays off until it cannot reveal existing accounts: users are created by
     // operators (admin CLI) for now.
-    emailAndPassword: { enabled: true, disableSignUp: true, minPasswordLength: PASSWORD_MIN, maxPasswordLength: PASSWORD_MAX, autoSignIn: false },
+    emailAndPassword: {
+      enabled: true,
+      // Sign-up goes through our own endpoint (/account/sign-up), which answers the same
+      // whether or not the address is taken; better-auth's own would say USER_ALREADY_EXISTS.
+      disableSignUp: true,
+      requireEmailVerification: true,
+      minPasswordLength: PASSWORD_MIN,
+      maxPasswordLength: PASSWORD_MAX,
+      autoSignIn: false,
+      resetPasswordTokenExpiresIn: 30 * 60,
+      revokeSessionsOnPasswordReset: true,
+      ...(deps.sendResetPassword ? { sendResetPassword: async ({ user, url }: { user: { email: string }; url: string }) => deps.sendResetPassword!(user.email, url) } : {}),
+      ...(deps.onPasswordReset ? { onPasswordReset: async ({ user }: { user: { id: string } }) => deps.onPasswordReset!(user.id) } : {}),
+    },
+    emailVerification: {
+      expiresIn: 24 * 3600,
+      sendOnSignUp: false,
+      sendOnSignIn: false,
+      autoSignInAfterVerification: false,
+      ...(deps.sendVerificationEmail ? { sendVerificationEmail: async ({ user, url }: { user: { email: string }; url: string }) => deps.sendVerificationEmail!(user.email, url) } : {}),
+    },
+    hooks: { before: unverifiedLooksLikeWrongPassword },
     session: { expiresIn: config.session.ttlS, updateAge: Math.min(config.session.idleTtlS, config.session.ttlS) },
     advanced: { cookiePrefix: 'portcullis', useSecureCookies: https },
     telemetry: { enabled: false },
@@ -50,9 +97,9 @@ export function createAuthDatabase(config: Config): { database: Database.Databas
   return { database: pool, close: () => pool.end() };
 }
 
-export function createAuth(config: Config) {
+export function createAuth(config: Config, deps: AuthDeps = {}) {
   const db = createAuthDatabase(config);
-  const auth = betterAuth(authOptions(config, db.database));
+  const auth = betterAuth(authOptions(config, db.database, deps));
   return { auth, close: db.close };
 }
 

@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import { loadConfig, ConfigError, type Config, type Env } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { createContainer, readinessChecks, type Container } from '../container.js';
+import { createContainer, readinessChecks, type Container, type ContainerOptions } from '../container.js';
 import { createDrain, createHttpApp, installSignalHandlers, startServer, type Drain, type RunningServer } from '../http/index.js';
 
 export interface Mounted {
@@ -14,6 +14,7 @@ export interface ServiceDefinition {
   publicUrl: (config: Config) => string;
   /** Adds the service's own routes to the shared base app; may return what to stop on shutdown. */
   mount: (app: Koa, container: Container) => Promise<Mounted | void> | Mounted | void;
+  authDeps?: ContainerOptions['authDeps'];
 }
 
 /**
@@ -38,7 +39,7 @@ export async function runService(def: ServiceDefinition, env: Env = process.env)
 }
 
 async function start(def: ServiceDefinition, config: Config, logger: Logger): Promise<RunningServer> {
-  const container = await createContainer(config, logger);
+  const container = await createContainer(config, logger, { authDeps: def.authDeps });
   const drain: Drain = createDrain();
   const app = createHttpApp({ config, logger, publicUrl: def.publicUrl(config), readiness: readinessChecks(container), drain });
   const mounted = await def.mount(app, container);

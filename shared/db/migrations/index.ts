@@ -2,6 +2,7 @@ import type { Migration } from '../migrator.js';
 import { oidc } from './0001_oidc.js';
 import { accounts } from './0002_accounts.js';
 import { marketplace } from './0003_marketplace.js';
+import { oidcAccounts } from './0004_oidc_accounts.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -9,4 +10,4 @@ import { marketplace } from './0003_marketplace.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc, accounts, marketplace];
+export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts];

@@ -177,7 +177,7 @@ function adapterContract(open: () => Promise<Backend>): void {
     await db('oidc_models').del();
     const now = Date.now();
     const row = (id: string, expiresAt: number | null) =>
-      upsertModel(db, { model: 'Session', id, payload: '{}', grantId: null, userCode: null, uid: null, expiresAt });
+      upsertModel(db, { model: 'Session', id, payload: '{}', grantId: null, userCode: null, uid: null, accountId: null, expiresAt });
     await row('past', now - 1000);
     await row('edge', now);
     await row('future', now + 1);

@@ -1,0 +1,34 @@
+import type { Knex } from 'knex';
+import type { AuthDeps } from '#shared/auth/better-auth.js';
+import type { Config } from '#shared/config/index.js';
+import type { Logger } from '#shared/logging/logger.js';
+import type { Mail, Mailer } from '#shared/mail/mailer.js';
+import { revokeAccount } from '../queries/oidc-models.js';
+
+/**
+ * better-auth callbacks of the authz-server. Mail leaves off the request path (a slow SMTP
+ * server must not make "this address exists" measurable); failures are logged.
+ */
+export function authzAuthDeps({ config, logger, db, mailer }: { config: Config; logger: Logger; db: Knex; mailer: Mailer }): AuthDeps {
+  const send = (mail: Mail) => {
+    void mailer.send(mail).catch((err: Error) => logger.error({ kind: mail.kind, err: { type: err.name, message: err.message } }, 'mail failed'));
+  };
+  return {
+    sendVerificationEmail: async (to, url) =>
+      send({ to, kind: 'verify-email', subject: 'Confirm your email address', text: `Welcome to Portcullis.\n\nConfirm your email address to activate your account:\n${url}\n\nThe link is valid for 24 hours. If you did not sign up, ignore this message.` }),
+    sendResetPassword: async (to, url) =>
+      send({ to, kind: 'reset-password', subject: 'Reset your password', text: `Someone asked to reset the password of your Portcullis account.\n\nChoose a new password (the link works once, for 30 minutes):\n${url}\n\nIf this was not you, ignore this message: your password stays as it is.` }),
+    onPasswordReset: async (userId) => {
+      await revokeAccount(db, userId, Date.now() + (config.tokens.refreshAbsoluteTtlS + config.tokens.accessTokenTtlS) * 1000);
+    },
+  };
+}
+
+export function existingAccountNotice(to: string, signInUrl: string, resetUrl: string): Mail {
+  return {
+    to,
+    kind: 'sign-up-existing',
+    subject: 'Someone tried to register with your email address',
+    text: `Someone (maybe you) tried to create a Portcullis account with this address, which already has one.\n\nSign in: ${signInUrl}\nForgot your password? ${resetUrl}\n\nIf this was not you, you can ignore this message.`,
+  };
+}

@@ -1,0 +1,82 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Container } from '#shared/container.js';
+import { koaBody } from '#shared/http/index.js';
+import { passwordProblem } from '#shared/auth/password-policy.js';
+import { renderForgot, renderReset, renderSignUp } from '../pages/account.js';
+import { renderMessage } from '../pages/message.js';
+import { createSignUp, signUpInput } from '../accounts/sign-up.js';
+
+const SENT = 'If the address can be used, we have sent a message to it. Follow the link in it to continue.';
+
+const wantsJson = (ctx: Context) => ctx.is('application/json') === 'application/json';
+const form = (ctx: Context) => ((ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {}) as Record<string, unknown>;
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+/**
+ * Account self-service on the authz-server: sign-up (verified-account flow), email
+ * verification landing page, forgotten and reset password. Every answer is the same whether
+ * or not an address is registered. JSON bodies get JSON answers (for the marketplace UI).
+ */
+export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'config' | 'logger'>): Router {
+  const router = new Router({ prefix: '/account' });
+  const body = koaBody({ limitBytes: 16 * 1024 });
+  const signUp = createSignUp(c);
+
+  router.get('/sign-up', (ctx) => renderSignUp(ctx, {}));
+  router.post('/sign-up', body, async (ctx) => {
+    const parsed = signUpInput.safeParse(form(ctx));
+    if (!parsed.success) {
+      const message = parsed.error.issues[0]?.message ?? 'Check the form.';
+      if (wantsJson(ctx)) {
+        ctx.status = 400;
+        ctx.body = { error: { code: 'VALIDATION_FAILED', message, requestId: ctx.state.requestId } };
+        return;
+      }
+      return renderSignUp(ctx, { name: str(form(ctx).name), email: str(form(ctx).email), error: message }, 400);
+    }
+    await signUp(parsed.data);
+    ctx.set('Cache-Control', 'no-store');
+    if (wantsJson(ctx)) {
+      ctx.status = 202;
+      ctx.body = { status: 'verification_email_sent' };
+      return;
+    }
+    renderMessage(ctx, 'Check your email', SENT, 202);
+  });
+
+  router.get('/verified', (ctx) => {
+    if (ctx.query.error) return renderMessage(ctx, 'Link expired', 'This confirmation link is invalid or has expired. Sign in to get a new one.', 400);
+    renderMessage(ctx, 'Email confirmed', 'Your email address is confirmed. You can now sign in.');
+  });
+
+  router.get('/forgot-password', (ctx) => renderForgot(ctx, {}));
+  router.post('/forgot-password', body, async (ctx) => {
+    const email = str(form(ctx).email).trim().toLowerCase();
+    if (!/^[^\s@]+@[^\s@]+$/.test(email)) return renderForgot(ctx, { email, error: 'Enter a valid email address.' }, 400);
+    await c.auth.api.requestPasswordReset({ body: { email, redirectTo: '/account/reset-password' } });
+    if (wantsJson(ctx)) {
+      ctx.status = 202;
+      ctx.body = { status: 'reset_email_sent' };
+      return;
+    }
+    renderMessage(ctx, 'Check your email', SENT, 202);
+  });
+
+  router.get('/reset-password', (ctx) => {
+    const token = str(ctx.query.token);
+    if (!token || ctx.query.error) return renderMessage(ctx, 'Link expired', 'This reset link is invalid, expired or already used. Ask for a new one.', 400);
+    renderReset(ctx, { token });
+  });
+  router.post('/reset-password', body, async (ctx) => {
+    const token = str(form(ctx).token);
+    const password = str(form(ctx).password);
+    const problem = passwordProblem(password);
+    if (problem) return renderReset(ctx, { token, error: `The password ${problem}.` }, 400);
+    const res = await c.auth.api.resetPassword({ body: { token, newPassword: password }, asResponse: true });
+    if (!res.ok) return renderMessage(ctx, 'Link expired', 'This reset link is invalid, expired or already used. Ask for a new one.', 400);
+    renderMessage(ctx, 'Password changed', 'Your password is changed and you are signed out everywhere. Sign in with the new password.');
+  });
+
+  return router;
+}

@@ -1,0 +1,19 @@
+import type { TokenBucketRule } from '../cache/index.js';
+
+/**
+ * Default token buckets, named `<flow>:<what the key identifies>`. `capacity` is the burst a
+ * fresh bucket allows; `refillPerSecond` the sustained rate (1/30 = one token every 30 s).
+ * The name doubles as the `bucket` argument of `RateLimiter.take` and `koaRateLimit`.
+ */
+export const RATE_LIMIT_RULES = {
+  'sign-in:ip': { capacity: 20, refillPerSecond: 1 / 3 },
+  'sign-in:account': { capacity: 10, refillPerSecond: 1 / 30 },
+  'sign-up:ip': { capacity: 5, refillPerSecond: 1 / 60 },
+  'password-reset:ip': { capacity: 5, refillPerSecond: 1 / 60 },
+  'password-reset:account': { capacity: 3, refillPerSecond: 1 / 300 },
+  'totp:account': { capacity: 5, refillPerSecond: 1 / 30 },
+  'token:client': { capacity: 100, refillPerSecond: 10 },
+} as const satisfies Record<string, TokenBucketRule>;
+
+export type RateLimitRuleName = keyof typeof RATE_LIMIT_RULES;
+export type RateLimitRules = Record<RateLimitRuleName, TokenBucketRule>;
