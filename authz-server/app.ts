@@ -6,6 +6,7 @@ import { mountRouter } from '#shared/http/index.js';
 import { createProvider } from './oidc/provider.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { accountRoutes } from './routes/account.js';
+import { createAuthzLimits } from './rate-limits.js';
 import { startPurge } from './oidc/purge.js';
 import { createClientService } from './clients/service.js';
 import { ensureDemoClient } from './clients/demo.js';
@@ -22,6 +23,10 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
   );
   const provider = createProvider(c);
   const authHandler = toNodeHandler(c.auth);
+  const limits = createAuthzLimits(c);
+
+  app.use(limits.signInApi);
+  app.use(limits.token);
 
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/api/auth/')) return next();
@@ -29,9 +34,9 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
     await authHandler(ctx.req, ctx.res);
   });
 
-  const interactions = interactionRoutes(provider, c);
+  const interactions = interactionRoutes(provider, c, limits);
   mountRouter(app, interactions);
-  mountRouter(app, accountRoutes(c));
+  mountRouter(app, accountRoutes(c, limits));
 
   // RP-initiated logout ends the better-auth session too, once the provider confirmed it.
   app.use(async (ctx, next) => {

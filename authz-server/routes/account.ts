@@ -6,6 +6,7 @@ import { passwordProblem } from '#shared/auth/password-policy.js';
 import { renderForgot, renderReset, renderSignUp } from '../pages/account.js';
 import { renderMessage } from '../pages/message.js';
 import { createSignUp, signUpInput } from '../accounts/sign-up.js';
+import type { AuthzLimits } from '../rate-limits.js';
 
 const SENT = 'If the address can be used, we have sent a message to it. Follow the link in it to continue.';
 
@@ -18,13 +19,13 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
  * verification landing page, forgotten and reset password. Every answer is the same whether
  * or not an address is registered. JSON bodies get JSON answers (for the marketplace UI).
  */
-export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'config' | 'logger'>): Router {
+export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'config' | 'logger'>, limits: AuthzLimits): Router {
   const router = new Router({ prefix: '/account' });
   const body = koaBody({ limitBytes: 16 * 1024 });
   const signUp = createSignUp(c);
 
   router.get('/sign-up', (ctx) => renderSignUp(ctx, {}));
-  router.post('/sign-up', body, async (ctx) => {
+  router.post('/sign-up', limits.signUp, body, async (ctx) => {
     const parsed = signUpInput.safeParse(form(ctx));
     if (!parsed.success) {
       const message = parsed.error.issues[0]?.message ?? 'Check the form.';
@@ -54,6 +55,8 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
   router.post('/forgot-password', body, async (ctx) => {
     const email = str(form(ctx).email).trim().toLowerCase();
     if (!/^[^\s@]+@[^\s@]+$/.test(email)) return renderForgot(ctx, { email, error: 'Enter a valid email address.' }, 400);
+    const wait = await limits.check(ctx, [['password-reset:ip', ctx.ip], ['password-reset:account', email]]);
+    if (wait > 0) return renderForgot(ctx, { email, error: `Too many requests. Try again in ${wait} seconds.` }, 429);
     await c.auth.api.requestPasswordReset({ body: { email, redirectTo: '/account/reset-password' } });
     if (wantsJson(ctx)) {
       ctx.status = 202;

@@ -9,6 +9,7 @@ import { renderLogin } from '../pages/login.js';
 import { renderConsent } from '../pages/consent.js';
 import { renderMessage } from '../pages/message.js';
 import { epochTime } from '../oidc/time.js';
+import type { AuthzLimits } from '../rate-limits.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
 
@@ -19,7 +20,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * better-auth (its own session cookie gives single sign-on), ask for consent, and hand the
  * result back with a 303 (RFC 9700 §4.12: never 307 after a form carrying credentials).
  */
-export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' | 'config'>): Router {
+export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' | 'config'>, limits: AuthzLimits): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const body = koaBody({ limitBytes: 16 * 1024 });
 
@@ -76,6 +77,8 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const password = typeof form.password === 'string' ? form.password : '';
     const name = await clientName(d);
     if (!email || !password) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
+    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['sign-in:account', email.toLowerCase()]]);
+    if (wait > 0) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     const res = await c.auth.api.signInEmail({ body: { email, password }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     if (!res.ok) {
       // One message for unknown email, wrong password, banned or unverified account.

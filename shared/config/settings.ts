@@ -94,6 +94,7 @@ export const settings = {
   POSTHOG_HOST: setting(httpUrl, 'PostHog host.', { default: 'https://us.i.posthog.com' }),
   SMTP_URL: setting(z.string().regex(/^smtps?:\/\//, { message: 'expected an smtp:// or smtps:// URL' }), 'SMTP server for mail. Unset: development outbox in `DATA_DIR`.', { secret: true }),
   MAIL_FROM: setting(z.string().min(3), 'Sender address of outgoing mail.', { default: 'Portcullis <no-reply@localhost>' }),
+  RATE_LIMIT_MULTIPLIER: setting(int(1, 1000000), 'Multiplies every rate-limit bucket (capacity and refill), e.g. for load tests. Rules: docs/auth.md.', { default: '1' }),
   MODERATION_URL: setting(httpUrl, 'External review moderation service called before every review is stored. Unset: no moderation (pass-through).', {}),
   MODERATION_TIMEOUT_MS: setting(int(50, 30000), 'Budget for one moderation call.', { default: '2000' }),
   MODERATION_FAIL_OPEN: setting(bool, 'Store reviews when the moderation service cannot answer (default: refuse them).', { default: 'false' }),

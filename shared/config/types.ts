@@ -40,6 +40,7 @@ export interface Config {
   posthog: { apiKey: string; host: string } | undefined;
   mail: { smtpUrl: string | undefined; from: string };
   moderation: { url: string | undefined; timeoutMs: number; failOpen: boolean };
+  rateLimitMultiplier: number;
   /** Names (never values) of settings generated for development, and where they came from. */
   provenance: { generated: readonly string[]; fromSecretsManager: readonly string[] };
 }

@@ -46,6 +46,8 @@ export async function authzEnv(backend: Backend, pgUrl?: string, extra: Record<s
     AUTHZ_PORT: String(port),
     ISSUER_URL: `http://127.0.0.1:${port}`,
     API_AUDIENCE: 'http://127.0.0.1:4999',
+    // Suites sign in dozens of times from one address; test/authz-server/rate-limits.test.ts runs at 1.
+    RATE_LIMIT_MULTIPLIER: '1000',
     ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     ...extra,
   };

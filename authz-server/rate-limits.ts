@@ -1,0 +1,57 @@
+import type { Context, Middleware } from 'koa';
+import { createRateLimiter, koaRateLimit, RATE_LIMIT_RULES, type RateLimiter, type RateLimitRuleName } from '#shared/rate-limit/index.js';
+import type { Container } from '#shared/container.js';
+
+/**
+ * Rate limits of the authz-server (token buckets in the shared cache: Redis across
+ * replicas, per-process when Redis is down). Which requests count against what:
+ *
+ * | bucket | key | where |
+ * |---|---|---|
+ * | sign-in:ip, sign-in:account | client IP; lower-cased email | sign-in form, /api/auth/sign-in/email (IP) |
+ * | sign-up:ip | client IP | /account/sign-up |
+ * | password-reset:ip, password-reset:account | client IP; email | /account/forgot-password |
+ * | token:client | Basic-auth client id, else client IP | /token |
+ */
+export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'config'>) {
+  const m = c.config.rateLimitMultiplier;
+  const rule = (bucket: RateLimitRuleName) => ({ capacity: RATE_LIMIT_RULES[bucket].capacity * m, refillPerSecond: RATE_LIMIT_RULES[bucket].refillPerSecond * m });
+  const limiter: RateLimiter = createRateLimiter({ cache: c.cache, logger: c.logger.child({ component: 'rate-limit' }) });
+  const onLimited = (ctx: Context, bucket: string) => c.logger.warn({ event: 'rate_limit.hit', bucket, path: ctx.path, requestId: ctx.state.requestId }, 'rate limit hit');
+  const middleware = (bucket: RateLimitRuleName, key: (ctx: Context) => string | undefined): Middleware =>
+    koaRateLimit(limiter, { bucket, rule: rule(bucket), key, onLimited });
+
+  return {
+    limiter,
+    /** For pages: the first refused bucket's retry delay in seconds, or 0 when allowed. */
+    async check(ctx: Context, checks: [RateLimitRuleName, string | undefined][]): Promise<number> {
+      for (const [bucket, key] of checks) {
+        if (!key) continue;
+        const d = await limiter.take(bucket, key, rule(bucket));
+        if (!d.allowed) {
+          onLimited(ctx, bucket);
+          ctx.set('Retry-After', String(d.retryAfterS));
+          return d.retryAfterS;
+        }
+      }
+      return 0;
+    },
+    signInApi: middleware('sign-in:ip', (ctx) => (ctx.method === 'POST' && ctx.path === '/api/auth/sign-in/email' ? ctx.ip : undefined)),
+    signUp: middleware('sign-up:ip', (ctx) => (ctx.method === 'POST' ? ctx.ip : undefined)),
+    token: middleware('token:client', (ctx) => (ctx.method === 'POST' && ctx.path === '/token' ? basicClientId(ctx) ?? ctx.ip : undefined)),
+  };
+}
+
+export type AuthzLimits = ReturnType<typeof createAuthzLimits>;
+
+/** RFC 6749 §2.3.1: the client id is the url-decoded user part of HTTP Basic credentials. */
+function basicClientId(ctx: Context): string | undefined {
+  const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(ctx.get('Authorization'));
+  if (!m) return undefined;
+  const user = Buffer.from(m[1]!, 'base64').toString('utf8').split(':')[0];
+  try {
+    return user ? decodeURIComponent(user) : undefined;
+  } catch {
+    return undefined;
+  }
+}

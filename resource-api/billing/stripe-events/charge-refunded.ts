@@ -1,0 +1,16 @@
+import type Stripe from 'stripe';
+import { markRefunded, recordRefund } from '../../queries/billing.js';
+import { idOf, type StripeEventHandler } from './types.js';
+
+/**
+ * charge.refunded: a full refund revokes what the payment bought, for good. The refund is kept
+ * by payment intent so a purchase or invoice event delivered after it grants nothing.
+ * A partial refund (`refunded` false) leaves the entitlement alone.
+ */
+export const chargeRefunded: StripeEventHandler = async (trx, event, { now }) => {
+  const charge = event.data.object as Stripe.Charge;
+  const paymentIntentId = idOf(charge.payment_intent);
+  if (!charge.refunded || !paymentIntentId) return;
+  await recordRefund(trx, { payment_intent_id: paymentIntentId, charge_id: charge.id, refunded_at: now });
+  await markRefunded(trx, paymentIntentId, now);
+};

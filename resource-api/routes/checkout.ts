@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { defineRoute, type RouteContract } from '../http/contract.js';
+import type { CheckoutService } from '../billing/checkout.js';
+
+const TAG = 'billing';
+// A plain string: the allow-list check (422 INVALID_RETURN_URL) is the one judge of URLs.
+const ReturnUrl = z.string().min(1).max(2048);
+const SessionBody = z.strictObject({ listingId: z.uuid(), returnUrl: ReturnUrl, clientReqId: z.uuid().optional() });
+const PortalBody = z.strictObject({ returnUrl: ReturnUrl });
+
+/** /v1/checkout: Stripe-hosted payment pages and the customer portal. */
+export function checkoutRoutes(checkout: CheckoutService): RouteContract[] {
+  return [
+    defineRoute({
+      method: 'post', path: '/v1/checkout/sessions', tag: TAG, access: { permission: { checkout: ['create'] } },
+      summary: 'Start a Stripe Checkout for a listing; answers the Checkout URL to send the user to',
+      body: SessionBody, response: z.object({ id: z.string(), url: z.url() }), status: 201,
+      errors: [400, 401, 403, 404, 409, 415, 422, 502, 503],
+      handler: async (_ctx, { body, principal }) => checkout.createSession(principal!, body),
+    }),
+    defineRoute({
+      method: 'post', path: '/v1/checkout/portal-sessions', tag: TAG, access: { permission: { checkout: ['create'] } },
+      summary: 'Open the Stripe customer portal (manage or cancel subscriptions)',
+      body: PortalBody, response: z.object({ url: z.url() }), status: 201,
+      errors: [400, 401, 403, 404, 415, 422, 502, 503],
+      handler: async (_ctx, { body, principal }) => checkout.createPortalSession(principal!, body),
+    }),
+  ];
+}

@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import { HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
+import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { PASSWORD, REDIRECT, authorize, discover } from './oidc.flow.js';
+
+/** The real limits (multiplier 1) against a running authz-server. */
+describe('authz-server rate limits', function () {
+  this.timeout(90_000);
+  let env: AuthzEnv;
+  let server: AuthzServer;
+
+  before(async () => {
+    env = await authzEnv('sqlite', undefined, { RATE_LIMIT_MULTIPLIER: '1' });
+    server = await env.start();
+    await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid'] });
+    await env.createUser({ email: 'target@example.com', password: PASSWORD });
+  });
+  after(() => env?.close());
+
+  it('locks one account after 10 failed sign-ins (429, Retry-After) while others can still sign in', async () => {
+    const config = await discover(server.issuer, 'agent');
+    const origin = new URL(server.issuer).origin;
+    const attempt = async (email: string, password: string) => {
+      const browser = new HttpBrowser();
+      const { page } = await authorize(config, browser, { signIn: false, scope: 'openid' });
+      return browser.submit(page, LOGIN_FORM, { email, password }, origin);
+    };
+    for (let i = 0; i < 10; i++) expect((await attempt('target@example.com', 'wrong password 1234')).status, `attempt ${i + 1}`).to.equal(401);
+    const locked = await attempt('target@example.com', PASSWORD);
+    expect(locked.status).to.equal(429);
+    expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 30);
+    expect(locked.text).to.match(/Too many attempts\. Try again in \d+ seconds\./);
+    await env.createUser({ email: 'bystander@example.com', password: PASSWORD });
+    const other = await attempt('bystander@example.com', PASSWORD);
+    expect(other.status).to.be.oneOf([200, 303]);
+    expect(other.text + (other.location ?? '')).not.to.match(/Too many/);
+  });
+
+  it('limits sign-ups per address to 5 in a burst, with the JSON 429 shape', async () => {
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 6; i++) {
+      last = await fetch(`${server.issuer}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'N', email: `n${i}@example.com`, password: PASSWORD }) });
+      statuses.push(last.status);
+    }
+    expect(statuses).to.deep.equal([202, 202, 202, 202, 202, 429]);
+    expect(last!.headers.get('retry-after')).to.match(/^\d+$/);
+    const body = (await last!.json()) as { error: { code: string } };
+    expect(body.error.code).to.equal('RATE_LIMITED');
+    expect(await env.db('user').where('email', 'n5@example.com').first()).to.equal(undefined);
+  });
+
+  it('limits the token endpoint per client', async () => {
+    const statuses: number[] = [];
+    const basic = `Basic ${Buffer.from('some-client:wrong').toString('base64')}`;
+    const results = await Promise.all(
+      Array.from({ length: 105 }, () => fetch(`${server.issuer}/token`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })),
+    );
+    for (const r of results) statuses.push(r.status);
+    expect(statuses.filter((s) => s === 429).length).to.be.within(1, 5);
+    expect(statuses.filter((s) => s === 401).length).to.be.at.least(100);
+  });
+});
