@@ -79,6 +79,8 @@ describe('shared/config loadConfig', () => {
         stripe: { secretKey: undefined, webhookSecret: undefined, apiUrl: undefined },
         posthog: undefined,
         mail: { smtpUrl: undefined, from: 'Portcullis <no-reply@localhost>' },
+        moderation: { url: undefined, timeoutMs: 2000, failOpen: false },
+        rateLimitMultiplier: 1,
       });
       expect(provenance).to.deep.equal({ generated: ['AUTH_SECRET', 'COOKIE_KEYS', 'SIGNING_KEYS'], fromSecretsManager: [] });
       expect(secrets.authSecret).to.be.a('string').with.length.of.at.least(32);
@@ -145,6 +147,10 @@ describe('shared/config loadConfig', () => {
         POSTHOG_HOST: 'https://eu.i.posthog.com',
         SMTP_URL: 'smtps://mailer:pw@smtp.example:465',
         MAIL_FROM: 'Market <auth@example.com>',
+        MODERATION_URL: 'https://moderation.example/check',
+        MODERATION_TIMEOUT_MS: '500',
+        MODERATION_FAIL_OPEN: 'true',
+        RATE_LIMIT_MULTIPLIER: '10',
       });
       const { secrets, provenance, ...rest } = config;
       expect(rest).to.deep.equal({
@@ -171,6 +177,8 @@ describe('shared/config loadConfig', () => {
         stripe: { secretKey: 'sk_test_123', webhookSecret: 'whsec_456', apiUrl: 'http://127.0.0.1:12111' },
         posthog: { apiKey: 'phc_abc', host: 'https://eu.i.posthog.com' },
         mail: { smtpUrl: 'smtps://mailer:pw@smtp.example:465', from: 'Market <auth@example.com>' },
+        moderation: { url: 'https://moderation.example/check', timeoutMs: 500, failOpen: true },
+        rateLimitMultiplier: 10,
       });
       expect(secrets.authSecret).to.equal(AUTH_SECRET);
       expect(secrets.cookieKeys).to.deep.equal([COOKIE_KEY_1]);
