@@ -37,7 +37,7 @@ function moderationFor(c: Pick<Container, 'config' | 'logger'>): ModerationHook 
 /** The resource API: CORS, discovery metadata, OpenAPI, then the /v1 routes. */
 export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?: number } = {}): ResourceApi {
   app.use(koaCors(c.config.frontendOrigins));
-  const deps = { db: c.db, auth: c.auth, verifyToken: createAccessTokenVerifier(c.config, opts) };
+  const deps = { db: c.db, auth: c.auth, config: c.config, verifyToken: createAccessTokenVerifier(c.config, opts) };
   const auth = koaAuth(deps);
   const optionalAuth = koaAuth(deps, { optional: true });
   const contracts = apiContracts(c, { moderation: moderationFor(c) });

@@ -4,6 +4,7 @@ import { fromNodeHeaders } from 'better-auth/node';
 import { errors, type InteractionResults } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Container } from '#shared/container.js';
+import { currentSession } from '#shared/auth/session.js';
 import { koaBody } from '#shared/http/index.js';
 import { renderLogin } from '../pages/login.js';
 import { renderConsent } from '../pages/consent.js';
@@ -54,7 +55,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
       // SSO: an existing better-auth session signs the user in, unless the client demands
       // a fresh authentication (prompt=login, or max_age exceeded).
       const forced = d.prompt.reasons.includes('login_prompt') || d.prompt.reasons.includes('max_age');
-      const session = forced ? null : await c.auth.api.getSession({ headers: fromNodeHeaders(ctx.req.headers) });
+      const session = forced ? null : await currentSession(c.auth, c.config, ctx.req.headers);
       if (session) {
         return finish(ctx, { login: { accountId: session.user.id, amr: ['pwd'], ts: epochTime(new Date(session.session.createdAt).getTime()) } });
       }

@@ -1,8 +1,9 @@
 import type { Middleware } from 'koa';
-import { fromNodeHeaders } from 'better-auth/node';
 import type { Knex } from 'knex';
 import { appError } from '#shared/errors/index.js';
 import type { Auth } from '#shared/auth/better-auth.js';
+import { currentSession } from '#shared/auth/session.js';
+import type { Config } from '#shared/config/index.js';
 import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
 import { AuthErrors } from '../auth/errors.js';
 import { TokenRejected, type AccessTokenClaims } from '../auth/access-token.js';
@@ -14,6 +15,7 @@ export const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?portcullis\.session_token
 export interface AuthDeps {
   db: Knex;
   auth: Auth;
+  config: Config;
   verifyToken: (token: string) => Promise<AccessTokenClaims>;
 }
 
@@ -55,7 +57,7 @@ export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Midd
       return next();
     }
     if (hasCookie) {
-      const session = await deps.auth.api.getSession({ headers: fromNodeHeaders(ctx.req.headers) });
+      const session = await currentSession(deps.auth, deps.config, ctx.req.headers);
       if (!session) throw appError(AuthErrors, 'INVALID_SESSION', { headers: challenge() });
       ctx.state.principal = await principalFor(deps.db, session.user.id, { method: 'session', clientId: null, scopes: null });
       return next();

@@ -72,7 +72,9 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
       ...(deps.sendVerificationEmail ? { sendVerificationEmail: async ({ user, url }: { user: { email: string }; url: string }) => deps.sendVerificationEmail!(user.email, url) } : {}),
     },
     hooks: { before: unverifiedLooksLikeWrongPassword },
-    session: { expiresIn: config.session.ttlS, updateAge: Math.min(config.session.idleTtlS, config.session.ttlS) },
+    // Idle expiry: each use after `updateAge` pushes expiry to now + SESSION_IDLE_TTL_S. The
+    // absolute cap (SESSION_TTL_S since sign-in) is enforced by currentSession().
+    session: { expiresIn: config.session.idleTtlS, updateAge: Math.min(300, Math.floor(config.session.idleTtlS / 4)) },
     advanced: { cookiePrefix: 'portcullis', useSecureCookies: https },
     telemetry: { enabled: false },
     plugins: [admin({ ac, roles, defaultRole: DEFAULT_ROLE, adminRoles: ['admin'] })],

@@ -120,6 +120,29 @@ describe('resource API authentication and RBAC (real tokens from a running authz
       await expectError(await call('/v1/me', { cookie: 'portcullis.session_token=forged.value' }), 401, 'INVALID_SESSION');
     });
 
+    it('sets the session cookie HttpOnly, SameSite=Lax, host-only, with the idle lifetime', async () => {
+      const browser = new HttpBrowser();
+      await signedInTokens(config, browser, { email: 'alice@example.com' });
+      const jar = (await browser.jar.getCookies(authz.issuer)).find((c) => c.key === 'portcullis.session_token')!;
+      expect(jar.httpOnly).to.equal(true);
+      expect(jar.sameSite).to.equal('lax');
+      expect(jar.secure).to.equal(false); // http issuer in tests; https issuers get Secure and the __Secure- prefix
+      expect(jar.hostOnly).to.equal(true);
+      expect(jar.maxAge).to.equal(3600);
+      expect(jar.value).not.to.equal('');
+    });
+
+    it('ends a session at its absolute lifetime however active it is', async () => {
+      await env.createUser({ email: 'old-session@example.com', password: PASSWORD });
+      const cookie = await sessionCookie('old-session@example.com');
+      expect((await call('/v1/me', { cookie })).status).to.equal(200);
+      const user = await env.db('user').where({ email: 'old-session@example.com' }).first();
+      const longAgo = new Date(Date.now() - 13 * 3600 * 1000);
+      await env.db('session').where({ userId: user.id }).update({ createdAt: env.config.db.client === 'pg' ? longAgo : longAgo.toISOString() });
+      await expectError(await call('/v1/me', { cookie }), 401, 'INVALID_SESSION');
+      expect(await env.db('session').where({ userId: user.id })).to.have.length(0);
+    });
+
     it('applies a demotion to the very next request of an existing session', async () => {
       await env.createUser({ email: 'demoted-admin@example.com', password: PASSWORD, role: 'admin' });
       const cookie = await sessionCookie('demoted-admin@example.com');

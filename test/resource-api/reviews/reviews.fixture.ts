@@ -35,7 +35,7 @@ export async function startReviewsApi(backend: Backend, pgUrl?: string) {
   const container: Container = await createContainer(env.config, logs.logger);
   const { config, db } = container;
   const app = createHttpApp({ config, logger: logs.logger, publicUrl: config.api.audience, readiness: readinessChecks(container), drain: createDrain() });
-  const authDeps = { db, auth: container.auth, verifyToken: createAccessTokenVerifier(config, { jwksCooldownMs: 0 }) };
+  const authDeps = { db, auth: container.auth, config, verifyToken: createAccessTokenVerifier(config, { jwksCooldownMs: 0 }) };
   let hook: ModerationHook = passThroughModeration;
   const drafts: ReviewDraft[] = [];
   const moderation: ModerationHook = {
