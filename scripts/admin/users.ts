@@ -3,6 +3,7 @@ import { createAuth } from '#shared/auth/better-auth.js';
 import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
 import { migrateLatest, createDb } from '#shared/db/index.js';
 import { passwordProblem } from '#shared/auth/password-policy.js';
+import { revokeAccount } from '#authz/queries/oidc-models.js';
 import type { Command } from './types.js';
 import { UsageError } from './types.js';
 import { adminConfig } from './context.js';
@@ -55,3 +56,83 @@ export const userCommands: Record<string, Command> = {
     },
   },
 };
+
+async function withUser<T>(email: string, fn: (ctx: { id: string; auth: ReturnType<typeof createAuth>['auth']; db: import('knex').Knex; config: import('#shared/config/index.js').Config }) => Promise<T>): Promise<T> {
+  const config = await adminConfig();
+  const db = createDb(config.db);
+  const { auth, close } = createAuth(config);
+  try {
+    const user = await db('user').select('id').where({ email: email.toLowerCase() }).first();
+    if (!user) throw new UsageError(`no user with email ${email}`);
+    return await fn({ id: user.id as string, auth, db, config });
+  } finally {
+    await close();
+    await db.destroy();
+  }
+}
+
+/** A ban or a role change must bite at once: sessions and every OAuth grant of the user go. */
+async function revokeEverything(db: import('knex').Knex, config: import('#shared/config/index.js').Config, userId: string): Promise<number> {
+  await db('session').where({ userId }).del();
+  return revokeAccount(db, userId, Date.now() + (config.tokens.refreshAbsoluteTtlS + config.tokens.accessTokenTtlS) * 1000);
+}
+
+Object.assign(userCommands, {
+  'users:list': {
+    summary: 'list users: id, email, role, verified, banned',
+    run: async (_args, write) => {
+      const config = await adminConfig();
+      const db = createDb(config.db);
+      try {
+        const rows = await db('user').select('id', 'email', 'role', 'emailVerified', 'banned').orderBy('createdAt', 'asc');
+        if (rows.length === 0) write('no users');
+        for (const r of rows) write(`${r.id}\t${r.email}\t${r.role ?? 'user'}\t${r.emailVerified ? 'verified' : 'unverified'}${r.banned ? '\tbanned' : ''}`);
+      } finally {
+        await db.destroy();
+      }
+    },
+  },
+  'users:set-role': {
+    summary: 'set a user\'s role (user, publisher, admin); takes effect on their next request',
+    run: async (args, write) => {
+      const [email, role] = args;
+      if (!email || !role || args.length !== 2) throw new UsageError('usage: npm run admin -- users:set-role EMAIL user|publisher|admin');
+      if (!(ROLE_NAMES as string[]).includes(role)) throw new UsageError(`role must be one of ${ROLE_NAMES.join(', ')}`);
+      await withUser(email, async ({ id, db }) => {
+        const before = await db('user').select('role').where({ id }).first();
+        await db('user').where({ id }).update({ role, updatedAt: db.client.config.client === 'pg' ? new Date() : new Date().toISOString() });
+        write(`${email}: ${before?.role ?? 'user'} → ${role}`);
+      });
+    },
+  },
+  'users:ban': {
+    summary: 'ban a user (--reason TEXT, --days N); revokes their sessions and refresh tokens at once',
+    run: async (args, write) => {
+      let values, positionals;
+      try {
+        ({ values, positionals } = parseArgs({ args, options: { reason: { type: 'string' }, days: { type: 'string' } }, allowPositionals: true, strict: true }));
+      } catch (err) {
+        throw new UsageError(`${(err as Error).message}\nusage: npm run admin -- users:ban EMAIL [--reason TEXT] [--days N]`);
+      }
+      const days = values.days === undefined ? undefined : Number(values.days);
+      if (positionals.length !== 1 || (days !== undefined && !(Number.isInteger(days) && days > 0))) throw new UsageError('usage: npm run admin -- users:ban EMAIL [--reason TEXT] [--days N]');
+      await withUser(positionals[0]!, async ({ id, db, config }) => {
+        const expires = days ? new Date(Date.now() + days * 86400_000) : null;
+        const stamp = (d: Date | null) => (d === null ? null : db.client.config.client === 'pg' ? d : d.toISOString());
+        await db('user').where({ id }).update({ banned: true, banReason: values.reason ?? null, banExpires: stamp(expires) });
+        const grants = await revokeEverything(db, config, id);
+        write(`banned ${positionals[0]}${expires ? ` until ${expires.toISOString()}` : ''}; revoked sessions and ${grants} grant(s)`);
+      });
+    },
+  },
+  'users:unban': {
+    summary: 'lift a ban',
+    run: async (args, write) => {
+      if (args.length !== 1) throw new UsageError('usage: npm run admin -- users:unban EMAIL');
+      await withUser(args[0]!, async ({ id, db }) => {
+        await db('user').where({ id }).update({ banned: false, banReason: null, banExpires: null });
+        write(`unbanned ${args[0]}`);
+      });
+    },
+  },
+} satisfies Record<string, Command>);

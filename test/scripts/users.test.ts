@@ -1,0 +1,60 @@
+import { expect } from 'chai';
+import * as oidc from 'openid-client';
+import { HttpBrowser } from '../helpers/http-browser.js';
+import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
+import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
+
+describe('admin CLI: users', function () {
+  this.timeout(90_000);
+  let env: AuthzEnv;
+  let server: AuthzServer;
+  let config: oidc.Configuration;
+
+  before(async () => {
+    env = await authzEnv('sqlite');
+    server = await env.start();
+    await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] });
+    config = await discover(server.issuer, 'agent');
+  });
+  after(() => env?.close());
+
+  async function admin(args: string[], stdin?: string) {
+    const proc = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', ...args], { ...env.env, ...(stdin ? { PORTCULLIS_PASSWORD: stdin } : {}) });
+    const code = await proc.exited;
+    return { code, out: proc.output() };
+  }
+
+  it('creates, lists and re-roles users', async () => {
+    expect((await admin(['users:create', '--email', 'cli@example.com', '--name', 'Cli'], PASSWORD)).code).to.equal(0);
+    expect((await admin(['users:create', '--email', 'weak@example.com', '--name', 'W'], 'short')).code).to.equal(2);
+    const listed = await admin(['users:list']);
+    expect(listed.out).to.match(/\tcli@example\.com\tuser\tverified/);
+    expect(listed.out).not.to.contain('weak@example.com');
+    const set = await admin(['users:set-role', 'cli@example.com', 'publisher']);
+    expect(set.out).to.contain('cli@example.com: user → publisher');
+    expect((await env.db('user').where({ email: 'cli@example.com' }).first()).role).to.equal('publisher');
+    expect((await admin(['users:set-role', 'cli@example.com', 'root'])).code).to.equal(2);
+    expect((await admin(['users:set-role', 'nobody@example.com', 'admin'])).code).to.equal(2);
+  });
+
+  it('a ban revokes sessions and refresh tokens at once, and sign-in is refused until unbanned', async () => {
+    await env.createUser({ email: 'ban-me@example.com', password: PASSWORD });
+    const browser = new HttpBrowser();
+    const tokens = await signedInTokens(config, browser, { email: 'ban-me@example.com' });
+    const banned = await admin(['users:ban', 'ban-me@example.com', '--reason', 'abuse', '--days', '7']);
+    expect(banned.code, banned.out).to.equal(0);
+    expect(banned.out).to.match(/revoked sessions and 1 grant\(s\)/);
+    const refresh = await oidc.refreshTokenGrant(config, tokens.refresh_token!).then(() => 'worked', (e: oidc.ResponseBodyError) => e.error);
+    expect(refresh).to.equal('invalid_grant');
+    const session = await browser.request(`${server.issuer}/api/auth/get-session`, { headers: { accept: 'application/json' } });
+    expect(JSON.parse(session.text)).to.equal(null);
+    const row = await env.db('user').where({ email: 'ban-me@example.com' }).first();
+    expect(Boolean(row.banned)).to.equal(true);
+    expect(row.banReason).to.equal('abuse');
+    const signIn = () => fetch(`${server.issuer}/api/auth/sign-in/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.issuer }, body: JSON.stringify({ email: 'ban-me@example.com', password: PASSWORD }) });
+    expect((await signIn()).status).to.equal(403);
+    expect((await admin(['users:unban', 'ban-me@example.com'])).code).to.equal(0);
+    expect((await signIn()).status).to.equal(200);
+  });
+});
