@@ -3,7 +3,7 @@ import pg from 'pg';
 import { betterAuth, type BetterAuthOptions } from 'better-auth';
 import { APIError, createAuthMiddleware } from 'better-auth/api';
 import { BASE_ERROR_CODES } from '@better-auth/core/error';
-import { admin } from 'better-auth/plugins';
+import { admin, twoFactor } from 'better-auth/plugins';
 import type { Config } from '../config/types.js';
 import { ac, roles, DEFAULT_ROLE } from './permissions.js';
 import { PASSWORD_MAX, PASSWORD_MIN } from './password-policy.js';
@@ -77,7 +77,12 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
     session: { expiresIn: config.session.idleTtlS, updateAge: Math.min(300, Math.floor(config.session.idleTtlS / 4)) },
     advanced: { cookiePrefix: 'portcullis', useSecureCookies: https },
     telemetry: { enabled: false },
-    plugins: [admin({ ac, roles, defaultRole: DEFAULT_ROLE, adminRoles: ['admin'] })],
+    plugins: [
+      admin({ ac, roles, defaultRole: DEFAULT_ROLE, adminRoles: ['admin'] }),
+      // TOTP (RFC 6238) with single-use backup codes; better-auth counts failed codes and
+      // locks the factor after repeated failures, on top of our totp:account rate limit.
+      twoFactor({ issuer: 'Portcullis', totpOptions: { digits: 6, period: 30 }, backupCodeOptions: { amount: 10, length: 10 } }),
+    ],
   } satisfies BetterAuthOptions;
 }
 

@@ -36,9 +36,9 @@ function schemaContract(env: () => Promise<{ dataDir: string; databaseUrl?: stri
   });
   after(() => dispose?.());
 
-  it('on an empty database, better-auth would create its four tables (the check has teeth)', async () => {
+  it('on an empty database, better-auth would create all its tables (the check has teeth)', async () => {
     const { plan: p } = await plan(config);
-    expect(p.toBeCreated.map((t) => t.table).sort()).to.deep.equal(['account', 'session', 'user', 'verification']);
+    expect(p.toBeCreated.map((t) => t.table).sort()).to.deep.equal(['account', 'session', 'twoFactor', 'user', 'verification']);
   });
 
   it('after migrateLatest, better-auth finds nothing to create or add', async () => {

@@ -84,6 +84,7 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
   const tokens = new Map<string, string>();
 
   const api = {
+    url: main.url,
     db: db as Knex,
     stripe,
     logs,
