@@ -6,6 +6,7 @@ import { mountRouter } from '#shared/http/index.js';
 import { createProvider } from './oidc/provider.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { accountRoutes } from './routes/account.js';
+import { accountSettingsRoutes } from './routes/account-settings.js';
 import { createAuthzLimits } from './rate-limits.js';
 import { startPurge } from './oidc/purge.js';
 import { createClientService } from './clients/service.js';
@@ -37,6 +38,7 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
   const interactions = interactionRoutes(provider, c, limits);
   mountRouter(app, interactions);
   mountRouter(app, accountRoutes(c, limits));
+  mountRouter(app, accountSettingsRoutes(c));
 
   // RP-initiated logout ends the better-auth session too, once the provider confirmed it.
   app.use(async (ctx, next) => {

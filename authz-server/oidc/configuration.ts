@@ -24,7 +24,7 @@ export function providerConfiguration(config: Config, db: Knex, hooks: Pick<Adap
     jwks: providerJwks(config.secrets.signingKeys.keys as RingKey[]) as Configuration['jwks'],
     findAccount: createFindAccount(db),
     claims: {
-      openid: ['sub', ROLE_CLAIM],
+      openid: ['sub', ROLE_CLAIM, 'amr', 'acr'],
       email: ['email', 'email_verified'],
       profile: ['name'],
       amr: null,
@@ -34,6 +34,8 @@ export function providerConfiguration(config: Config, db: Knex, hooks: Pick<Adap
     // The role claim is requested through the openid scope and belongs in the ID token.
     conformIdTokenClaims: false,
     scopes: [...ALL_SCOPES],
+    // Set at sign-in: loa:1 password, loa:2 password + TOTP (see routes/interaction.ts).
+    acrValues: ['urn:portcullis:loa:1', 'urn:portcullis:loa:2'],
     responseTypes: ['code'],
     pkce: { required: () => true },
     allowOmittingSingleRegisteredRedirectUri: false,

@@ -37,6 +37,7 @@ export function renderPage(ctx: Context, title: string, body: string, status = 2
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${esc(title)} · Portcullis</title>
 <style nonce="${nonce}">${STYLE}</style>
 </head>

@@ -9,10 +9,16 @@ import { koaBody } from '#shared/http/index.js';
 import { renderLogin } from '../pages/login.js';
 import { renderConsent } from '../pages/consent.js';
 import { renderMessage } from '../pages/message.js';
+import { renderTotpChallenge } from '../pages/two-factor.js';
 import { epochTime } from '../oidc/time.js';
 import type { AuthzLimits } from '../rate-limits.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
+const LOA_PASSWORD = 'urn:portcullis:loa:1';
+const LOA_TWO_FACTOR = 'urn:portcullis:loa:2';
+
+/** What the sign-in proved (RFC 8176 amr values) and the matching acr. */
+const proof = (twoFactor: boolean) => (twoFactor ? { amr: ['pwd', 'otp'], acr: LOA_TWO_FACTOR } : { amr: ['pwd'], acr: LOA_PASSWORD });
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -56,8 +62,10 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
       // a fresh authentication (prompt=login, or max_age exceeded).
       const forced = d.prompt.reasons.includes('login_prompt') || d.prompt.reasons.includes('max_age');
       const session = forced ? null : await currentSession(c.auth, c.config, ctx.req.headers);
+      // A session of a 2FA-enrolled user can only exist after both factors were checked.
       if (session) {
-        return finish(ctx, { login: { accountId: session.user.id, amr: ['pwd'], ts: epochTime(new Date(session.session.createdAt).getTime()) } });
+        const twoFactor = Boolean((session.user as { twoFactorEnabled?: boolean }).twoFactorEnabled);
+        return finish(ctx, { login: { accountId: session.user.id, ...proof(twoFactor), ts: epochTime(new Date(session.session.createdAt).getTime()) } });
       }
       return renderLogin(ctx, { action: action(d, 'login'), clientName: await clientName(d), email: typeof d.params.login_hint === 'string' ? d.params.login_hint : '' });
     }
@@ -85,9 +93,29 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
       // One message for unknown email, wrong password, banned or unverified account.
       return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
     }
-    const signedIn = (await res.json()) as { user: { id: string } };
+    const signedIn = (await res.json()) as { user?: { id: string }; twoFactorRedirect?: boolean };
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
-    return finish(ctx, { login: { accountId: signedIn.user.id, amr: ['pwd'], ts: epochTime() } });
+    if (signedIn.twoFactorRedirect) return renderTotpChallenge(ctx, { action: action(d, 'totp') });
+    return finish(ctx, { login: { accountId: signedIn.user!.id, ...proof(false), ts: epochTime() } });
+  });
+
+  router.post('/totp', body, async (ctx) => {
+    const d = await details(ctx);
+    if (!d) return;
+    if (d.prompt.name !== 'login') return renderMessage(ctx, 'Sign-in error', 'This sign-in step is already complete.', 400);
+    const raw = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.code;
+    const code = typeof raw === 'string' ? raw.replace(/\s+/g, '') : '';
+    const wait = await limits.check(ctx, [['totp:account', ctx.ip]]);
+    if (wait > 0) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
+    const headers = fromNodeHeaders(ctx.req.headers);
+    // Six digits: a TOTP code; anything else is tried as a single-use backup code.
+    const res = /^\d{6}$/.test(code)
+      ? await c.auth.api.verifyTOTP({ body: { code }, headers, asResponse: true })
+      : await c.auth.api.verifyBackupCode({ body: { code }, headers, asResponse: true });
+    if (!res.ok) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: 'That code is not valid. Try again.' }, 401);
+    const verified = (await res.json()) as { user: { id: string } };
+    for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
+    return finish(ctx, { login: { accountId: verified.user.id, ...proof(true), ts: epochTime() } });
   });
 
   router.post('/consent', body, async (ctx) => {

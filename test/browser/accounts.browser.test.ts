@@ -1,0 +1,182 @@
+import { expect } from 'chai';
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as oidc from 'openid-client';
+import { decodeJwt } from 'jose';
+import * as OTPAuth from 'otpauth';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { ARTIFACTS, HAS_CHROMIUM, CHROMIUM, launch, unlabelledInputs, watch } from '../helpers/browser.js';
+import { REDIRECT, discover } from '../authz-server/oidc.flow.js';
+
+const PASSWORD = 'a very long passphrase 42';
+
+(HAS_CHROMIUM ? describe : describe.skip)(`browser: accounts and sign-in in Chromium${HAS_CHROMIUM ? '' : ` — skipped: no Chromium at ${CHROMIUM}`}`, function () {
+  this.timeout(120_000);
+  let env: AuthzEnv;
+  let server: AuthzServer;
+  let browser: Browser;
+  let config: oidc.Configuration;
+  const consoleErrors: string[] = [];
+  let callback: http.Server;
+
+  before(async () => {
+    env = await authzEnv('sqlite');
+    server = await env.start();
+    await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email'] });
+    config = await discover(server.issuer, 'agent');
+    browser = await launch();
+    // The agent's loopback callback: a real listener, so the browser lands somewhere.
+    callback = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('callback reached'));
+    await new Promise<void>((r) => callback.listen(Number(new URL(REDIRECT).port), '127.0.0.1', r));
+  });
+  after(async () => {
+    await new Promise((r) => callback?.close(r));
+    await browser?.close();
+    await env?.close();
+  });
+  afterEach(() => expect(consoleErrors.splice(0), 'console errors').to.deep.equal([]));
+
+  async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const w = watch(page);
+    page.on('close', () => consoleErrors.push(...w.errors));
+    return { context, page };
+  }
+  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  async function expectLabelled(page: Page) {
+    expect(await unlabelledInputs(page), page.url()).to.deep.equal([]);
+  }
+  async function mailLink(to: string, kind: string): Promise<string> {
+    for (let i = 0; i < 100; i++) {
+      const text = await readFile(path.join(env.env.DATA_DIR!, 'outbox.jsonl'), 'utf8').catch(() => '');
+      const mail = text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.to === to && m.kind === kind).at(-1);
+      if (mail) return /(http:\/\/\S+)/.exec(mail.text)![1]!;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no ${kind} mail for ${to}`);
+  }
+
+  /** Starts an authorization request; returns the PKCE verifier and state to redeem the code. */
+  async function startAuthorization(page: Page) {
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email offline_access', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, prompt: 'consent' });
+    await page.goto(url.href);
+    return { verifier, state };
+  }
+  async function consentAndRedeem(page: Page, flow: { verifier: string; state: string }, name: string) {
+    await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+    await expectLabelled(page);
+    await shot(page, `${name}-consent`);
+    await Promise.all([page.waitForURL(`${REDIRECT}**`), page.getByRole('button', { name: 'Allow' }).click()]);
+    return oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
+  }
+  async function signIn(page: Page, email: string, password: string) {
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  it('sign-up → verification link → sign-in through an authorization request → consent → code', async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${server.issuer}/account/sign-up`);
+    await expectLabelled(page);
+    await shot(page, '01-sign-up');
+    await page.getByLabel('Name').fill('Bea');
+    await page.getByLabel('Email').fill('bea@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await shot(page, '02-check-email');
+
+    await page.goto(await mailLink('bea@example.com', 'verify-email'));
+    await page.getByRole('heading', { name: 'Email confirmed' }).waitFor();
+    await shot(page, '03-verified');
+
+    const flow = await startAuthorization(page);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await expectLabelled(page);
+    await shot(page, '04-sign-in');
+    await signIn(page, 'bea@example.com', PASSWORD);
+    const tokens = await consentAndRedeem(page, flow, '05');
+    expect(tokens.claims()!.email).to.equal('bea@example.com');
+    expect(tokens.claims()!.amr).to.deep.equal(['pwd']);
+    await context.close();
+  });
+
+  it('2FA enrolment, then a sign-in that demands the TOTP; a backup code works once', async () => {
+    const { context, page } = await newPage();
+    const first = await startAuthorization(page);
+    await signIn(page, 'bea@example.com', PASSWORD);
+    await consentAndRedeem(page, first, '06');
+
+    await page.goto(`${server.issuer}/account`);
+    await expectLabelled(page);
+    await shot(page, '07-account');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
+    await page.getByRole('img', { name: 'QR code for your authenticator app' }).waitFor();
+    await shot(page, '08-enrol');
+    const totp = OTPAuth.URI.parse(await page.getByLabel('Setup link').inputValue()) as OTPAuth.TOTP;
+    const backupCodes = await page.locator('#backup-codes code').allTextContents();
+    expect(backupCodes).to.have.length(10);
+    await page.getByLabel('Authentication code').fill(totp.generate());
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.getByText('Two-factor authentication is on.').first().waitFor();
+    await context.close();
+
+    const second = await newPage();
+    const flow = await startAuthorization(second.page);
+    await signIn(second.page, 'bea@example.com', PASSWORD);
+    await second.page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
+    await expectLabelled(second.page);
+    await shot(second.page, '09-totp');
+    await second.page.getByLabel('Authentication code').fill('000000');
+    await second.page.getByRole('button', { name: 'Verify' }).click();
+    await second.page.getByText('That code is not valid. Try again.').waitFor();
+    await second.page.getByLabel('Authentication code').fill(totp.generate());
+    await second.page.getByRole('button', { name: 'Verify' }).click();
+    const tokens = await consentAndRedeem(second.page, flow, '10');
+    expect(tokens.claims()!.amr).to.deep.equal(['pwd', 'otp']);
+    expect(tokens.claims()!.acr).to.equal('urn:portcullis:loa:2');
+    await second.context.close();
+
+    for (const [attempt, expectOk] of [[1, true], [2, false]] as const) {
+      const { context: ctx, page: p } = await newPage();
+      const f = await startAuthorization(p);
+      await signIn(p, 'bea@example.com', PASSWORD);
+      await p.getByLabel('Authentication code').fill(backupCodes[0]!);
+      await p.getByRole('button', { name: 'Verify' }).click();
+      if (expectOk) {
+        const t = await consentAndRedeem(p, f, `11-backup-${attempt}`);
+        expect(decodeJwt(t.id_token!).amr).to.deep.equal(['pwd', 'otp']);
+      } else {
+        await p.getByText('That code is not valid. Try again.').waitFor();
+        await shot(p, '12-backup-reused');
+      }
+      await ctx.close();
+    }
+  });
+
+  it('password reset through the pages', async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${server.issuer}/account/forgot-password`);
+    await expectLabelled(page);
+    await page.getByLabel('Email').fill('bea@example.com');
+    await page.getByRole('button', { name: 'Send reset link' }).click();
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    await page.goto(await mailLink('bea@example.com', 'reset-password'));
+    await page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    await expectLabelled(page);
+    await shot(page, '13-reset');
+    await page.getByLabel('New password').fill('an entirely new passphrase');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByRole('heading', { name: 'Password changed' }).waitFor();
+    const res = await fetch(`${server.issuer}/api/auth/sign-in/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.issuer }, body: JSON.stringify({ email: 'bea@example.com', password: 'an entirely new passphrase' }) });
+    expect(res.status).to.equal(200);
+    await context.close();
+  });
+});
