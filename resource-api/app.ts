@@ -13,6 +13,7 @@ import { listingRoutes } from './routes/listings.js';
 import { createListingService } from './services/listings.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { httpModeration, passThroughModeration, type ModerationHook } from './services/moderation.js';
+import { billingRoutes, billingWebhookRouter } from './billing/index.js';
 
 export interface ResourceApi {
   auth: Koa.Middleware;
@@ -20,11 +21,12 @@ export interface ResourceApi {
 }
 
 /** Every contract-described route of the API (also the source of /openapi.json). */
-export function apiContracts(c: Pick<Container, 'db'>, opts: { moderation?: ModerationHook } = {}): RouteContract[] {
+export function apiContracts(c: Pick<Container, 'db' | 'config'>, opts: { moderation?: ModerationHook } = {}): RouteContract[] {
   return [
     ...meRoutes(c.db),
     ...listingRoutes(createListingService(c.db)),
     ...reviewRoutes({ db: c.db, moderation: opts.moderation ?? passThroughModeration }),
+    ...billingRoutes({ db: c.db, config: c.config }),
   ];
 }
 
@@ -43,7 +45,8 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   const contracts = apiContracts(c, { moderation: moderationFor(c) });
   const document = openApiDocument(contracts, c.config);
   const docs = new Router().get('/openapi.json', (ctx) => void (ctx.body = document));
-  for (const router of [wellKnownRoutes(c.config), docs, registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes })]) {
+  const webhook = billingWebhookRouter({ db: c.db, config: c.config, logger: c.logger });
+  for (const router of [wellKnownRoutes(c.config), docs, webhook, registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes })]) {
     mountRouter(app, router);
   }
   return { auth, contracts };

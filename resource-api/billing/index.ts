@@ -16,7 +16,7 @@ import type { StripeEventHandler } from './stripe-events/index.js';
 export { validateReturnUrl, type ReturnUrlPolicy, type ReturnUrlVerdict } from './return-url.js';
 export { createStripeClient } from './stripe-client.js';
 export { stripeEventHandlers, type StripeEventHandler } from './stripe-events/index.js';
-export { billing as billingMigration } from '#shared/db/migrations/0004_billing.js';
+export { billing as billingMigration } from '#shared/db/migrations/0006_billing.js';
 
 export interface BillingDeps {
   db: Knex;

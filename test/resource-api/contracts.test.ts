@@ -21,7 +21,7 @@ describe('route contracts', function () {
   let contracts: RouteContract[];
   before(async () => {
     f = await apiFixture('sqlite');
-    contracts = apiContracts({ db: f.env.db });
+    contracts = apiContracts({ db: f.env.db, config: f.env.config });
   });
   after(() => f?.close());
 

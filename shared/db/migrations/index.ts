@@ -4,6 +4,7 @@ import { accounts } from './0002_accounts.js';
 import { marketplace } from './0003_marketplace.js';
 import { oidcAccounts } from './0004_oidc_accounts.js';
 import { twoFactor } from './0005_two_factor.js';
+import { billing } from './0006_billing.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -11,4 +12,4 @@ import { twoFactor } from './0005_two_factor.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor];
+export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing];

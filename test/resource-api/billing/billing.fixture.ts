@@ -10,7 +10,7 @@ import type { Config } from '#shared/config/index.js';
 import { createAccessTokenVerifier } from '#api/auth/access-token.js';
 import { koaAuth } from '#api/middleware/koa-auth.js';
 import { registerRoutes } from '#api/http/contract.js';
-import { billingMigration, billingRoutes, billingWebhookRouter, stripeEventHandlers, type StripeEventHandler } from '#api/billing/index.js';
+import { billingRoutes, billingWebhookRouter, stripeEventHandlers, type StripeEventHandler } from '#api/billing/index.js';
 import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
 import { HttpBrowser } from '../../helpers/http-browser.js';
 import { captureLogger } from '../../helpers/log-capture.js';
@@ -37,7 +37,7 @@ interface CallOptions { token?: string; json?: unknown; headers?: Record<string,
 /**
  * A real authz-server process (tokens) and, in this process, the API with the billing routes and
  * the Stripe webhook mounted as resource-api/app.ts will mount them, on a database migrated with
- * 0004_billing. `bare` is a second app on the same database whose config has no Stripe at all
+ * 0006_billing (in the registry). `bare` is a second app on the same database whose config has no Stripe at all
  * (development without STRIPE_* set). The real Stripe SDK talks to a fake Stripe on loopback.
  */
 export async function startBillingApi(backend: Backend, pgUrl?: string) {
@@ -55,7 +55,7 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
   const logs = captureLogger('resource-api');
   const container: Container = await createContainer(env.config, logs.logger);
   const { db } = container;
-  await migrateLatest(db, [...migrations, billingMigration]);
+  await migrateLatest(db, migrations);
 
   let failuresLeft = 0;
   const handlers: Record<string, StripeEventHandler> = Object.fromEntries(

@@ -9,7 +9,7 @@ import type { Migration } from '../migrator.js';
  * (a subscription not paid yet), which `hasActiveEntitlement` already treats as not entitled.
  */
 export const billing: Migration = {
-  name: '0004_billing',
+  name: '0006_billing',
   async up(knex) {
     await knex.schema.alterTable('entitlements', (t) => {
       t.integer('quota_units');
