@@ -42,6 +42,15 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     return undefined;
   }
 
+  /** A client that asked for two-factor (acr_values=loa:2) gets nothing less (OIDC Core §3.1.2.1). */
+  const demandsTwoFactor = (d: Details) => String(d.params.acr_values ?? '').split(' ').includes(LOA_TWO_FACTOR);
+  async function login(ctx: Context, d: Details, accountId: string, twoFactor: boolean, ts: number): Promise<void> {
+    if (demandsTwoFactor(d) && !twoFactor) {
+      return finish(ctx, { error: 'access_denied', error_description: 'This application requires two-factor authentication. Turn it on in your account first.' });
+    }
+    return finish(ctx, { login: { accountId, ...proof(twoFactor), ts } });
+  }
+
   async function finish(ctx: Context, result: InteractionResults): Promise<void> {
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
     ctx.status = 303;
@@ -65,7 +74,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
       // A session of a 2FA-enrolled user can only exist after both factors were checked.
       if (session) {
         const twoFactor = Boolean((session.user as { twoFactorEnabled?: boolean }).twoFactorEnabled);
-        return finish(ctx, { login: { accountId: session.user.id, ...proof(twoFactor), ts: epochTime(new Date(session.session.createdAt).getTime()) } });
+        return login(ctx, d, session.user.id, twoFactor, epochTime(new Date(session.session.createdAt).getTime()));
       }
       return renderLogin(ctx, { action: action(d, 'login'), clientName: await clientName(d), email: typeof d.params.login_hint === 'string' ? d.params.login_hint : '' });
     }
@@ -96,7 +105,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const signedIn = (await res.json()) as { user?: { id: string }; twoFactorRedirect?: boolean };
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     if (signedIn.twoFactorRedirect) return renderTotpChallenge(ctx, { action: action(d, 'totp') });
-    return finish(ctx, { login: { accountId: signedIn.user!.id, ...proof(false), ts: epochTime() } });
+    return login(ctx, d, signedIn.user!.id, false, epochTime());
   });
 
   router.post('/totp', body, async (ctx) => {
@@ -115,7 +124,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (!res.ok) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: 'That code is not valid. Try again.' }, 401);
     const verified = (await res.json()) as { user: { id: string } };
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
-    return finish(ctx, { login: { accountId: verified.user.id, ...proof(true), ts: epochTime() } });
+    return login(ctx, d, verified.user.id, true, epochTime());
   });
 
   router.post('/consent', body, async (ctx) => {

@@ -137,6 +137,15 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     expect((await signInApi('rita@example.com', 'a brand new passphrase')).status).to.equal(200);
   });
 
+  it('refuses a password-only sign-in to a client that demands two-factor (acr_values=loa:2)', async () => {
+    await env.createUser({ email: 'one-factor@example.com', password: PASSWORD });
+    const { callback } = await authorize(config, new HttpBrowser(), { email: 'one-factor@example.com', extra: { acr_values: 'urn:portcullis:loa:2' } });
+    expect(callback!.searchParams.get('error')).to.equal('access_denied');
+    expect(callback!.searchParams.get('error_description')).to.contain('two-factor');
+    const plain = await authorize(config, new HttpBrowser(), { email: 'one-factor@example.com', extra: { acr_values: 'urn:portcullis:loa:1' } });
+    expect(plain.callback!.searchParams.get('code')).to.be.a('string');
+  });
+
   it('links the sign-in page to sign-up and password reset', async () => {
     const { page } = await authorize(config, new HttpBrowser(), { signIn: false });
     expect(page.text).to.match(LOGIN_FORM);
