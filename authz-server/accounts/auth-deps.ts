@@ -14,13 +14,21 @@ export function authzAuthDeps({ config, logger, db, mailer }: { config: Config; 
     void mailer.send(mail).catch((err: Error) => logger.error({ kind: mail.kind, err: { type: err.name, message: err.message } }, 'mail failed'));
   };
   return {
-    sendVerificationEmail: async (to, url) =>
-      send({ to, kind: 'verify-email', subject: 'Confirm your email address', text: `Welcome to Portcullis.\n\nConfirm your email address to activate your account:\n${url}\n\nThe link is valid for 24 hours. If you did not sign up, ignore this message.` }),
+    sendVerificationEmail: async (to, url) => send(verificationMail(to, url)),
     sendResetPassword: async (to, url) =>
       send({ to, kind: 'reset-password', subject: 'Reset your password', text: `Someone asked to reset the password of your Portcullis account.\n\nChoose a new password (the link works once, for 30 minutes):\n${url}\n\nIf this was not you, ignore this message: your password stays as it is.` }),
     onPasswordReset: async (userId) => {
       await revokeAccount(db, userId, Date.now() + (config.tokens.refreshAbsoluteTtlS + config.tokens.accessTokenTtlS) * 1000);
     },
+  };
+}
+
+export function verificationMail(to: string, url: string): Mail {
+  return {
+    to,
+    kind: 'verify-email',
+    subject: 'Confirm your email address',
+    text: `Welcome to Portcullis.\n\nConfirm your email address to activate your account:\n${url}\n\nThe link is valid for 24 hours. If you did not sign up, ignore this message.`,
   };
 }
 

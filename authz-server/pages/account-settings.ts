@@ -10,7 +10,14 @@ export interface SessionItem {
 
 export function renderAccount(ctx: Context, input: { email: string; twoFactor: boolean; sessions: SessionItem[]; notice?: string; error?: string }): void {
   const sessions = input.sessions
-    .map((s) => `<li>${esc(s.userAgent || 'Unknown device')} — signed in ${esc(s.createdAt.toISOString().slice(0, 16).replace('T', ' '))} UTC${s.current ? ' <strong>(this browser)</strong>' : ''}</li>`)
+    .map(
+      (s) =>
+        `<li>${esc(s.userAgent || 'Unknown device')} — signed in ${esc(s.createdAt.toISOString().slice(0, 16).replace('T', ' '))} UTC${
+          s.current
+            ? ' <strong>(this browser)</strong>'
+            : ` <form method="post" action="/account/sessions/revoke" class="inline"><input type="hidden" name="id" value="${esc(s.id)}"><button type="submit" class="secondary">Sign out this session</button></form>`
+        }</li>`,
+    )
     .join('\n');
   const twoFactor = input.twoFactor
     ? `<p>Two-factor authentication is <strong>on</strong>.</p>

@@ -18,7 +18,9 @@ input:focus,button:focus{outline:3px solid #4c7bf4;outline-offset:1px}
 button{margin-top:1.25rem;padding:.6rem 1.2rem;font-size:1rem;border-radius:4px;border:0;background:#2a54c7;color:#fff;cursor:pointer}
 button.secondary{background:#e3e6ec;color:#1d2330;margin-left:.5rem}
 .error{background:#fde8e8;color:#8a1c1c;padding:.75rem;border-radius:4px}
-ul{padding-left:1.2rem}`;
+ul{padding-left:1.2rem}
+form.inline{display:inline}
+form.inline button{margin:0 0 0 .5rem;padding:.2rem .6rem;font-size:.85rem}`;
 
 /**
  * Every page: no external assets, no script, a per-response nonce for the one style block,

@@ -44,7 +44,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     });
   }
 
-  const NOTICES: Record<string, string> = { '2fa-on': 'Two-factor authentication is on.', '2fa-off': 'Two-factor authentication is off.' };
+  const NOTICES: Record<string, string> = { '2fa-on': 'Two-factor authentication is on.', '2fa-off': 'Two-factor authentication is off.', 'session-revoked': 'That session is signed out.' };
   router.get('/', (ctx) => show(ctx, { notice: NOTICES[String(ctx.query.notice)] }));
   // better-auth replaces the session when the second factor changes: continue on a fresh request.
   const done = (ctx: Context, notice: string) => {
@@ -75,6 +75,18 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     if (!res.ok) return show(ctx, { error: 'Incorrect password.' });
     done(ctx, '2fa-off');
+  });
+
+  // Session tokens never reach the page: the form names a session id, resolved here among
+  // the caller's own sessions (someone else's id matches nothing).
+  router.post('/sessions/revoke', body, async (ctx) => {
+    if (!(await requireSession(ctx))) return;
+    const headers = fromNodeHeaders(ctx.req.headers);
+    const list = (await c.auth.api.listSessions({ headers })) as { id: string; token: string }[];
+    const target = list.find((s) => s.id === str(ctx, 'id'));
+    if (!target) return show(ctx, { error: 'No such session.' });
+    await c.auth.api.revokeSession({ headers, body: { token: target.token } });
+    done(ctx, 'session-revoked');
   });
 
   router.post('/sign-out-everywhere', async (ctx) => {

@@ -34,7 +34,7 @@ export const userCommands: Record<string, Command> = {
       const role = (values.role ?? 'user') as RoleName;
       if (!ROLE_NAMES.includes(role)) throw new UsageError(`role must be one of ${ROLE_NAMES.join(', ')}`);
       const password = await readPassword();
-      const problem = passwordProblem(password);
+      const problem = passwordProblem(password, { email: values.email });
       if (problem) throw new UsageError(`password ${problem}`);
       const config = await adminConfig();
       const db = createDb(config.db);

@@ -146,6 +146,45 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     expect(plain.callback!.searchParams.get('code')).to.be.a('string');
   });
 
+  it('takes statistically indistinguishable time to sign up a new and a taken address', async () => {
+    const sample = async (email: (i: number) => string) => {
+      const out: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const t0 = process.hrtime.bigint();
+        expect((await signUp({ name: 'T', email: email(i), password: PASSWORD })).status).to.equal(202);
+        out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      return out.sort((x, y) => x - y)[15]!;
+    };
+    const fresh = await sample((i) => `timing-${i}-${Date.now()}@example.com`);
+    const taken = await sample(() => 'taken@example.com');
+    expect(Math.abs(fresh - taken), `new ${fresh} ms, taken ${taken} ms`).to.be.lessThan(Math.max(fresh, taken) * 0.5);
+  });
+
+  it('lists the account\'s sessions, signs out one of them, and signs out everywhere', async () => {
+    await env.createUser({ email: 'multi@example.com', password: PASSWORD });
+    const [laptop, phone] = [new HttpBrowser(), new HttpBrowser()];
+    const laptopTokens = await signedInTokens(config, laptop, { email: 'multi@example.com' });
+    await signedInTokens(config, phone, { email: 'multi@example.com' });
+    const sessionOf = async (b: HttpBrowser) => JSON.parse((await b.request(`${issuer}/api/auth/get-session`, { headers: { accept: 'application/json' } })).text);
+    const page = await laptop.request(`${issuer}/account`);
+    expect(page.text.match(/<li>/g)).to.have.length(2);
+    expect(page.text).to.contain('(this browser)');
+    const id = /name="id" value="([^"]+)"/.exec(page.text)![1]!;
+    const revoked = await laptop.request(`${issuer}/account/sessions/revoke`, { form: { id } });
+    expect(revoked.status).to.equal(303);
+    expect(await sessionOf(phone)).to.equal(null);
+    expect((await sessionOf(laptop)).user.email).to.equal('multi@example.com');
+    const other = await laptop.request(`${issuer}/account/sessions/revoke`, { form: { id: 'someone-elses-session' } });
+    expect(other.text).to.contain('No such session.');
+
+    const everywhere = await laptop.request(`${issuer}/account/sign-out-everywhere`, { method: 'POST' });
+    expect(everywhere.status).to.equal(200);
+    expect(await sessionOf(laptop)).to.equal(null);
+    const refresh = await oidc.refreshTokenGrant(config, laptopTokens.refresh_token!).then(() => 'worked', (e: oidc.ResponseBodyError) => e.error);
+    expect(refresh).to.equal('invalid_grant');
+  });
+
   it('links the sign-in page to sign-up and password reset', async () => {
     const { page } = await authorize(config, new HttpBrowser(), { signIn: false });
     expect(page.text).to.match(LOGIN_FORM);
