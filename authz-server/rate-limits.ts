@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { createRateLimiter, koaRateLimit, RATE_LIMIT_RULES, type RateLimiter, type RateLimitRuleName } from '#shared/rate-limit/index.js';
 import type { Container } from '#shared/container.js';
+import { fromRequest } from '#shared/audit/index.js';
 
 /**
  * Rate limits of the authz-server (token buckets in the shared cache: Redis across
@@ -13,11 +14,14 @@ import type { Container } from '#shared/container.js';
  * | password-reset:ip, password-reset:account | client IP; email | /account/forgot-password |
  * | token:client | Basic-auth client id, else client IP | /token |
  */
-export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'config'>) {
+export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'config' | 'audit'>) {
   const m = c.config.rateLimitMultiplier;
   const rule = (bucket: RateLimitRuleName) => ({ capacity: RATE_LIMIT_RULES[bucket].capacity * m, refillPerSecond: RATE_LIMIT_RULES[bucket].refillPerSecond * m });
   const limiter: RateLimiter = createRateLimiter({ cache: c.cache, logger: c.logger.child({ component: 'rate-limit' }) });
-  const onLimited = (ctx: Context, bucket: string) => c.logger.warn({ event: 'rate_limit.hit', bucket, path: ctx.path, requestId: ctx.state.requestId }, 'rate limit hit');
+  const onLimited = (ctx: Context, bucket: string) => {
+    c.logger.warn({ event: 'rate_limit.hit', bucket, path: ctx.path, requestId: ctx.state.requestId }, 'rate limit hit');
+    c.audit.record('rate_limit.hit', { outcome: 'denied', ...fromRequest(ctx), properties: { route: ctx.path, limit: bucket } });
+  };
   const middleware = (bucket: RateLimitRuleName, key: (ctx: Context) => string | undefined): Middleware =>
     koaRateLimit(limiter, { bucket, rule: rule(bucket), key, onLimited });
 

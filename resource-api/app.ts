@@ -14,6 +14,7 @@ import { createListingService } from './services/listings.js';
 import { reviewRoutes } from './routes/reviews.js';
 import { httpModeration, passThroughModeration, type ModerationHook } from './services/moderation.js';
 import { billingRoutes, billingWebhookRouter } from './billing/index.js';
+import { adminAuditRoutes } from './routes/admin-audit.js';
 
 export interface ResourceApi {
   auth: Koa.Middleware;
@@ -27,6 +28,7 @@ export function apiContracts(c: Pick<Container, 'db' | 'config'>, opts: { modera
     ...listingRoutes(createListingService(c.db)),
     ...reviewRoutes({ db: c.db, moderation: opts.moderation ?? passThroughModeration }),
     ...billingRoutes({ db: c.db, config: c.config }),
+    ...adminAuditRoutes(c.db),
   ];
 }
 

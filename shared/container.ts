@@ -5,6 +5,7 @@ import { createDb, pingDb, migrateLatest } from './db/index.js';
 import { createCache, type Cache } from './cache/index.js';
 import { createAuth, type Auth, type AuthDeps } from './auth/better-auth.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
+import { createAudit, type Audit } from './audit/index.js';
 
 /**
  * Everything a service needs, built once at boot and passed down (no module singletons).
@@ -18,6 +19,8 @@ export interface Container {
   /** better-auth: users, sessions, roles. */
   auth: Auth;
   mailer: Mailer;
+  /** Security audit trail: audit_log table always, PostHog when configured. */
+  audit: Audit;
   /** Closes pools and connections; called last in graceful shutdown. */
   close(): Promise<void>;
 }
@@ -34,6 +37,7 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
   }
   const cache = await createCache(config.cache, logger.child({ component: 'cache' }));
   const mailer = createMailer(config, logger);
+  const audit = createAudit({ db, logger: logger.child({ component: 'audit' }), secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
   const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer }));
   return {
     config,
@@ -42,7 +46,10 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
     cache,
     auth: auth.auth,
     mailer,
+    audit,
     async close() {
+      // Pending audit events reach the table (and PostHog) before the pool closes.
+      await audit.close().catch(() => undefined);
       await Promise.allSettled([db.destroy(), cache.close(), auth.close()]);
     },
   };

@@ -6,19 +6,30 @@ import { providerConfiguration } from './configuration.js';
  * One provider per process. `proxy` follows TRUST_PROXY: X-Forwarded-* are honoured only
  * behind a proxy the operator trusts.
  */
-export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger'>): Provider {
+export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | 'audit'>): Provider {
   const log = c.logger.child({ component: 'oidc' });
+  const reuse = (event: 'refresh_token.reuse_detected' | 'authorization_code.reuse_detected', grantId: string | null, clientId?: string) =>
+    c.audit.record(event, { outcome: 'denied', actor: { ...(clientId ? { clientId } : {}) }, properties: { grantId: grantId ?? null, grantRevoked: Boolean(grantId) } });
   const provider = new Provider(
     c.config.authz.issuer,
     providerConfiguration(c.config, c.db, {
-      onReuseRace: (model, grantId) => log.warn({ model, grantRevoked: Boolean(grantId) }, 'concurrent reuse detected: grant revoked'),
+      onReuseRace: (model, grantId) => {
+        log.warn({ model, grantRevoked: Boolean(grantId) }, 'concurrent reuse detected: grant revoked');
+        reuse(model === 'RefreshToken' ? 'refresh_token.reuse_detected' : 'authorization_code.reuse_detected', grantId);
+      },
     }),
   );
   provider.proxy = c.config.http.trustProxy;
   provider.on('server_error', (_ctx, err) => log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'oidc server_error'));
   // OAuth errors answered to clients carry a hidden error_detail; operators see it here.
   for (const event of ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'userinfo.error'] as const) {
-    (provider.on as (e: string, h: (ctx: unknown, err: { error?: string; error_detail?: string }) => void) => void)(event, (_ctx, err) => log.info({ event, error: err.error, detail: err.error_detail, cause: causeChain(err) }, 'oauth error'));
+    (provider.on as (e: string, h: (ctx: unknown, err: { error?: string; error_detail?: string }) => void) => void)(event, (ctx, err) => {
+      log.info({ event, error: err.error, detail: err.error_detail, cause: causeChain(err) }, 'oauth error');
+      // Sequential reuse, as detected by oidc-provider itself (concurrent reuse: onReuseRace).
+      const oidc = (ctx as { oidc?: { client?: { clientId: string }; entities?: { AuthorizationCode?: { grantId?: string }; RefreshToken?: { grantId?: string } } } }).oidc;
+      if (err.error_detail === 'authorization code already consumed') reuse('authorization_code.reuse_detected', oidc?.entities?.AuthorizationCode?.grantId ?? null, oidc?.client?.clientId);
+      if (err.error_detail === 'refresh token already used') reuse('refresh_token.reuse_detected', oidc?.entities?.RefreshToken?.grantId ?? null, oidc?.client?.clientId);
+    });
   }
   provider.on('grant.revoked', (_ctx, grantId) => log.info({ grantId }, 'grant revoked'));
   return provider;

@@ -8,6 +8,7 @@ import { koaBody } from '#shared/http/index.js';
 import { renderAccount, renderEnrol } from '../pages/account-settings.js';
 import { renderMessage } from '../pages/message.js';
 import { revokeAccount } from '../queries/oidc-models.js';
+import { fromRequest } from '#shared/audit/index.js';
 
 const str = (ctx: Context, name: string) => {
   const v = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.[name];
@@ -19,7 +20,7 @@ const str = (ctx: Context, name: string) => {
  * code and backup codes, and disabling it with the password. Forms are same-origin POSTs; the
  * session cookie is SameSite=Lax, so another site cannot submit them with it.
  */
-export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db'>): Router {
+export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db' | 'audit'>): Router {
   const router = new Router({ prefix: '/account' });
   const body = koaBody({ limitBytes: 8 * 1024 });
 
@@ -66,6 +67,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const res = await c.auth.api.verifyTOTP({ body: { code: str(ctx, 'code').trim() }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     if (!res.ok) return show(ctx, { error: 'That code is not valid. Start the setup again.' });
+    c.audit.record('two_factor.enrolled', { outcome: 'success', actor: { userId: (await currentSession(c.auth, c.config, ctx.req.headers))?.user.id ?? '' }, ...fromRequest(ctx), properties: { method: 'totp' } });
     done(ctx, '2fa-on');
   });
 
@@ -80,12 +82,14 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
   // Session tokens never reach the page: the form names a session id, resolved here among
   // the caller's own sessions (someone else's id matches nothing).
   router.post('/sessions/revoke', body, async (ctx) => {
-    if (!(await requireSession(ctx))) return;
+    const session = await requireSession(ctx);
+    if (!session) return;
     const headers = fromNodeHeaders(ctx.req.headers);
     const list = (await c.auth.api.listSessions({ headers })) as { id: string; token: string }[];
     const target = list.find((s) => s.id === str(ctx, 'id'));
     if (!target) return show(ctx, { error: 'No such session.' });
     await c.auth.api.revokeSession({ headers, body: { token: target.token } });
+    c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'user', count: 1 } });
     done(ctx, 'session-revoked');
   });
 
@@ -93,7 +97,8 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const session = await requireSession(ctx);
     if (!session) return;
     const headers = fromNodeHeaders(ctx.req.headers);
-    await revokeAccount(c.db, session.user.id, Date.now() + (c.config.tokens.refreshAbsoluteTtlS + c.config.tokens.accessTokenTtlS) * 1000);
+    const grants = await revokeAccount(c.db, session.user.id, Date.now() + (c.config.tokens.refreshAbsoluteTtlS + c.config.tokens.accessTokenTtlS) * 1000);
+    c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'sign_out_everywhere', count: grants } });
     const res = await c.auth.api.revokeSessions({ headers, asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     renderMessage(ctx, 'Signed out everywhere', 'Every session and every application token of your account has ended.');

@@ -7,6 +7,7 @@ import { renderForgot, renderReset, renderSignUp } from '../pages/account.js';
 import { renderMessage } from '../pages/message.js';
 import { createSignUp, signUpInput } from '../accounts/sign-up.js';
 import type { AuthzLimits } from '../rate-limits.js';
+import { fromRequest } from '#shared/audit/index.js';
 
 const SENT = 'If the address can be used, we have sent a message to it. Follow the link in it to continue.';
 
@@ -19,7 +20,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
  * verification landing page, forgotten and reset password. Every answer is the same whether
  * or not an address is registered. JSON bodies get JSON answers (for the marketplace UI).
  */
-export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'config' | 'logger'>, limits: AuthzLimits): Router {
+export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'config' | 'logger' | 'audit'>, limits: AuthzLimits): Router {
   const router = new Router({ prefix: '/account' });
   const body = koaBody({ limitBytes: 16 * 1024 });
   const signUp = createSignUp(c);
@@ -37,6 +38,8 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
       return renderSignUp(ctx, { name: str(form(ctx).name), email: str(form(ctx).email), error: message }, 400);
     }
     await signUp(parsed.data);
+    // The same event whether the address was new or taken: the trail must not be an oracle either.
+    c.audit.record('user.signed_up', { outcome: 'success', ...fromRequest(ctx), properties: { method: 'password', emailHash: parsed.data.email } });
     ctx.set('Cache-Control', 'no-store');
     if (wantsJson(ctx)) {
       ctx.status = 202;
@@ -58,6 +61,7 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
     const wait = await limits.check(ctx, [['password-reset:ip', ctx.ip], ['password-reset:account', email]]);
     if (wait > 0) return renderForgot(ctx, { email, error: `Too many requests. Try again in ${wait} seconds.` }, 429);
     await c.auth.api.requestPasswordReset({ body: { email, redirectTo: '/account/reset-password' } });
+    c.audit.record('password.reset', { outcome: 'success', ...fromRequest(ctx), properties: { stage: 'requested', emailHash: email } });
     if (wantsJson(ctx)) {
       ctx.status = 202;
       ctx.body = { status: 'reset_email_sent' };
@@ -77,7 +81,11 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
     const problem = passwordProblem(password);
     if (problem) return renderReset(ctx, { token, error: `The password ${problem}.` }, 400);
     const res = await c.auth.api.resetPassword({ body: { token, newPassword: password }, asResponse: true });
-    if (!res.ok) return renderMessage(ctx, 'Link expired', 'This reset link is invalid, expired or already used. Ask for a new one.', 400);
+    if (!res.ok) {
+      c.audit.record('password.reset', { outcome: 'failure', ...fromRequest(ctx), properties: { stage: 'completed' } });
+      return renderMessage(ctx, 'Link expired', 'This reset link is invalid, expired or already used. Ask for a new one.', 400);
+    }
+    c.audit.record('password.reset', { outcome: 'success', ...fromRequest(ctx), properties: { stage: 'completed' } });
     renderMessage(ctx, 'Password changed', 'Your password is changed and you are signed out everywhere. Sign in with the new password.');
   });
 

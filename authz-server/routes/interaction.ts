@@ -5,6 +5,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
+import { fromRequest } from '#shared/audit/index.js';
 import { koaBody } from '#shared/http/index.js';
 import { renderLogin } from '../pages/login.js';
 import { renderConsent } from '../pages/consent.js';
@@ -27,7 +28,7 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * better-auth (its own session cookie gives single sign-on), ask for consent, and hand the
  * result back with a 303 (RFC 9700 §4.12: never 307 after a form carrying credentials).
  */
-export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' | 'config'>, limits: AuthzLimits): Router {
+export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' | 'config' | 'audit'>, limits: AuthzLimits): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const body = koaBody({ limitBytes: 16 * 1024 });
 
@@ -48,6 +49,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (demandsTwoFactor(d) && !twoFactor) {
       return finish(ctx, { error: 'access_denied', error_description: 'This application requires two-factor authentication. Turn it on in your account first.' });
     }
+    c.audit.record('sign_in.succeeded', { outcome: 'success', actor: { userId: accountId, clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: 'password', mfa: twoFactor } });
     return finish(ctx, { login: { accountId, ...proof(twoFactor), ts } });
   }
 
@@ -99,6 +101,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (wait > 0) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     const res = await c.auth.api.signInEmail({ body: { email, password }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     if (!res.ok) {
+      c.audit.record('sign_in.failed', { outcome: 'failure', actor: { clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: 'password', reason: `http_${res.status}`, emailHash: email } });
       // One message for unknown email, wrong password, banned or unverified account.
       return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
     }
@@ -121,7 +124,10 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const res = /^\d{6}$/.test(code)
       ? await c.auth.api.verifyTOTP({ body: { code }, headers, asResponse: true })
       : await c.auth.api.verifyBackupCode({ body: { code }, headers, asResponse: true });
-    if (!res.ok) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: 'That code is not valid. Try again.' }, 401);
+    if (!res.ok) {
+      c.audit.record('two_factor.challenge_failed', { outcome: 'failure', actor: { clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: /^\d{6}$/.test(code) ? 'totp' : 'backup_code' } });
+      return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: 'That code is not valid. Try again.' }, 401);
+    }
     const verified = (await res.json()) as { user: { id: string } };
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     return login(ctx, d, verified.user.id, true, epochTime());
@@ -132,7 +138,9 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (!d) return;
     if (d.prompt.name !== 'consent' || !d.session?.accountId) return renderMessage(ctx, 'Sign-in error', 'This sign-in step is already complete.', 400);
     const decision = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.decision;
+    const who = { userId: d.session.accountId, clientId: String(d.params.client_id) };
     if (decision !== 'allow') {
+      c.audit.record('authorization.denied', { outcome: 'denied', actor: who, ...fromRequest(ctx), properties: { scope: String(d.params.scope ?? ''), reason: 'user_denied' } });
       return finish(ctx, { error: 'access_denied', error_description: 'The user denied the request.' });
     }
     const pd = d.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
@@ -144,6 +152,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (pd.missingOIDCClaims) grant.addOIDCClaims(pd.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(pd.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
+    c.audit.record('authorization.granted', { outcome: 'success', actor: who, ...fromRequest(ctx), properties: { scope: String(d.params.scope ?? ''), grantId, prompt: d.prompt.reasons.join(' ') } });
     return finish(ctx, { consent: { grantId } });
   });
 

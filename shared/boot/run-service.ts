@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import { loadConfig, ConfigError, type Config, type Env } from '../config/index.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createContainer, readinessChecks, type Container, type ContainerOptions } from '../container.js';
+import { startAuditPurgeJob } from '../audit/index.js';
 import { createDrain, createHttpApp, installSignalHandlers, startServer, type Drain, type RunningServer } from '../http/index.js';
 
 export interface Mounted {
@@ -43,6 +44,7 @@ async function start(def: ServiceDefinition, config: Config, logger: Logger): Pr
   const drain: Drain = createDrain();
   const app = createHttpApp({ config, logger, publicUrl: def.publicUrl(config), readiness: readinessChecks(container), drain });
   const mounted = await def.mount(app, container);
+  const purge = startAuditPurgeJob({ audit: container.audit, logger, retentionMs: config.audit.retentionDays * 86_400_000 });
   const running = await startServer(app, {
     host: config.host,
     port: def.port(config),
@@ -50,6 +52,7 @@ async function start(def: ServiceDefinition, config: Config, logger: Logger): Pr
     drain,
     shutdownTimeoutMs: config.http.shutdownTimeoutMs,
     onClose: async () => {
+      purge.stop();
       await mounted?.close();
       await container.close();
     },

@@ -201,6 +201,7 @@ function build(
     posthog: posthogKey ? { apiKey: posthogKey, host: get('POSTHOG_HOST', 'https://us.i.posthog.com') } : undefined,
     mail: { smtpUrl: p.SMTP_URL as string | undefined, from: get('MAIL_FROM', 'Portcullis <no-reply@localhost>') },
     rateLimitMultiplier: get('RATE_LIMIT_MULTIPLIER', 1),
+    audit: { retentionDays: get('AUDIT_RETENTION_DAYS', 365) },
     moderation: { url: p.MODERATION_URL as string | undefined, timeoutMs: get('MODERATION_TIMEOUT_MS', 2000), failOpen: get('MODERATION_FAIL_OPEN', false) },
     provenance: { generated: meta.generated, fromSecretsManager: meta.fromSecretsManager },
   };

@@ -41,6 +41,7 @@ export interface Config {
   mail: { smtpUrl: string | undefined; from: string };
   moderation: { url: string | undefined; timeoutMs: number; failOpen: boolean };
   rateLimitMultiplier: number;
+  audit: { retentionDays: number };
   /** Names (never values) of settings generated for development, and where they came from. */
   provenance: { generated: readonly string[]; fromSecretsManager: readonly string[] };
 }

@@ -5,6 +5,7 @@ import { marketplace } from './0003_marketplace.js';
 import { oidcAccounts } from './0004_oidc_accounts.js';
 import { twoFactor } from './0005_two_factor.js';
 import { billing } from './0006_billing.js';
+import { audit } from './0007_audit.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -12,4 +13,4 @@ import { billing } from './0006_billing.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing];
+export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit];

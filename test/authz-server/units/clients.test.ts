@@ -6,6 +6,7 @@ import { createDb, migrateLatest, type Knex } from '#shared/db/index.js';
 import { AppError } from '#shared/errors/index.js';
 import { createClientService, publicView, type ClientService } from '#authz/clients/service.js';
 import type { ClientInput } from '#authz/clients/schema.js';
+import { createAudit } from '#shared/audit/index.js';
 import { createProvider } from '#authz/oidc/provider.js';
 import { createLogger } from '#shared/logging/logger.js';
 import { testConfig } from '../../helpers/config.js';
@@ -37,7 +38,8 @@ describe('authz-server client service (SQLite)', () => {
     svc = createClientService(db);
     const t = await testConfig();
     cleanupConfig = t.cleanup;
-    provider = createProvider({ config: t.config, db, logger: createLogger({ level: 'silent', service: 'test' }) });
+    const logger = createLogger({ level: 'silent', service: 'test' });
+    provider = createProvider({ config: t.config, db, logger, audit: createAudit({ db, logger, secret: t.config.secrets.authSecret }) });
   });
   beforeEach(() => db('oauth_clients').del());
   after(async () => {

@@ -81,6 +81,7 @@ describe('shared/config loadConfig', () => {
         mail: { smtpUrl: undefined, from: 'Portcullis <no-reply@localhost>' },
         moderation: { url: undefined, timeoutMs: 2000, failOpen: false },
         rateLimitMultiplier: 1,
+        audit: { retentionDays: 365 },
       });
       expect(provenance).to.deep.equal({ generated: ['AUTH_SECRET', 'COOKIE_KEYS', 'SIGNING_KEYS'], fromSecretsManager: [] });
       expect(secrets.authSecret).to.be.a('string').with.length.of.at.least(32);
@@ -151,6 +152,7 @@ describe('shared/config loadConfig', () => {
         MODERATION_TIMEOUT_MS: '500',
         MODERATION_FAIL_OPEN: 'true',
         RATE_LIMIT_MULTIPLIER: '10',
+        AUDIT_RETENTION_DAYS: '30',
       });
       const { secrets, provenance, ...rest } = config;
       expect(rest).to.deep.equal({
@@ -179,6 +181,7 @@ describe('shared/config loadConfig', () => {
         mail: { smtpUrl: 'smtps://mailer:pw@smtp.example:465', from: 'Market <auth@example.com>' },
         moderation: { url: 'https://moderation.example/check', timeoutMs: 500, failOpen: true },
         rateLimitMultiplier: 10,
+        audit: { retentionDays: 30 },
       });
       expect(secrets.authSecret).to.equal(AUTH_SECRET);
       expect(secrets.cookieKeys).to.deep.equal([COOKIE_KEY_1]);
