@@ -15,6 +15,7 @@ import { reviewRoutes } from './routes/reviews.js';
 import { httpModeration, passThroughModeration, type ModerationHook } from './services/moderation.js';
 import { billingRoutes, billingWebhookRouter } from './billing/index.js';
 import { adminAuditRoutes } from './routes/admin-audit.js';
+import { koaAudit } from './middleware/koa-audit.js';
 
 export interface ResourceApi {
   auth: Koa.Middleware;
@@ -41,6 +42,7 @@ function moderationFor(c: Pick<Container, 'config' | 'logger'>): ModerationHook 
 /** The resource API: CORS, discovery metadata, OpenAPI, then the /v1 routes. */
 export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?: number } = {}): ResourceApi {
   app.use(koaCors(c.config.frontendOrigins));
+  app.use(koaAudit(c.audit));
   const deps = { db: c.db, auth: c.auth, config: c.config, verifyToken: createAccessTokenVerifier(c.config, opts) };
   const auth = koaAuth(deps);
   const optionalAuth = koaAuth(deps, { optional: true });

@@ -4,6 +4,8 @@ import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
 import { migrateLatest, createDb } from '#shared/db/index.js';
 import { passwordProblem } from '#shared/auth/password-policy.js';
 import { revokeAccount } from '#authz/queries/oidc-models.js';
+import { createAudit, type Audit } from '#shared/audit/index.js';
+import { createLogger } from '#shared/logging/logger.js';
 import type { Command } from './types.js';
 import { UsageError } from './types.js';
 import { adminConfig } from './context.js';
@@ -57,15 +59,18 @@ export const userCommands: Record<string, Command> = {
   },
 };
 
-async function withUser<T>(email: string, fn: (ctx: { id: string; auth: ReturnType<typeof createAuth>['auth']; db: import('knex').Knex; config: import('#shared/config/index.js').Config }) => Promise<T>): Promise<T> {
+async function withUser<T>(email: string, fn: (ctx: { id: string; auth: ReturnType<typeof createAuth>['auth']; db: import('knex').Knex; config: import('#shared/config/index.js').Config; audit: Audit }) => Promise<T>): Promise<T> {
   const config = await adminConfig();
   const db = createDb(config.db);
   const { auth, close } = createAuth(config);
+  // Operator actions are audited like any other (actor: the CLI, no user id).
+  const audit = createAudit({ db, logger: createLogger({ level: 'warn', service: 'admin-cli' }), secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
   try {
     const user = await db('user').select('id').where({ email: email.toLowerCase() }).first();
     if (!user) throw new UsageError(`no user with email ${email}`);
-    return await fn({ id: user.id as string, auth, db, config });
+    return await fn({ id: user.id as string, auth, db, config, audit });
   } finally {
+    await audit.close();
     await close();
     await db.destroy();
   }
@@ -98,9 +103,10 @@ Object.assign(userCommands, {
       const [email, role] = args;
       if (!email || !role || args.length !== 2) throw new UsageError('usage: npm run admin -- users:set-role EMAIL user|publisher|admin');
       if (!(ROLE_NAMES as string[]).includes(role)) throw new UsageError(`role must be one of ${ROLE_NAMES.join(', ')}`);
-      await withUser(email, async ({ id, db }) => {
+      await withUser(email, async ({ id, db, audit }) => {
         const before = await db('user').select('role').where({ id }).first();
         await db('user').where({ id }).update({ role, updatedAt: db.client.config.client === 'pg' ? new Date() : new Date().toISOString() });
+        audit.record('user.role_changed', { outcome: 'success', actor: { clientId: 'admin-cli' }, subject: { type: 'user', id }, properties: { fromRole: before?.role ?? 'user', toRole: role } });
         write(`${email}: ${before?.role ?? 'user'} → ${role}`);
       });
     },
@@ -116,8 +122,9 @@ Object.assign(userCommands, {
       }
       const days = values.days === undefined ? undefined : Number(values.days);
       if (positionals.length !== 1 || (days !== undefined && !(Number.isInteger(days) && days > 0))) throw new UsageError('usage: npm run admin -- users:ban EMAIL [--reason TEXT] [--days N]');
-      await withUser(positionals[0]!, async ({ id, db, config }) => {
+      await withUser(positionals[0]!, async ({ id, db, config, audit }) => {
         const expires = days ? new Date(Date.now() + days * 86400_000) : null;
+        audit.record('user.banned', { outcome: 'success', actor: { clientId: 'admin-cli' }, subject: { type: 'user', id }, properties: { reason: values.reason ?? null, until: expires?.toISOString() ?? null } });
         const stamp = (d: Date | null) => (d === null ? null : db.client.config.client === 'pg' ? d : d.toISOString());
         await db('user').where({ id }).update({ banned: true, banReason: values.reason ?? null, banExpires: stamp(expires) });
         const grants = await revokeEverything(db, config, id);

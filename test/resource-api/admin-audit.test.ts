@@ -47,6 +47,16 @@ describe('audit trail: security events recorded by the authz-server, read at GET
     expect(everything).not.to.contain('ada@example.com');
   });
 
+  it('records marketplace events at the API edge: listing published and suspended', async () => {
+    const created = await f.request('POST', '/v1/listings', { as: 'pat', body: { title: 'Audited agent', summary: 's', price: { type: 'one_time', currency: 'USD', amountMinor: 100 }, quota: { units: 1, period: 'once' } } });
+    await f.request('POST', `/v1/listings/${created.body.id}/publish`, { as: 'pat' });
+    await f.request('POST', `/v1/listings/${created.body.id}/suspend`, { as: 'ada', via: 'session' });
+    const published = (await rows('listing.published')).find((r: { subject_id: string }) => r.subject_id === created.body.id);
+    expect(published).to.deep.include({ outcome: 'success', actor_user_id: f.ids.pat, actor_client_id: 'agent', subject_type: 'listing' });
+    const suspended = (await rows('listing.suspended')).find((r: { subject_id: string }) => r.subject_id === created.body.id);
+    expect(suspended).to.deep.include({ outcome: 'success', actor_user_id: f.ids.ada, actor_client_id: null });
+  });
+
   it('lets admins (session) read and filter the trail; nobody else', async () => {
     const all = await f.request('GET', '/v1/admin/audit?limit=200', { as: 'ada', via: 'session' });
     expect(all.status).to.equal(200);

@@ -34,6 +34,9 @@ describe('admin CLI: users', function () {
     const set = await admin(['users:set-role', 'cli@example.com', 'publisher']);
     expect(set.out).to.contain('cli@example.com: user → publisher');
     expect((await env.db('user').where({ email: 'cli@example.com' }).first()).role).to.equal('publisher');
+    const audited = await env.db('audit_log').where({ event: 'user.role_changed' }).first();
+    expect(audited).to.deep.include({ outcome: 'success', actor_client_id: 'admin-cli', subject_type: 'user' });
+    expect(JSON.parse(audited.properties)).to.deep.equal({ fromRole: 'user', toRole: 'publisher' });
     expect((await admin(['users:set-role', 'cli@example.com', 'root'])).code).to.equal(2);
     expect((await admin(['users:set-role', 'nobody@example.com', 'admin'])).code).to.equal(2);
   });
@@ -52,6 +55,7 @@ describe('admin CLI: users', function () {
     const row = await env.db('user').where({ email: 'ban-me@example.com' }).first();
     expect(Boolean(row.banned)).to.equal(true);
     expect(row.banReason).to.equal('abuse');
+    expect(JSON.parse((await env.db('audit_log').where({ event: 'user.banned', subject_id: row.id }).first()).properties).reason).to.equal('abuse');
     const signIn = () => fetch(`${server.issuer}/api/auth/sign-in/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.issuer }, body: JSON.stringify({ email: 'ban-me@example.com', password: PASSWORD }) });
     expect((await signIn()).status).to.equal(403);
     expect((await admin(['users:unban', 'ban-me@example.com'])).code).to.equal(0);
