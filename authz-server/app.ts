@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import mount from 'koa-mount';
-import { fromNodeHeaders, toNodeHandler } from 'better-auth/node';
+import { fromNodeHeaders } from 'better-auth/node';
+import { betterAuthMount } from './better-auth-mount.js';
 import type { Container } from '#shared/container.js';
 import { mountRouter } from '#shared/http/index.js';
 import { createProvider } from './oidc/provider.js';
@@ -23,17 +24,12 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
     c.logger.warn({ err: { type: err.name, message: err.message } }, 'could not register the development demo client'),
   );
   const provider = createProvider(c);
-  const authHandler = toNodeHandler(c.auth);
   const limits = createAuthzLimits(c);
 
   app.use(limits.signInApi);
   app.use(limits.token);
 
-  app.use(async (ctx, next) => {
-    if (!ctx.path.startsWith('/api/auth/')) return next();
-    ctx.respond = false;
-    await authHandler(ctx.req, ctx.res);
-  });
+  app.use(betterAuthMount(c, limits));
 
   const interactions = interactionRoutes(provider, c, limits);
   mountRouter(app, interactions);

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { epochTime } from './time.js';
 import type { Config } from '#shared/config/index.js';
 import { ALL_SCOPES } from '#shared/oauth/scopes.js';
@@ -15,6 +15,25 @@ import { renderLogoutConfirm } from '../pages/logout.js';
  * is switched off (dev interactions, DPoP, PAR); only the authorization code flow exists
  * (no implicit, no ROPC), PKCE S256 is required for every client.
  */
+export const LOA_TWO_FACTOR = 'urn:portcullis:loa:2';
+
+/**
+ * The default prompts plus one login check: a client asking for two-factor
+ * (acr_values=urn:portcullis:loa:2) gets a fresh sign-in unless the current OpenID session was
+ * itself established with two factors — also when no interaction would otherwise happen.
+ */
+function interactionsPolicy() {
+  const policy = interactionPolicy.base();
+  const login = policy.get('login')!;
+  login.checks.push(
+    new interactionPolicy.Check('two_factor_required', 'two-factor authentication is required', (ctx) => {
+      const wanted = String(ctx.oidc.params?.acr_values ?? '').split(' ').includes(LOA_TWO_FACTOR);
+      return wanted && ctx.oidc.session?.acr !== LOA_TWO_FACTOR ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+  return policy;
+}
+
 export function providerConfiguration(config: Config, db: Knex, hooks: Pick<AdapterOptions, 'onReuseRace'> = {}): Configuration {
   const t = config.tokens;
   const https = config.authz.issuer.startsWith('https:');
@@ -46,7 +65,7 @@ export function providerConfiguration(config: Config, db: Knex, hooks: Pick<Adap
       long: cookie,
       short: cookie,
     },
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: interactionsPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       dPoP: { enabled: false },

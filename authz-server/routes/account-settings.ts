@@ -63,11 +63,18 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
   });
 
   router.post('/2fa/verify', body, async (ctx) => {
-    if (!(await requireSession(ctx))) return;
+    const session = await requireSession(ctx);
+    if (!session) return;
+    const startedAt = new Date();
     const res = await c.auth.api.verifyTOTP({ body: { code: str(ctx, 'code').trim() }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     if (!res.ok) return show(ctx, { error: 'That code is not valid. Start the setup again.' });
-    c.audit.record('two_factor.enrolled', { outcome: 'success', actor: { userId: (await currentSession(c.auth, c.config, ctx.req.headers))?.user.id ?? '' }, ...fromRequest(ctx), properties: { method: 'totp' } });
+    // Sessions and tokens obtained with the password alone must not outlive the enrolment.
+    // better-auth has just replaced this browser's session with a new one: keep only that.
+    const userId = session.user.id;
+    await c.db('session').where({ userId }).andWhere('createdAt', '<', c.config.db.client === 'pg' ? startedAt : startedAt.toISOString()).del();
+    await revokeAccount(c.db, userId, Date.now() + (c.config.tokens.refreshAbsoluteTtlS + c.config.tokens.accessTokenTtlS) * 1000);
+    c.audit.record('two_factor.enrolled', { outcome: 'success', actor: { userId }, ...fromRequest(ctx), properties: { method: 'totp' } });
     done(ctx, '2fa-on');
   });
 

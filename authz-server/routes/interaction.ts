@@ -70,14 +70,11 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (!d) return;
     if (d.prompt.name === 'login') {
       // SSO: an existing better-auth session signs the user in, unless the client demands
-      // a fresh authentication (prompt=login, or max_age exceeded).
-      const forced = d.prompt.reasons.includes('login_prompt') || d.prompt.reasons.includes('max_age');
+      // a fresh authentication (prompt=login, max_age exceeded) or two-factor. A reused session
+      // proves only the password (loa:1): it may predate the user's 2FA enrolment.
+      const forced = d.prompt.reasons.includes('login_prompt') || d.prompt.reasons.includes('max_age') || demandsTwoFactor(d);
       const session = forced ? null : await currentSession(c.auth, c.config, ctx.req.headers);
-      // A session of a 2FA-enrolled user can only exist after both factors were checked.
-      if (session) {
-        const twoFactor = Boolean((session.user as { twoFactorEnabled?: boolean }).twoFactorEnabled);
-        return login(ctx, d, session.user.id, twoFactor, epochTime(new Date(session.session.createdAt).getTime()));
-      }
+      if (session) return login(ctx, d, session.user.id, false, epochTime(new Date(session.session.createdAt).getTime()));
       return renderLogin(ctx, { action: action(d, 'login'), clientName: await clientName(d), email: typeof d.params.login_hint === 'string' ? d.params.login_hint : '' });
     }
     if (d.prompt.name === 'consent') {

@@ -31,8 +31,11 @@ export async function insertListing(db: Knex, row: ListingRow): Promise<void> {
   await db(TABLE).insert(row);
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A UUID is looked up as an id, anything else as a slug (slugs can never be UUID-shaped). */
 export async function findListing(db: Knex, idOrSlug: string): Promise<ListingRow | undefined> {
-  return db(TABLE).where('id', idOrSlug).orWhere('slug', idOrSlug).first();
+  return db(TABLE).where(UUID.test(idOrSlug) ? 'id' : 'slug', idOrSlug).first();
 }
 
 export async function updateListing(db: Knex, id: string, expected: ListingStatus[], changes: Partial<ListingRow>): Promise<number> {

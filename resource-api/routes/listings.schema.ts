@@ -17,7 +17,13 @@ export const listingInput = z.strictObject({
   title: text(3, 120),
   summary: text(1, 280),
   description: text(0, 10_000).default(''),
-  slug: z.string().regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, { message: 'lower-case letters, digits and single dashes' }).min(3).max(80).optional(),
+  slug: z
+    .string()
+    .regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, { message: 'lower-case letters, digits and single dashes' })
+    .refine((s) => !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(s), { message: 'a slug cannot look like a listing id' })
+    .min(3)
+    .max(80)
+    .optional(),
   price,
   quota,
 });

@@ -185,6 +185,23 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     expect(refresh).to.equal('invalid_grant');
   });
 
+  it('does not let a password-only session satisfy a client that demands two-factor', async () => {
+    await env.createUser({ email: 'sso@example.com', password: PASSWORD });
+    const browser = new HttpBrowser();
+    await signedInTokens(config, browser, { email: 'sso@example.com' });
+    const plain = await authorize(config, browser, { signIn: false });
+    expect(plain.page.text).not.to.match(LOGIN_FORM); // ordinary SSO
+    const demanding = await authorize(config, browser, { signIn: false, extra: { acr_values: 'urn:portcullis:loa:2' } });
+    expect(demanding.page.text).to.match(LOGIN_FORM);
+  });
+
+  it('keeps better-auth\'s own password endpoints closed: changes and resets go through the pages', async () => {
+    for (const path of ['/api/auth/change-password', '/api/auth/reset-password', '/api/auth/request-password-reset', '/api/auth/sign-up/email']) {
+      const res = await fetch(`${issuer}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', origin: issuer }, body: JSON.stringify({ email: 'taken@example.com', newPassword: 'password1234', currentPassword: PASSWORD, token: 'x', password: PASSWORD, name: 'x' }) });
+      expect(res.status, path).to.equal(404);
+    }
+  });
+
   it('links the sign-in page to sign-up and password reset', async () => {
     const { page } = await authorize(config, new HttpBrowser(), { signIn: false });
     expect(page.text).to.match(LOGIN_FORM);

@@ -30,6 +30,10 @@ describe('authz-server rate limits', function () {
     expect(locked.status).to.equal(429);
     expect(Number(locked.headers.get('retry-after'))).to.be.within(1, 30);
     expect(locked.text).to.match(/Too many attempts\. Try again in \d+ seconds\./);
+    // The same account bucket guards better-auth's JSON sign-in: no way around it.
+    const api = await fetch(`${server.issuer}/api/auth/sign-in/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.issuer }, body: JSON.stringify({ email: 'Target@Example.com', password: PASSWORD }) });
+    expect(api.status).to.equal(429);
+    expect(((await api.json()) as { error: { code: string } }).error.code).to.equal('RATE_LIMITED');
     await env.createUser({ email: 'bystander@example.com', password: PASSWORD });
     const other = await attempt('bystander@example.com', PASSWORD);
     expect(other.status).to.be.oneOf([200, 303]);

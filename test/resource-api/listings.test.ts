@@ -161,6 +161,7 @@ function suite(backend: Backend) {
       ['a one-time price with interval', listing({ price: { type: 'one_time', interval: 'month', currency: 'USD', amountMinor: 1 } })],
       ['a string quota', listing({ quota: { units: '50', period: 'month' } })],
       ['a bad slug', listing({ slug: '../etc/passwd' })],
+      ['a slug shaped like a listing id', listing({ slug: '00000000-0000-4000-8000-000000000001' })],
       ['__proto__ pollution', JSON.parse('{"__proto__":{"admin":true},"title":"x"}')],
       ['an array body', [listing()]],
     ];
