@@ -37,6 +37,10 @@ describe('admin CLI: users', function () {
     const audited = await env.db('audit_log').where({ event: 'user.role_changed' }).first();
     expect(audited).to.deep.include({ outcome: 'success', actor_client_id: 'admin-cli', subject_type: 'user' });
     expect(JSON.parse(audited.properties)).to.deep.equal({ fromRole: 'user', toRole: 'publisher' });
+    const tail = await admin(['audit:tail', '--limit', '5']);
+    expect(tail.code, tail.out).to.equal(0);
+    expect(tail.out).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z {2}user\.role_changed {2}success {2}actor=-\/admin-cli {2}subject=user:\S+ {2}\{"fromRole":"user","toRole":"publisher"\}$/m);
+    expect((await admin(['audit:tail', '--limit', '0'])).code).to.equal(2);
     expect((await admin(['users:set-role', 'cli@example.com', 'root'])).code).to.equal(2);
     expect((await admin(['users:set-role', 'nobody@example.com', 'admin'])).code).to.equal(2);
   });

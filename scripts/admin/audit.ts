@@ -1,0 +1,61 @@
+import { parseArgs } from 'node:util';
+import type { Command } from './types.js';
+import { UsageError } from './types.js';
+import { withDb } from './context.js';
+
+interface Row {
+  id: string;
+  event: string;
+  outcome: string;
+  actor_user_id: string | null;
+  actor_client_id: string | null;
+  subject_type: string | null;
+  subject_id: string | null;
+  request_id: string | null;
+  properties: string;
+  created_at: number | string;
+}
+
+const line = (r: Row) =>
+  [
+    new Date(Number(r.created_at)).toISOString(),
+    r.event,
+    r.outcome,
+    `actor=${r.actor_user_id ?? '-'}/${r.actor_client_id ?? '-'}`,
+    r.subject_type ? `subject=${r.subject_type}:${r.subject_id}` : '',
+    r.request_id ? `req=${r.request_id}` : '',
+    r.properties && r.properties !== '{}' ? r.properties : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
+
+export const auditCommands: Record<string, Command> = {
+  'audit:tail': {
+    summary: 'print the newest audit events (--limit N, default 20; --follow to keep printing new ones)',
+    run: async (args, write) => {
+      let values;
+      try {
+        ({ values } = parseArgs({ args, options: { limit: { type: 'string', default: '20' }, follow: { type: 'boolean', default: false } }, strict: true, allowPositionals: false }));
+      } catch (err) {
+        throw new UsageError(`${(err as Error).message}\nusage: npm run admin -- audit:tail [--limit N] [--follow]`);
+      }
+      const limit = Number(values.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
+      await withDb(async (db) => {
+        const newest = (await db('audit_log').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit)) as Row[];
+        for (const r of newest.reverse()) write(line(r));
+        if (!values.follow) return;
+        let last = newest.at(-1);
+        // Until Ctrl-C: poll once a second for rows after the last one printed.
+        for (;;) {
+          await new Promise((r) => setTimeout(r, 1000));
+          const q = db('audit_log').orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id', order: 'asc' }]).limit(500);
+          if (last) q.where((w) => w.where('created_at', '>', Number(last!.created_at)).orWhere((e) => e.where('created_at', '=', Number(last!.created_at)).andWhere('id', '>', last!.id)));
+          const rows = (await q) as Row[];
+          for (const r of rows) write(line(r));
+          last = rows.at(-1) ?? last;
+        }
+      });
+    },
+  },
+};
