@@ -14,12 +14,13 @@ import { fromRequest } from '#shared/audit/index.js';
  * | password-reset:ip, password-reset:account | client IP; email | /account/forgot-password |
  * | token:client | Basic-auth client id, else client IP | /token |
  */
-export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'config' | 'audit'>) {
+export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'config' | 'audit' | 'metrics'>) {
   const m = c.config.rateLimitMultiplier;
   const rule = (bucket: RateLimitRuleName) => ({ capacity: RATE_LIMIT_RULES[bucket].capacity * m, refillPerSecond: RATE_LIMIT_RULES[bucket].refillPerSecond * m });
   const limiter: RateLimiter = createRateLimiter({ cache: c.cache, logger: c.logger.child({ component: 'rate-limit' }) });
   const onLimited = (ctx: Context, bucket: string) => {
     c.logger.warn({ event: 'rate_limit.hit', bucket, path: ctx.path, requestId: ctx.state.requestId }, 'rate limit hit');
+    c.metrics.rateLimited.inc({ bucket });
     c.audit.record('rate_limit.hit', { outcome: 'denied', ...fromRequest(ctx), properties: { route: ctx.path, limit: bucket } });
   };
   const middleware = (bucket: RateLimitRuleName, key: (ctx: Context) => string | undefined): Middleware =>

@@ -6,6 +6,7 @@ import { createCache, type Cache } from './cache/index.js';
 import { createAuth, type Auth, type AuthDeps } from './auth/better-auth.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { createAudit, type Audit } from './audit/index.js';
+import { createMetrics, type Metrics } from './metrics/index.js';
 
 /**
  * Everything a service needs, built once at boot and passed down (no module singletons).
@@ -21,11 +22,15 @@ export interface Container {
   mailer: Mailer;
   /** Security audit trail: audit_log table always, PostHog when configured. */
   audit: Audit;
+  /** Prometheus registry and the counters other parts increment. */
+  metrics: Metrics;
   /** Closes pools and connections; called last in graceful shutdown. */
   close(): Promise<void>;
 }
 
 export interface ContainerOptions {
+  /** Label of this process in metrics. */
+  service?: string;
   /** Service-specific better-auth callbacks (the authz-server sends mail and revokes grants). */
   authDeps?: (parts: { config: Config; logger: Logger; db: Knex; mailer: Mailer }) => AuthDeps;
 }
@@ -39,6 +44,7 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
   const mailer = createMailer(config, logger);
   const audit = createAudit({ db, logger: logger.child({ component: 'audit' }), secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
   const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer }));
+  const metrics = createMetrics(opts.service ?? 'portcullis', { db, audit });
   return {
     config,
     logger,
@@ -47,6 +53,7 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
     auth: auth.auth,
     mailer,
     audit,
+    metrics,
     async close() {
       // Pending audit events reach the table (and PostHog) before the pool closes.
       await audit.close().catch(() => undefined);

@@ -6,10 +6,12 @@ import { providerConfiguration } from './configuration.js';
  * One provider per process. `proxy` follows TRUST_PROXY: X-Forwarded-* are honoured only
  * behind a proxy the operator trusts.
  */
-export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | 'audit'>): Provider {
+export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | 'audit'> & Partial<Pick<Container, 'metrics'>>): Provider {
   const log = c.logger.child({ component: 'oidc' });
-  const reuse = (event: 'refresh_token.reuse_detected' | 'authorization_code.reuse_detected', grantId: string | null, clientId?: string) =>
+  const reuse = (event: 'refresh_token.reuse_detected' | 'authorization_code.reuse_detected', grantId: string | null, clientId?: string) => {
+    c.metrics?.reuse.inc({ kind: event.split('.')[0]! });
     c.audit.record(event, { outcome: 'denied', actor: { ...(clientId ? { clientId } : {}) }, properties: { grantId: grantId ?? null, grantRevoked: Boolean(grantId) } });
+  };
   const provider = new Provider(
     c.config.authz.issuer,
     providerConfiguration(c.config, c.db, {
@@ -31,6 +33,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
       if (err.error_detail === 'refresh token already used') reuse('refresh_token.reuse_detected', oidc?.entities?.RefreshToken?.grantId ?? null, oidc?.client?.clientId);
     });
   }
+  provider.on('grant.success', (ctx) => c.metrics?.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
   provider.on('grant.revoked', (_ctx, grantId) => log.info({ grantId }, 'grant revoked'));
   return provider;
 }

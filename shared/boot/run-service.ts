@@ -3,6 +3,7 @@ import { loadConfig, ConfigError, type Config, type Env } from '../config/index.
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createContainer, readinessChecks, type Container, type ContainerOptions } from '../container.js';
 import { startAuditPurgeJob } from '../audit/index.js';
+import { koaMetrics, koaMetricsEndpoint } from '../metrics/index.js';
 import { createDrain, createHttpApp, installSignalHandlers, startServer, type Drain, type RunningServer } from '../http/index.js';
 
 export interface Mounted {
@@ -40,9 +41,11 @@ export async function runService(def: ServiceDefinition, env: Env = process.env)
 }
 
 async function start(def: ServiceDefinition, config: Config, logger: Logger): Promise<RunningServer> {
-  const container = await createContainer(config, logger, { authDeps: def.authDeps });
+  const container = await createContainer(config, logger, { authDeps: def.authDeps, service: def.name });
   const drain: Drain = createDrain();
   const app = createHttpApp({ config, logger, publicUrl: def.publicUrl(config), readiness: readinessChecks(container), drain });
+  app.use(koaMetricsEndpoint(container.metrics, { token: config.metricsToken, production: config.isProduction }));
+  app.use(koaMetrics(container.metrics));
   const mounted = await def.mount(app, container);
   const purge = startAuditPurgeJob({ audit: container.audit, logger, retentionMs: config.audit.retentionDays * 86_400_000 });
   const running = await startServer(app, {

@@ -202,6 +202,7 @@ function build(
     mail: { smtpUrl: p.SMTP_URL as string | undefined, from: get('MAIL_FROM', 'Portcullis <no-reply@localhost>') },
     rateLimitMultiplier: get('RATE_LIMIT_MULTIPLIER', 1),
     audit: { retentionDays: get('AUDIT_RETENTION_DAYS', 365) },
+    metricsToken: p.METRICS_TOKEN as string | undefined,
     moderation: { url: p.MODERATION_URL as string | undefined, timeoutMs: get('MODERATION_TIMEOUT_MS', 2000), failOpen: get('MODERATION_FAIL_OPEN', false) },
     provenance: { generated: meta.generated, fromSecretsManager: meta.fromSecretsManager },
   };

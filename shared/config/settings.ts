@@ -91,6 +91,7 @@ export const settings = {
   STRIPE_WEBHOOK_SECRET: setting(z.string().regex(/^whsec_/, { message: 'expected a webhook signing secret (whsec_…)' }), 'Stripe webhook signing secret. Without it no webhook is processed.', { secret: true, production: 'when STRIPE_SECRET_KEY is set' }),
   STRIPE_API_URL: setting(httpUrl, 'Override of the Stripe API base URL (tests, stripe-mock).', {}),
   POSTHOG_API_KEY: setting(z.string().min(1), 'PostHog project key. Unset: audit goes to the `audit_log` table only.', { secret: true }),
+  METRICS_TOKEN: setting(secretString(16), 'Bearer token for GET /metrics. Unset: /metrics is open in development and off (404) in production.', { secret: true }),
   AUDIT_RETENTION_DAYS: setting(int(1, 3650), 'How long audit_log rows are kept before the hourly purge deletes them.', { default: '365' }),
   POSTHOG_HOST: setting(httpUrl, 'PostHog host.', { default: 'https://us.i.posthog.com' }),
   SMTP_URL: setting(z.string().regex(/^smtps?:\/\//, { message: 'expected an smtp:// or smtps:// URL' }), 'SMTP server for mail. Unset: development outbox in `DATA_DIR`.', { secret: true }),

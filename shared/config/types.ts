@@ -42,6 +42,7 @@ export interface Config {
   moderation: { url: string | undefined; timeoutMs: number; failOpen: boolean };
   rateLimitMultiplier: number;
   audit: { retentionDays: number };
+  metricsToken: string | undefined;
   /** Names (never values) of settings generated for development, and where they came from. */
   provenance: { generated: readonly string[]; fromSecretsManager: readonly string[] };
 }

@@ -364,6 +364,19 @@ function suite(backend: Backend) {
         expect(payload.sub).to.equal(m2m.clientId);
       });
     });
+
+    describe('metrics', () => {
+      it('counts token issuance by grant type, reuse detections and requests by route pattern', async () => {
+        const text = await (await fetch(`${server.url}/metrics`)).text();
+        const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+        expect(value(/^oauth_tokens_issued_total\{grant_type="authorization_code",service="authz-server"\} (\d+)/m)).to.be.greaterThan(5);
+        expect(value(/^oauth_tokens_issued_total\{grant_type="refresh_token",service="authz-server"\} (\d+)/m)).to.be.greaterThan(2);
+        expect(value(/^oauth_reuse_detected_total\{kind="refresh_token",service="authz-server"\} (\d+)/m)).to.be.greaterThan(0);
+        expect(value(/^oauth_reuse_detected_total\{kind="authorization_code",service="authz-server"\} (\d+)/m)).to.be.greaterThan(0);
+        expect(text).to.match(/^http_requests_total\{method="GET",route="\/interaction\/:uid",status="200",service="authz-server"\} \d+/m);
+        expect(text).not.to.match(/route="\/interaction\/[A-Za-z0-9_-]{10,}"/); // patterns, never raw paths
+      });
+    });
   });
 }
 

@@ -62,6 +62,27 @@ describe('service processes', function () {
         });
       }
 
+      it('serves Prometheus metrics in development, by route pattern', async () => {
+        const { proc, base } = await boot(service);
+        await proc.waitFor(/listening/);
+        await fetch(`${base}/v1/nowhere-${Date.now()}`);
+        const res = await fetch(`${base}/metrics`);
+        expect(res.status).to.equal(200);
+        expect(res.headers.get('content-type')).to.contain('text/plain');
+        const text = await res.text();
+        expect(text).to.match(new RegExp(`^http_requests_total\\{method="GET",route="unmatched",status="404",service="${service.name}"\\} 1$`, 'm'));
+        expect(text).to.contain('db_pool_connections').and.to.contain('audit_events').and.to.contain('process_cpu_user_seconds_total');
+        expect(text).not.to.contain('nowhere-');
+      });
+
+      it('hides /metrics without the token when METRICS_TOKEN is set', async () => {
+        const { proc, base } = await boot(service, { METRICS_TOKEN: 'metrics-token-0123456789' });
+        await proc.waitFor(/listening/);
+        expect((await fetch(`${base}/metrics`)).status).to.equal(404);
+        expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).to.equal(404);
+        expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer metrics-token-0123456789' } })).status).to.equal(200);
+      });
+
       it('drains and exits 0 on SIGTERM', async () => {
         const { proc } = await boot(service);
         await proc.waitFor(/listening/);

@@ -82,6 +82,7 @@ describe('shared/config loadConfig', () => {
         moderation: { url: undefined, timeoutMs: 2000, failOpen: false },
         rateLimitMultiplier: 1,
         audit: { retentionDays: 365 },
+        metricsToken: undefined,
       });
       expect(provenance).to.deep.equal({ generated: ['AUTH_SECRET', 'COOKIE_KEYS', 'SIGNING_KEYS'], fromSecretsManager: [] });
       expect(secrets.authSecret).to.be.a('string').with.length.of.at.least(32);
@@ -182,6 +183,7 @@ describe('shared/config loadConfig', () => {
         moderation: { url: 'https://moderation.example/check', timeoutMs: 500, failOpen: true },
         rateLimitMultiplier: 10,
         audit: { retentionDays: 30 },
+        metricsToken: undefined,
       });
       expect(secrets.authSecret).to.equal(AUTH_SECRET);
       expect(secrets.cookieKeys).to.deep.equal([COOKIE_KEY_1]);
