@@ -4,5 +4,4 @@ export const ListingErrors = {
   SLUG_TAKEN: { status: 409, message: 'Another listing already uses this slug.' },
   LISTING_SUSPENDED: { status: 409, message: 'This listing is suspended by an administrator.' },
   INVALID_TRANSITION: { status: 409, message: 'The listing is not in a state that allows this.' },
-  INVALID_CURSOR: { status: 400, message: 'The pagination cursor is invalid.' },
 } as const;

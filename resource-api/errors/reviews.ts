@@ -1,8 +1,6 @@
 /** Error codes of listing reviews. 404s never say whether a hidden thing exists. */
 export const ReviewErrors = {
   LISTING_NOT_FOUND: { status: 404, message: 'No such listing.' }, // as ListingErrors: drafts do not exist publicly
-  // Same code and text as ListingErrors.INVALID_CURSOR: one meaning across list endpoints.
-  INVALID_CURSOR: { status: 400, message: 'The pagination cursor is invalid.' },
   REVIEW_NOT_FOUND: { status: 404, message: 'No such review.' },
   NOT_ENTITLED: { status: 403, message: 'Only users entitled to this listing may review it.' },
   REVIEW_EXISTS: { status: 409, message: 'You have already reviewed this listing.' },

@@ -1,10 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { appError } from '#shared/errors/index.js';
 import { AUDIT_EVENTS, AUDIT_OUTCOMES } from '#shared/audit/index.js';
 import { defineRoute, type RouteContract } from '../http/contract.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { ListingErrors } from '../errors/listings.js';
+import { cursorParam, encodeCursor } from '../http/cursor.js';
 import { listAudit, type AuditRow } from '../queries/audit.js';
 
 const entry = z.object({
@@ -49,8 +47,7 @@ export function adminAuditRoutes(db: Knex): RouteContract[] {
       }),
       response: z.object({ items: z.array(entry), nextCursor: z.string().nullable() }), status: 200, errors: [400, 401, 403],
       handler: async (_ctx, { query }) => {
-        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-        if (query.cursor !== undefined && !after) throw appError(ListingErrors, 'INVALID_CURSOR');
+        const after = cursorParam(query.cursor);
         const rows = await listAudit(db, {
           actor: query.actor, event: query.event, outcome: query.outcome, after, limit: query.limit + 1,
           from: query.from ? Date.parse(query.from) : undefined, to: query.to ? Date.parse(query.to) : undefined,

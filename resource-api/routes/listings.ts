@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { appError } from '#shared/errors/index.js';
 import { defineRoute, type RouteContract } from '../http/contract.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { ListingErrors } from '../errors/listings.js';
+import { cursorParam, encodeCursor } from '../http/cursor.js';
 import type { ListingRow } from '../queries/listings.js';
 import type { ListingService } from '../services/listings.js';
 import type { Permission } from '../auth/scopes.js';
@@ -46,8 +44,7 @@ export function listingRoutes(listings: ListingService): RouteContract[] {
       }),
       response: listingPage, status: 200, errors: [400],
       handler: async (_ctx, { query }) => {
-        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-        if (query.cursor !== undefined && !after) throw appError(ListingErrors, 'INVALID_CURSOR');
+        const after = cursorParam(query.cursor);
         const rows = await listings.list({ q: query.q, publisherId: query.publisher, priceType: query.priceType, after, limit: query.limit + 1 });
         const page = rows.slice(0, query.limit);
         const last = page.at(-1);

@@ -1,9 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { appError } from '#shared/errors/index.js';
 import { defineRoute, type RouteContract } from '../http/contract.js';
-import { decodeCursor, encodeCursor } from '../http/cursor.js';
-import { ReviewErrors } from '../errors/reviews.js';
+import { cursorParam, encodeCursor } from '../http/cursor.js';
 import { allows } from '../middleware/koa-guard.js';
 import type { Permission } from '../auth/scopes.js';
 import type { ReviewRow } from '../queries/reviews.js';
@@ -56,8 +54,7 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
       summary: 'Visible reviews of a published listing, newest first',
       params: ListingParams, query: ListQuery, response: ReviewPage, status: 200, errors: [400, 404],
       handler: async (_ctx, { params, query }) => {
-        const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-        if (query.cursor !== undefined && !after) throw appError(ReviewErrors, 'INVALID_CURSOR');
+        const after = cursorParam(query.cursor);
         const page = await reviews.list(params.listingId, query.limit, after);
         return { items: page.items.map(present), nextCursor: page.next ? encodeCursor(page.next) : null };
       },
