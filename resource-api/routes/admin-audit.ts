@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { AUDIT_EVENTS, AUDIT_OUTCOMES } from '#shared/audit/index.js';
+import { AUDIT_EVENTS, AUDIT_OUTCOMES, listAudit, type AuditRow } from '#shared/audit/index.js';
 import { defineRoute, type RouteContract } from '../http/contract.js';
 import { cursorParam, encodeCursor } from '../http/cursor.js';
-import { listAudit, type AuditRow } from '../queries/audit.js';
+
 
 const entry = z.object({
   id: z.string(),

@@ -2,21 +2,9 @@ import { parseArgs } from 'node:util';
 import type { Command } from './types.js';
 import { UsageError } from './types.js';
 import { withDb } from './context.js';
+import { auditAfter, listAudit, type AuditRow } from '#shared/audit/index.js';
 
-interface Row {
-  id: string;
-  event: string;
-  outcome: string;
-  actor_user_id: string | null;
-  actor_client_id: string | null;
-  subject_type: string | null;
-  subject_id: string | null;
-  request_id: string | null;
-  properties: string;
-  created_at: number | string;
-}
-
-const line = (r: Row) =>
+const line = (r: AuditRow) =>
   [
     new Date(Number(r.created_at)).toISOString(),
     r.event,
@@ -42,16 +30,14 @@ export const auditCommands: Record<string, Command> = {
       const limit = Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
       await withDb(async (db) => {
-        const newest = (await db('audit_log').orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(limit)) as Row[];
+        const newest = await listAudit(db, { limit });
         for (const r of newest.reverse()) write(line(r));
         if (!values.follow) return;
         let last = newest.at(-1);
         // Until Ctrl-C: poll once a second for rows after the last one printed.
         for (;;) {
           await new Promise((r) => setTimeout(r, 1000));
-          const q = db('audit_log').orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id', order: 'asc' }]).limit(500);
-          if (last) q.where((w) => w.where('created_at', '>', Number(last!.created_at)).orWhere((e) => e.where('created_at', '=', Number(last!.created_at)).andWhere('id', '>', last!.id)));
-          const rows = (await q) as Row[];
+          const rows = await auditAfter(db, last, 500);
           for (const r of rows) write(line(r));
           last = rows.at(-1) ?? last;
         }

@@ -3,3 +3,5 @@ export { emailHash, redactProperties, truncateIp, type AuditProperties } from '.
 export { createAudit, type Audit, type AuditInput, type AuditOptions, type AuditStats } from './audit.js';
 export { startAuditPurgeJob, type PurgeJobOptions } from './purge-job.js';
 export { fromRequest } from './koa.js';
+export { listAudit, auditAfter, type AuditFilter } from './queries.js';
+export type { AuditRow } from './table-sink.js';

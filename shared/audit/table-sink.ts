@@ -13,7 +13,8 @@ export interface AuditRow {
   ip_prefix: string | null;
   user_agent: string | null;
   properties: string;
-  created_at: number;
+  /** Epoch ms; PostgreSQL returns bigint columns as strings. */
+  created_at: number | string;
 }
 
 export interface TableSinkOptions {

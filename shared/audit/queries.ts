@@ -1,19 +1,5 @@
 import type { Knex } from 'knex';
-
-export interface AuditRow {
-  id: string;
-  event: string;
-  outcome: string;
-  actor_user_id: string | null;
-  actor_client_id: string | null;
-  subject_type: string | null;
-  subject_id: string | null;
-  request_id: string | null;
-  ip_prefix: string | null;
-  user_agent: string | null;
-  properties: string;
-  created_at: number | string;
-}
+import type { AuditRow } from './table-sink.js';
 
 export interface AuditFilter {
   actor?: string;
@@ -24,6 +10,9 @@ export interface AuditFilter {
   after?: { t: number; id: string };
   limit: number;
 }
+
+const NEWEST_FIRST = [{ column: 'created_at', order: 'desc' as const }, { column: 'id', order: 'desc' as const }];
+const OLDEST_FIRST = [{ column: 'created_at', order: 'asc' as const }, { column: 'id', order: 'asc' as const }];
 
 /** Newest first, keyset-paginated on (created_at, id). `actor` matches a user or a client id. */
 export async function listAudit(db: Knex, f: AuditFilter): Promise<AuditRow[]> {
@@ -37,5 +26,15 @@ export async function listAudit(db: Knex, f: AuditFilter): Promise<AuditRow[]> {
     const { t, id } = f.after;
     q.andWhere((w) => w.where('created_at', '<', t).orWhere((e) => e.where('created_at', '=', t).andWhere('id', '<', id)));
   }
-  return q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(f.limit);
+  return q.orderBy(NEWEST_FIRST).limit(f.limit);
+}
+
+/** Rows written after `row` (oldest first): what `audit:tail --follow` prints next. */
+export async function auditAfter(db: Knex, row: Pick<AuditRow, 'created_at' | 'id'> | undefined, limit: number): Promise<AuditRow[]> {
+  const q = db('audit_log');
+  if (row) {
+    const t = Number(row.created_at);
+    q.where((w) => w.where('created_at', '>', t).orWhere((e) => e.where('created_at', '=', t).andWhere('id', '>', row.id)));
+  }
+  return q.orderBy(OLDEST_FIRST).limit(limit);
 }
