@@ -22,7 +22,7 @@ async function readPassword(): Promise<string> {
   return text.replace(/\r?\n$/, '');
 }
 
-export const userCommands: Record<string, Command> = {
+const createCommand: Record<string, Command> = {
   'users:create': {
     summary: 'create a verified user with a password (read from stdin or PORTCULLIS_PASSWORD)',
     run: async (args, write) => {
@@ -82,7 +82,8 @@ async function revokeEverything(db: import('knex').Knex, config: import('#shared
   return revokeAccount(db, userId, Date.now() + (config.tokens.refreshAbsoluteTtlS + config.tokens.accessTokenTtlS) * 1000);
 }
 
-Object.assign(userCommands, {
+export const userCommands: Record<string, Command> = {
+  ...createCommand,
   'users:list': {
     summary: 'list users: id, email, role, verified, banned',
     run: async (_args, write) => {
@@ -142,4 +143,4 @@ Object.assign(userCommands, {
       });
     },
   },
-} satisfies Record<string, Command>);
+};
