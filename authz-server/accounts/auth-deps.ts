@@ -18,7 +18,7 @@ export function authzAuthDeps({ config, logger, db, mailer }: { config: Config; 
     sendResetPassword: async (to, url) =>
       send({ to, kind: 'reset-password', subject: 'Reset your password', text: `Someone asked to reset the password of your Portcullis account.\n\nChoose a new password (the link works once, for 30 minutes):\n${url}\n\nIf this was not you, ignore this message: your password stays as it is.` }),
     onPasswordReset: async (userId) => {
-      await revokeAccount(db, userId, Date.now() + (config.tokens.refreshAbsoluteTtlS + config.tokens.accessTokenTtlS) * 1000);
+      await revokeAccount(db, userId, config.tokens);
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Config } from '#shared/config/index.js';
 import { ALL_SCOPES } from '#shared/oauth/scopes.js';
 import { providerJwks, type RingKey } from '../keys/keyring.js';
 import { createAdapterClass, type AdapterOptions } from './adapter.js';
+import { tombstoneTtlS } from '../queries/oidc-models.js';
 import { createFindAccount, ROLE_CLAIM } from './account.js';
 import { resourceIndicators } from './resource.js';
 import { renderMessage } from '../pages/message.js';
@@ -39,7 +40,7 @@ export function providerConfiguration(config: Config, db: Knex, hooks: Pick<Adap
   const https = config.authz.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
   return {
-    adapter: createAdapterClass(db, { tombstoneTtlS: t.refreshAbsoluteTtlS + t.accessTokenTtlS, ...hooks }),
+    adapter: createAdapterClass(db, { tombstoneTtlS: tombstoneTtlS(t), ...hooks }),
     jwks: providerJwks(config.secrets.signingKeys.keys as RingKey[]) as Configuration['jwks'],
     findAccount: createFindAccount(db),
     claims: {

@@ -2,6 +2,14 @@ import type { Knex } from 'knex';
 
 /** SQL for the oidc_models table. Times are epoch milliseconds. */
 export const REVOKED_GRANT = 'RevokedGrant';
+
+/**
+ * How long a revoked grant's tombstone must outlive the revocation: as long as anything the
+ * grant issued could still be presented (the absolute refresh lifetime, plus an access token).
+ */
+export function tombstoneTtlS(tokens: { refreshAbsoluteTtlS: number; accessTokenTtlS: number }): number {
+  return tokens.refreshAbsoluteTtlS + tokens.accessTokenTtlS;
+}
 const TABLE = 'oidc_models';
 
 export interface ModelRow {
@@ -71,7 +79,8 @@ export async function purgeExpired(db: Knex, now: number): Promise<number> {
  * Everything the provider holds for one account: every grant is revoked (tombstoned, so its
  * refresh and opaque access tokens die) and every OpenID session is deleted.
  */
-export async function revokeAccount(db: Knex, accountId: string, tombstoneExpiresAt: number): Promise<number> {
+export async function revokeAccount(db: Knex, accountId: string, tokens: Parameters<typeof tombstoneTtlS>[0]): Promise<number> {
+  const tombstoneExpiresAt = Date.now() + tombstoneTtlS(tokens) * 1000;
   const grants = await db(TABLE).distinct('grant_id').where('account_id', accountId).whereNotNull('grant_id');
   for (const { grant_id } of grants) await revokeGrant(db, grant_id as string, tombstoneExpiresAt);
   await db(TABLE).where({ model: 'Session', account_id: accountId }).del();

@@ -73,7 +73,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     // better-auth has just replaced this browser's session with a new one: keep only that.
     const userId = session.user.id;
     await c.db('session').where({ userId }).andWhere('createdAt', '<', c.config.db.client === 'pg' ? startedAt : startedAt.toISOString()).del();
-    await revokeAccount(c.db, userId, Date.now() + (c.config.tokens.refreshAbsoluteTtlS + c.config.tokens.accessTokenTtlS) * 1000);
+    await revokeAccount(c.db, userId, c.config.tokens);
     c.audit.record('two_factor.enrolled', { outcome: 'success', actor: { userId }, ...fromRequest(ctx), properties: { method: 'totp' } });
     done(ctx, '2fa-on');
   });
@@ -104,7 +104,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const session = await requireSession(ctx);
     if (!session) return;
     const headers = fromNodeHeaders(ctx.req.headers);
-    const grants = await revokeAccount(c.db, session.user.id, Date.now() + (c.config.tokens.refreshAbsoluteTtlS + c.config.tokens.accessTokenTtlS) * 1000);
+    const grants = await revokeAccount(c.db, session.user.id, c.config.tokens);
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'sign_out_everywhere', count: grants } });
     const res = await c.auth.api.revokeSessions({ headers, asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);

@@ -79,7 +79,7 @@ async function withUser<T>(email: string, fn: (ctx: { id: string; auth: ReturnTy
 /** A ban or a role change must bite at once: sessions and every OAuth grant of the user go. */
 async function revokeEverything(db: import('knex').Knex, config: import('#shared/config/index.js').Config, userId: string): Promise<number> {
   await db('session').where({ userId }).del();
-  return revokeAccount(db, userId, Date.now() + (config.tokens.refreshAbsoluteTtlS + config.tokens.accessTokenTtlS) * 1000);
+  return revokeAccount(db, userId, config.tokens);
 }
 
 export const userCommands: Record<string, Command> = {
