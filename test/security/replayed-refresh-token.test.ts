@@ -1,0 +1,100 @@
+import { expect } from 'chai';
+import type * as oidc from 'openid-client';
+import { HttpBrowser } from '../helpers/http-browser.js';
+import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
+import { PASSWORD, REDIRECT, discover, signedInTokens, tokenRequest } from '../authz-server/oidc.flow.js';
+import { sharedStack } from './stack.js';
+
+/**
+ * Threat: a stolen refresh token replayed by the thief while (or after) the victim keeps using
+ * the chain. Security page: "Refresh tokens rotate on every use. Reuse triggers reuse-detection
+ * → the entire refresh chain is invalidated." The race is run with the victim and the thief on
+ * two authz-server replicas of one database: PostgreSQL when DATABASE_URL is set, and SQLite
+ * (the shared security stack plus a second replica).
+ */
+interface Replicas {
+  urls: [string, string];
+  client: oidc.Configuration;
+  email: string;
+}
+
+const refresh = (base: string, refresh_token: string) => tokenRequest(base, { grant_type: 'refresh_token', refresh_token, client_id: 'agent' });
+const userinfo = async (r: Replicas, accessToken: string) => (await fetch(r.client.serverMetadata().userinfo_endpoint!, { headers: { authorization: `Bearer ${accessToken}` } })).status;
+const chain = (r: Replicas) => signedInTokens(r.client, new HttpBrowser(), { email: r.email, scope: 'openid offline_access' });
+
+function threat(replicas: () => Replicas) {
+  it('a replay of a rotated token fails and kills the whole chain: the victim\'s newer tokens die too', async () => {
+    const r = replicas();
+    const stolen = await chain(r);
+    const victim = await refresh(r.urls[0], stolen.refresh_token!);
+    expect(victim.status).to.equal(200);
+    const newer = victim.body as { access_token: string; refresh_token: string };
+    expect(newer.refresh_token).not.to.equal(stolen.refresh_token);
+    expect(await userinfo(r, newer.access_token)).to.equal(200);
+
+    const thief = await refresh(r.urls[1], stolen.refresh_token!);
+    expect(thief).to.deep.equal({ status: 400, body: { error: 'invalid_grant', error_description: 'grant request is invalid' } });
+    const victimAgain = await refresh(r.urls[0], newer.refresh_token);
+    expect([victimAgain.status, victimAgain.body.error]).to.deep.equal([400, 'invalid_grant']);
+    expect(await userinfo(r, newer.access_token)).to.equal(401);
+  });
+
+  it('the victim and the thief racing with one token on two replicas: at most one wins, and its tokens die as well', async () => {
+    const r = replicas();
+    for (let round = 0; round < 3; round++) {
+      const stolen = (await chain(r)).refresh_token!;
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => refresh(r.urls[i % 2]!, stolen)));
+      const winners = results.filter((x) => x.status === 200);
+      const losers = results.filter((x) => x.status === 400 && x.body.error === 'invalid_grant');
+      expect(winners.length, `round ${round}: winners`).to.be.at.most(1);
+      expect(losers.length, `round ${round}: ${JSON.stringify(results.map((x) => x.status))}`).to.equal(results.length - winners.length);
+      for (const w of winners) {
+        const body = w.body as { access_token: string; refresh_token: string };
+        expect([(await refresh(r.urls[round % 2]!, body.refresh_token)).status], `round ${round}: the winner's refresh token`).to.deep.equal([400]);
+        expect(await userinfo(r, body.access_token), `round ${round}: the winner's access token`).to.equal(401);
+      }
+    }
+  });
+
+  it('without a thief the chain rotates across replicas as long as the victim likes (the refusals above are reuse detection)', async () => {
+    const r = replicas();
+    let token = (await chain(r)).refresh_token!;
+    for (let i = 0; i < 4; i++) {
+      const next = await refresh(r.urls[i % 2]!, token);
+      expect(next.status, `rotation ${i}`).to.equal(200);
+      token = (next.body as { refresh_token: string }).refresh_token;
+    }
+  });
+}
+
+describe('security: replayed refresh token', function () {
+  this.timeout(90_000);
+
+  describe('two replicas on SQLite', () => {
+    let replica: AuthzServer;
+    let r: Replicas;
+    before(async () => {
+      const s = await sharedStack();
+      replica = await s.env.start();
+      await s.user('refresh-victim@example.com');
+      r = { urls: [s.authz.url, replica.url], client: s.client, email: 'refresh-victim@example.com' };
+    });
+    after(() => replica?.stop());
+    threat(() => r);
+  });
+
+  describeWithService('two replicas on PostgreSQL', PG_URL, PG_SKIP_REASON, (pgUrl) => {
+    let env: AuthzEnv;
+    let r: Replicas;
+    before(async () => {
+      env = await authzEnv('pg', pgUrl);
+      const [a, b] = [await env.start(), await env.start()];
+      await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] });
+      await env.createUser({ email: 'refresh-victim@example.com', password: PASSWORD });
+      r = { urls: [a.url, b.url], client: await discover(a.issuer, 'agent'), email: 'refresh-victim@example.com' };
+    });
+    after(() => env?.close());
+    threat(() => r);
+  });
+});

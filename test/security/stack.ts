@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import * as oidc from 'openid-client';
+import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { HttpBrowser } from '../helpers/http-browser.js';
+import { freePort, runNode, SOURCE_FLAGS, type Proc } from '../helpers/process.js';
+import { signedEvent, startFakeStripe, stripeEvent, type FakeStripe } from '../helpers/fake-stripe.js';
+import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
+
+export { PASSWORD, REDIRECT };
+export const FRONTEND = 'https://app.example.com';
+export const WEBHOOK_SECRET = 'whsec_security_suite_webhook_secret';
+export const API_SCOPES = 'listings:read listings:write reviews:write checkout:create usage:report usage:read';
+
+export interface ApiAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are asserted field by field
+  body: any;
+}
+
+/**
+ * The system as an attacker meets it: an authz-server process and a resource-api process on one
+ * database (SQLite by default), talking to a fake Stripe on loopback, with a public agent client
+ * ('agent') registered the way the admin CLI registers it. Everything goes over real HTTP.
+ */
+export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string> } = {}) {
+  const stripe: FakeStripe = await startFakeStripe();
+  const env: AuthzEnv = await authzEnv(opts.backend ?? 'sqlite', opts.pgUrl, {
+    FRONTEND_URL: `${FRONTEND},http://localhost:3000`,
+    STRIPE_SECRET_KEY: 'sk_test_security_suite',
+    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    STRIPE_API_URL: stripe.url,
+    ...opts.env,
+  });
+  const authz: AuthzServer = await env.start();
+  const apiPort = await freePort();
+  const apiProc: Proc = runNode([...SOURCE_FLAGS, 'resource-api/main.ts'], {
+    ...env.env, API_PORT: String(apiPort), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false', LOG_LEVEL: 'info',
+  });
+  await apiProc.waitFor(/resource-api listening/, 30_000);
+  await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email', ...API_SCOPES.split(' ')] });
+  const client: oidc.Configuration = await discover(authz.issuer, 'agent');
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const issuer = authz.issuer;
+
+  const stack = {
+    env,
+    authz,
+    issuer,
+    apiUrl,
+    apiProc,
+    stripe,
+    client,
+    db: env.db,
+    /** A verified account with the suite's password; unique addresses keep files independent. */
+    user: (email: string, role = 'user') => env.createUser({ email, password: PASSWORD, role }),
+    /** Signs in through the real front channel (login form, consent) and redeems the code. */
+    tokens: (email: string, scope = `openid offline_access ${API_SCOPES}`, browser = new HttpBrowser()) => signedInTokens(client, browser, { email, scope }),
+    /** A browser holding the better-auth session cookie of `email`. */
+    async signedIn(email: string): Promise<HttpBrowser> {
+      const browser = new HttpBrowser();
+      await signedInTokens(client, browser, { email, scope: 'openid' });
+      return browser;
+    },
+    /** The Cookie header a thief would replay: the session cookie alone. */
+    async sessionCookie(browser: HttpBrowser): Promise<string> {
+      const jar = await browser.jar.getCookies(issuer);
+      return jar.filter((c) => c.key.endsWith('session_token')).map((c) => `${c.key}=${c.value}`).join('; ');
+    },
+    async api(method: string, path: string, o: { token?: string; cookie?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<ApiAnswer> {
+      const headers: Record<string, string> = { ...o.headers };
+      if (o.token) headers.authorization = `Bearer ${o.token}`;
+      if (o.cookie) headers.cookie = o.cookie;
+      if (o.json !== undefined) headers['content-type'] ??= 'application/json';
+      const res = await fetch(`${apiUrl}${path}`, { method, headers, body: o.json === undefined ? undefined : typeof o.json === 'string' ? o.json : JSON.stringify(o.json) });
+      const text = await res.text();
+      let body: unknown = null;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        body = text;
+      }
+      return { status: res.status, headers: res.headers, text, body };
+    },
+    /** A published listing priced at 9.00 EUR granting `units` once. */
+    async listing(units = 100): Promise<string> {
+      const id = randomUUID();
+      const now = Date.now();
+      const publisher = await env.createUser({ email: `publisher-${id}@example.com`, password: PASSWORD, role: 'publisher' });
+      await env.db('listings').insert({
+        id, slug: `agent-${id}`, publisher_id: publisher, title: 'Research agent', summary: 'Finds things', description: 'Finds things well.',
+        status: 'published', price_type: 'one_time', price_interval: null, currency: 'EUR', amount_minor: 900, quota_units: units, quota_period: 'once',
+        search_text: 'research agent', created_at: now, updated_at: now, published_at: now,
+      });
+      return id;
+    },
+    /** Delivers a Stripe event to the API process as Stripe does: raw JSON, signed. */
+    deliver(event: Record<string, unknown>, o: { secret?: string; timestamp?: number; signature?: string | null; body?: string } = {}): Promise<ApiAnswer> {
+      const signed = signedEvent(o.secret ?? WEBHOOK_SECRET, event, o.timestamp === undefined ? {} : { timestamp: o.timestamp });
+      const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+      const signature = o.signature === undefined ? signed.signature : o.signature;
+      if (signature !== null) headers['stripe-signature'] = signature;
+      return stack.api('POST', '/v1/webhooks/stripe', { headers, json: o.body ?? signed.payload });
+    },
+    /** A paid one-time purchase of `listingId` by `userId`, as Stripe reports it. */
+    purchase(userId: string, listingId: string): Record<string, unknown> {
+      const id = `cs_test_${randomUUID().replaceAll('-', '')}`;
+      return stripeEvent('checkout.session.completed', {
+        id, object: 'checkout.session', mode: 'payment', status: 'complete', payment_status: 'paid', created: Math.floor(Date.now() / 1000),
+        client_reference_id: userId, metadata: { user_id: userId, listing_id: listingId }, customer: `cus_${userId.slice(0, 8)}`,
+        subscription: null, payment_intent: `pi_${id}`, customer_details: { email: 'buyer@example.com' }, url: null,
+      });
+    },
+    async count(table: string, where: Record<string, unknown> = {}): Promise<number> {
+      const [row] = await env.db(table).where(where).count({ n: '*' });
+      return Number(row!.n);
+    },
+    /** Everything both processes printed so far. */
+    output: () => authz.proc.output() + apiProc.output(),
+    async close() {
+      await apiProc.stop(5000);
+      await env.close();
+      await stripe.close();
+    },
+  };
+  return stack;
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+let shared: Promise<Stack> | undefined;
+
+/**
+ * One stack for the whole security suite (starting processes is most of its cost on two
+ * cores). Each file uses its own accounts. Stopped once, after every file has run.
+ */
+export function sharedStack(): Promise<Stack> {
+  shared ??= startStack();
+  return shared;
+}
+
+after(async function () {
+  this.timeout(30_000);
+  const s = shared;
+  shared = undefined;
+  if (s) await (await s.catch(() => undefined))?.close();
+});
+
+/** Expects the API's error envelope with exactly this status and code. */
+export function errorOf(res: ApiAnswer): [number, string | undefined] {
+  return [res.status, res.body?.error?.code];
+}
+
+/** Every `Set-Cookie` of a response, parsed into name and lower-cased attributes. */
+export function setCookies(headers: Headers): { name: string; value: string; attrs: Record<string, string | true> }[] {
+  return headers.getSetCookie().map((line) => {
+    const [pair, ...rest] = line.split(';').map((s) => s.trim());
+    const eq = pair!.indexOf('=');
+    const attrs: Record<string, string | true> = {};
+    for (const a of rest) {
+      const i = a.indexOf('=');
+      if (i === -1) attrs[a.toLowerCase()] = true;
+      else attrs[a.slice(0, i).toLowerCase()] = a.slice(i + 1);
+    }
+    return { name: pair!.slice(0, eq), value: pair!.slice(eq + 1), attrs };
+  });
+}
