@@ -49,7 +49,7 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   const contracts = apiContracts(c, { moderation: moderationFor(c) });
   const document = openApiDocument(contracts, c.config);
   const docs = new Router().get('/openapi.json', (ctx) => void (ctx.body = document));
-  const webhook = billingWebhookRouter({ db: c.db, config: c.config, logger: c.logger });
+  const webhook = billingWebhookRouter({ db: c.db, config: c.config, logger: c.logger, audit: c.audit });
   for (const router of [wellKnownRoutes(c.config), docs, webhook, registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes })]) {
     mountRouter(app, router);
   }

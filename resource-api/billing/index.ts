@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import type Stripe from 'stripe';
 import type { Config } from '#shared/config/index.js';
 import type { Logger } from '#shared/logging/logger.js';
+import type { Audit } from '#shared/audit/index.js';
 import type { RouteContract } from '../http/contract.js';
 import { checkoutRoutes } from '../routes/checkout.js';
 import { usageRoutes } from '../routes/usage.js';
@@ -46,9 +47,17 @@ export function billingWebhookRouter(deps: {
   db: Knex;
   config: Pick<Config, 'stripe'>;
   logger: Logger;
+  /** Audits entitlement changes; the webhook's own outcome is audited at the edge (koa-audit). */
+  audit?: Pick<Audit, 'record'>;
   handlers?: Readonly<Record<string, StripeEventHandler>>;
   now?: () => number;
 }): Router {
-  const webhooks = createStripeWebhookService({ db: deps.db, logger: deps.logger.child({ component: 'stripe-webhook' }), ...(deps.handlers ? { handlers: deps.handlers } : {}), ...(deps.now ? { now: deps.now } : {}) });
+  const webhooks = createStripeWebhookService({
+    db: deps.db,
+    logger: deps.logger.child({ component: 'stripe-webhook' }),
+    ...(deps.audit ? { audit: deps.audit } : {}),
+    ...(deps.handlers ? { handlers: deps.handlers } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   return stripeWebhookRoutes({ webhookSecret: deps.config.stripe.webhookSecret, webhooks });
 }

@@ -2,8 +2,10 @@ import type { Knex } from 'knex';
 import type Stripe from 'stripe';
 import { withTransaction } from '#shared/db/index.js';
 import type { Logger } from '#shared/logging/logger.js';
+import type { Audit } from '#shared/audit/index.js';
 import { claimEvent, recordFailure } from '../queries/stripe-events.js';
 import { stripeEventHandlers, type StripeEventHandler } from './stripe-events/index.js';
+import type { EntitlementChange } from './stripe-events/types.js';
 
 export type EventOutcome = 'processed' | 'ignored' | 'duplicate';
 
@@ -13,6 +15,8 @@ export interface StripeWebhookDeps {
   /** Defaults to stripeEventHandlers; tests wrap them to inject failures. */
   handlers?: Readonly<Record<string, StripeEventHandler>>;
   now?: () => number;
+  /** entitlement.granted / entitlement.revoked, recorded once the event's transaction commits. */
+  audit?: Pick<Audit, 'record'>;
 }
 
 /**
@@ -25,20 +29,34 @@ export function createStripeWebhookService(deps: StripeWebhookDeps) {
   const handlers = deps.handlers ?? stripeEventHandlers;
   const now = deps.now ?? Date.now;
 
+  function auditChange(c: EntitlementChange, eventId: string): void {
+    const why = c.kind === 'granted' ? { source: c.why } : { reason: c.why };
+    deps.audit?.record(`entitlement.${c.kind}`, {
+      outcome: 'success',
+      actor: { userId: c.userId },
+      subject: { type: 'entitlement', id: c.entitlementId },
+      properties: { listingId: c.listingId, plan: c.plan, eventId, ...why },
+    });
+  }
+
   return {
     async process(event: Stripe.Event): Promise<EventOutcome> {
       const handler = handlers[event.type];
       const at = now();
       const objectId = (event.data?.object as { id?: unknown } | undefined)?.id;
       const row = { id: event.id, type: event.type, object_id: typeof objectId === 'string' ? objectId : null, event_created_at: event.created * 1000, received_at: at };
+      let changes: EntitlementChange[] = [];
       try {
-        return await withTransaction(deps.db, async (trx): Promise<EventOutcome> => {
+        const outcome = await withTransaction(deps.db, async (trx): Promise<EventOutcome> => {
+          changes = []; // a retried transaction starts over
           const claimed = await claimEvent(trx, { ...row, status: handler ? 'processed' : 'ignored', processed_at: at });
           if (!claimed) return 'duplicate';
           if (!handler) return 'ignored';
-          await handler(trx, event, { now: at });
+          await handler(trx, event, { now: at, changed: (c) => void changes.push(c) });
           return 'processed';
         });
+        for (const c of changes) auditChange(c, event.id);
+        return outcome;
       } catch (err) {
         try {
           await recordFailure(deps.db, row, now());

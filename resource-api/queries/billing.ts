@@ -92,6 +92,13 @@ export async function renewSubscriptionPeriod(
     });
 }
 
+/** Entitlements currently giving access that match a Stripe key (to audit what a revocation ends). */
+export async function activeEntitlementsWhere(
+  db: Knex, where: Partial<Pick<BillingEntitlementRow, 'stripe_payment_intent_id' | 'stripe_checkout_session_id'>>,
+): Promise<BillingEntitlementRow[]> {
+  return db(T).where(where).andWhere('status', 'active');
+}
+
 export async function revokeWhere(
   db: Knex, where: Partial<Pick<BillingEntitlementRow, 'stripe_payment_intent_id' | 'stripe_checkout_session_id'>>, reason: string, now: number,
 ): Promise<number> {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { findListing } from '../../queries/listings.js';
-import { findBySubscription, findUserById, insertEntitlementOnce, rememberBillingCustomer } from '../../queries/billing.js';
+import { findBySubscription, findUserById, insertEntitlementOnce, rememberBillingCustomer, type BillingEntitlementRow } from '../../queries/billing.js';
+import type { EntitlementChange, StripeEventContext } from './types.js';
 
 export interface SubscriptionRef {
   subscriptionId: string;
@@ -47,4 +48,25 @@ export function entitlementStatusFor(status: string): 'active' | 'pending' | 're
   if (status === 'incomplete') return 'pending';
   if (status === 'active' || status === 'trialing' || status === 'past_due') return 'active';
   return 'revoked';
+}
+
+const planOf = (row: BillingEntitlementRow): EntitlementChange['plan'] => (row.stripe_subscription_id ? 'subscription' : 'one_time');
+
+/** The audit record of an entitlement that stopped giving access. */
+export function revoked(row: BillingEntitlementRow, reason: string): EntitlementChange {
+  return { kind: 'revoked', userId: row.user_id, listingId: row.listing_id, entitlementId: row.id, plan: planOf(row), why: reason };
+}
+
+/**
+ * Runs `apply` on a subscription's entitlement and reports the access change it made, if any:
+ * granted when it became active, revoked when an active one was revoked. A pending row that
+ * goes away, or one that flips and back within the event, changed nobody's access.
+ */
+export async function trackAccess(trx: Knex, subscriptionId: string, ctx: StripeEventContext, source: string, apply: () => Promise<void>): Promise<void> {
+  const before = (await findBySubscription(trx, subscriptionId))?.status;
+  await apply();
+  const after = await findBySubscription(trx, subscriptionId);
+  if (!after || after.status === before) return;
+  if (after.status === 'active') ctx.changed({ kind: 'granted', userId: after.user_id, listingId: after.listing_id, entitlementId: after.id, plan: planOf(after), why: source });
+  else if (after.status === 'revoked' && before === 'active') ctx.changed(revoked(after, after.revoked_reason ?? 'revoked'));
 }

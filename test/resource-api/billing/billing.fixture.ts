@@ -72,7 +72,7 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
   async function serve(config: Config): Promise<{ url: string; server: http.Server }> {
     const app: Koa = createHttpApp({ config, logger: logs.logger, publicUrl: config.api.audience, readiness: readinessChecks(container), drain: createDrain() });
     const authDeps = { db, auth: container.auth, config, verifyToken: createAccessTokenVerifier(config, { jwksCooldownMs: 0 }) };
-    mountRouter(app, billingWebhookRouter({ db, config, logger: logs.logger, handlers }));
+    mountRouter(app, billingWebhookRouter({ db, config, logger: logs.logger, audit: container.audit, handlers }));
     mountRouter(app, registerRoutes(billingRoutes({ db, config }), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: config.http.bodyLimitBytes }));
     const server = http.createServer(app.callback());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -132,6 +132,11 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
     },
     async events(where: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
       return db('stripe_events').where(where).orderBy('received_at');
+    },
+    /** audit_log rows (after the in-memory queue is written), oldest first. */
+    async auditRows(where: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
+      await container.audit.flush();
+      return db('audit_log').where(where).orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id', order: 'asc' }]);
     },
     async count(table: string, where: Record<string, unknown> = {}): Promise<number> {
       const [row] = await db(table).where(where).count({ n: '*' });

@@ -1,0 +1,83 @@
+import { expect } from 'chai';
+import { billingSuites, objects, stripeEvent, type BillingApi } from './billing.fixture.js';
+
+/** The exact audit_log row of one entitlement event (ids and times checked, then left out). */
+function auditRow(row: Record<string, unknown> | undefined): Record<string, unknown> & { properties: Record<string, unknown> } {
+  expect(row, 'audit row').to.not.equal(undefined);
+  const { id, created_at, properties, ...rest } = row!;
+  expect(id).to.match(/^[0-9a-f-]{36}$/);
+  expect(Number(created_at)).to.be.above(0);
+  return { ...rest, properties: JSON.parse(String(properties)) as Record<string, unknown> };
+}
+
+billingSuites('Stripe webhook → entitlement.granted / entitlement.revoked audit events', (api: () => BillingApi) => {
+  let userId: string;
+  let oneTime: string;
+  let monthly: string;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  before(async () => {
+    userId = await api().user('ent-audit@example.com');
+    oneTime = await api().listing({ units: 5, period: 'once' });
+    monthly = await api().listing({ priceType: 'recurring', interval: 'month', units: 10, period: 'month' });
+  });
+
+  const entitlementEvents = async (entitlementId: string) =>
+    (await api().auditRows({ subject_type: 'entitlement', subject_id: entitlementId })).map(auditRow);
+
+  it('a paid checkout grants once (redeliveries add no row), a full refund revokes it', async () => {
+    const session = objects.checkoutSession({ userId, listingId: oneTime });
+    const completed = stripeEvent('checkout.session.completed', session);
+    expect((await api().deliver(completed)).status).to.equal(200);
+    expect((await api().deliver(completed)).status).to.equal(200);
+    const [ent] = await api().entitlements({ stripe_checkout_session_id: session.id });
+    expect(await entitlementEvents(String(ent!.id))).to.deep.equal([
+      {
+        event: 'entitlement.granted', outcome: 'success', actor_user_id: userId, actor_client_id: null, subject_type: 'entitlement', subject_id: ent!.id,
+        request_id: null, ip_prefix: null, user_agent: null, properties: { listingId: oneTime, plan: 'one_time', source: 'checkout', eventId: completed.id },
+      },
+    ]);
+
+    const refund = stripeEvent('charge.refunded', objects.charge({ paymentIntent: session.payment_intent! }));
+    expect((await api().deliver(refund)).status).to.equal(200);
+    const rows = await entitlementEvents(String(ent!.id));
+    expect(rows).to.have.length(2);
+    expect(rows[1]).to.deep.equal({
+      event: 'entitlement.revoked', outcome: 'success', actor_user_id: userId, actor_client_id: null, subject_type: 'entitlement', subject_id: ent!.id,
+      request_id: null, ip_prefix: null, user_agent: null, properties: { listingId: oneTime, plan: 'one_time', reason: 'refunded', eventId: refund.id },
+    });
+    // A second refund notice of the same payment ends nothing more.
+    expect((await api().deliver(stripeEvent('charge.refunded', objects.charge({ paymentIntent: session.payment_intent! })))).status).to.equal(200);
+    expect(await entitlementEvents(String(ent!.id))).to.have.length(2);
+  });
+
+  it('a subscription is granted by its paid invoice (not by the pending row) and revoked when it ends', async () => {
+    const sub = `sub_${Date.now().toString(36)}`;
+    expect((await api().deliver(stripeEvent('customer.subscription.created', objects.subscription({ id: sub, userId, listingId: monthly, status: 'incomplete' }), { created: now() - 30 }))).status).to.equal(200);
+    const [ent] = await api().entitlements({ stripe_subscription_id: sub });
+    expect(ent).to.deep.include({ status: 'pending' });
+    expect(await entitlementEvents(String(ent!.id))).to.deep.equal([]);
+
+    const paid = stripeEvent('invoice.paid', objects.invoice({ subscription: sub, userId, listingId: monthly, start: now(), end: now() + 30 * 86400 }), { created: now() - 20 });
+    expect((await api().deliver(paid)).status).to.equal(200);
+    const deleted = stripeEvent('customer.subscription.deleted', objects.subscription({ id: sub, userId, listingId: monthly, status: 'canceled' }), { created: now() - 10 });
+    expect((await api().deliver(deleted)).status).to.equal(200);
+    const rows = await entitlementEvents(String(ent!.id));
+    expect(rows.map((r) => [r.event, r.actor_user_id, r.properties])).to.deep.equal([
+      ['entitlement.granted', userId, { listingId: monthly, plan: 'subscription', source: 'invoice', eventId: paid.id }],
+      ['entitlement.revoked', userId, { listingId: monthly, plan: 'subscription', reason: 'subscription_ended', eventId: deleted.id }],
+    ]);
+  });
+
+  it('a handler failure rolls back and audits nothing; the successful retry audits once', async () => {
+    const session = objects.checkoutSession({ userId, listingId: oneTime });
+    const completed = stripeEvent('checkout.session.completed', session);
+    api().failHandlers(1);
+    expect((await api().deliver(completed)).status).to.equal(500);
+    expect(await api().auditRows({ event: 'entitlement.granted', actor_user_id: userId })).to.satisfy((rows: Record<string, unknown>[]) =>
+      rows.every((r) => !String(r.properties).includes(completed.id as string)));
+    expect((await api().deliver(completed)).status).to.equal(200);
+    const granted = (await api().auditRows({ event: 'entitlement.granted', actor_user_id: userId })).filter((r) => String(r.properties).includes(completed.id as string));
+    expect(granted).to.have.length(1);
+  });
+});
