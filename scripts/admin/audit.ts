@@ -1,8 +1,24 @@
 import { parseArgs } from 'node:util';
 import type { Command } from './types.js';
 import { UsageError } from './types.js';
+import type { Knex } from 'knex';
+import type { Config } from '#shared/config/index.js';
+import { createLogger } from '#shared/logging/logger.js';
 import { withDb } from './context.js';
-import { auditAfter, listAudit, type AuditRow } from '#shared/audit/index.js';
+import { auditAfter, createAudit, listAudit, type Audit, type AuditEventName, type AuditInput, type AuditRow } from '#shared/audit/index.js';
+
+/** Operator actions are audited like any other; the actor is the CLI (no user id). */
+export const CLI_ACTOR = { clientId: 'admin-cli' } as const;
+
+/**
+ * Records one operator event through the same audit module as the services (table, and
+ * PostHog when configured) and waits until it is written: the CLI exits right after.
+ */
+export async function recordCliEvent(db: Knex, config: Config, event: AuditEventName, input: Omit<AuditInput, 'actor'>): Promise<void> {
+  const audit: Audit = createAudit({ db, logger: createLogger({ level: 'warn', service: 'admin-cli' }), secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
+  audit.record(event, { ...input, actor: CLI_ACTOR });
+  await audit.close();
+}
 
 const line = (r: AuditRow) =>
   [

@@ -4,6 +4,7 @@ import type { ClientInput } from '#authz/clients/schema.js';
 import type { Command } from './types.js';
 import { UsageError } from './types.js';
 import { withDb } from './context.js';
+import { recordCliEvent } from './audit.js';
 
 const CREATE_USAGE =
   'clients:create --name NAME --type public|confidential --redirect-uri URI [--redirect-uri URI …] ' +
@@ -67,8 +68,13 @@ export const clientCommands: Record<string, Command> = {
         ...(values['id-token-alg'] ? { idTokenAlg: values['id-token-alg'] } : {}),
         ...(values.jwks ? { jwks: parseJwks(values.jwks) } : {}),
       } as ClientInput;
-      await withDb(async (db) => {
+      await withDb(async (db, config) => {
         const created = await createClientService(db).create(input);
+        await recordCliEvent(db, config, 'client.created', {
+          outcome: 'success',
+          subject: { type: 'client', id: created.clientId },
+          properties: { authMethod: created.metadata.token_endpoint_auth_method, redirectUriCount: input.redirectUris.length },
+        });
         write(`client_id=${created.clientId}`);
         if (created.clientSecret) write(`client_secret=${created.clientSecret}   (shown once: store it now)`);
       });
@@ -94,9 +100,10 @@ export const clientCommands: Record<string, Command> = {
   'clients:delete': {
     summary: 'delete a client',
     run: (args, write) =>
-      withDb(async (db) => {
+      withDb(async (db, config) => {
         const id = one(args, 'clients:delete CLIENT_ID');
         await createClientService(db).remove(id);
+        await recordCliEvent(db, config, 'client.deleted', { outcome: 'success', subject: { type: 'client', id }, properties: { reason: 'operator' } });
         write(`deleted ${id}`);
       }),
   },

@@ -7,16 +7,20 @@ import { addKey, describe, promoteKey, removeKey, retireKey, type RingKey, type 
 import type { Command, Write } from './types.js';
 import { UsageError } from './types.js';
 import { adminConfig } from './context.js';
+import { createDb } from '#shared/db/index.js';
+import { recordCliEvent } from './audit.js';
+
+type KeyAction = 'add' | 'promote' | 'retire' | 'remove';
 
 /**
  * Signing keys live in SIGNING_KEYS. In development that is DATA_DIR/dev-secrets.json, which
  * these commands update in place; otherwise they print the new value for the operator to
  * store (environment or Secrets Manager) before a rolling restart.
  */
-async function withRing(write: Write, change: (keys: RingKey[]) => Promise<RingKey[]> | RingKey[]): Promise<void> {
+async function withRing(write: Write, action: KeyAction, change: (keys: RingKey[]) => Promise<{ keys: RingKey[]; kid: string }> | { keys: RingKey[]; kid: string }): Promise<void> {
   const config = await adminConfig();
   const keys = config.secrets.signingKeys.keys as RingKey[];
-  const next = await change([...keys]);
+  const { keys: next, kid } = await change([...keys]);
   const value = JSON.stringify({ keys: next });
   if (config.provenance.generated.includes('SIGNING_KEYS')) {
     const file = path.join(config.dataDir, DEV_SECRETS_FILE);
@@ -36,6 +40,14 @@ async function withRing(write: Write, change: (keys: RingKey[]) => Promise<RingK
     write(`SIGNING_KEYS='${value}'`);
   }
   for (const k of describe(next)) write(`  ${k.kid}  ${k.alg}  ${k.status}`);
+  // Public facts only (kid, alg): the key material never reaches the trail.
+  const alg = describe([...keys, ...next]).find((k) => k.kid === kid)?.alg ?? null;
+  const db = createDb(config.db);
+  try {
+    await recordCliEvent(db, config, 'key.rotated', { outcome: 'success', subject: { type: 'signing_key', id: kid }, properties: { kid, alg, use: 'sig', action } });
+  } finally {
+    await db.destroy();
+  }
 }
 
 function kidArg(args: string[], cmd: string): string {
@@ -61,19 +73,28 @@ export const keyCommands: Record<string, Command> = {
         throw new UsageError('usage: npm run admin -- keys:add [--alg RS256|ES256]');
       }
       if (alg !== 'RS256' && alg !== 'ES256') throw new UsageError('usage: npm run admin -- keys:add [--alg RS256|ES256]');
-      return withRing(write, async (keys) => (await addKey(keys, alg as SigningAlg)).keys);
+      return withRing(write, 'add', (keys) => addKey(keys, alg as SigningAlg));
     },
   },
   'keys:promote': {
     summary: 'make a key the signing key of its alg; the previous one is retired',
-    run: (args, write) => withRing(write, (keys) => promoteKey(keys, kidArg(args, 'keys:promote'))),
+    run: (args, write) => {
+      const kid = kidArg(args, 'keys:promote');
+      return withRing(write, 'promote', (keys) => ({ keys: promoteKey(keys, kid), kid }));
+    },
   },
   'keys:retire': {
     summary: 'stop signing with a non-active key but keep publishing it',
-    run: (args, write) => withRing(write, (keys) => retireKey(keys, kidArg(args, 'keys:retire'))),
+    run: (args, write) => {
+      const kid = kidArg(args, 'keys:retire');
+      return withRing(write, 'retire', (keys) => ({ keys: retireKey(keys, kid), kid }));
+    },
   },
   'keys:remove': {
     summary: 'unpublish a retired key (tokens it signed stop verifying)',
-    run: (args, write) => withRing(write, (keys) => removeKey(keys, kidArg(args, 'keys:remove'))),
+    run: (args, write) => {
+      const kid = kidArg(args, 'keys:remove');
+      return withRing(write, 'remove', (keys) => ({ keys: removeKey(keys, kid), kid }));
+    },
   },
 };

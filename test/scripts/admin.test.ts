@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '#shared/config/index.js';
-import { migrations } from '#shared/db/index.js';
+import { createDb, migrations } from '#shared/db/index.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 
 interface Run {
@@ -29,6 +29,20 @@ describe('scripts/admin.ts (CLI process)', function () {
   const keyLines = (out: string) =>
     [...out.matchAll(/^\s*(\S+)  (RS256|ES256)  (active|next|retired)$/gm)].map((m) => ({ kid: m[1]!, alg: m[2]!, status: m[3]! }));
   const secretsFile = () => path.join(dir, 'dev-secrets.json');
+  /** audit_log rows of one event, oldest first, each without its random id and time. */
+  async function audited(event: string): Promise<Record<string, unknown>[]> {
+    const db = createDb((await loadConfig({ DATA_DIR: dir, NODE_ENV: 'development' })).config.db);
+    try {
+      const rows: Record<string, unknown>[] = await db('audit_log').where({ event }).orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id', order: 'asc' }]);
+      return rows.map(({ id: _id, created_at: _t, properties, ...rest }) => ({ ...rest, properties: JSON.parse(String(properties)) }));
+    } finally {
+      await db.destroy();
+    }
+  }
+  const cliRow = (event: string, subject: [string, string], properties: Record<string, unknown>) => ({
+    event, outcome: 'success', actor_user_id: null, actor_client_id: 'admin-cli', subject_type: subject[0], subject_id: subject[1],
+    request_id: null, ip_prefix: null, user_agent: null, properties,
+  });
 
   before(async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'portcullis-admin-'))));
   after(() => rm(dir, { recursive: true, force: true }));
@@ -65,6 +79,8 @@ describe('scripts/admin.ts (CLI process)', function () {
     expect(shown.redirect_uris).to.deep.equal(['http://127.0.0.1:9000/cb']);
     expect(shown).to.not.have.property('client_secret');
     expect(await ok(['clients:delete', id!])).to.include(`deleted ${id}`);
+    expect(await audited('client.created')).to.deep.equal([cliRow('client.created', ['client', id!], { authMethod: 'none', redirectUriCount: 1 })]);
+    expect(await audited('client.deleted')).to.deep.equal([cliRow('client.deleted', ['client', id!], { reason: 'operator' })]);
     const gone = await admin(['clients:show', id!]);
     expect(gone.code).to.equal(1);
     expect(gone.out).to.include('CLIENT_NOT_FOUND: No such client.');
@@ -77,6 +93,9 @@ describe('scripts/admin.ts (CLI process)', function () {
     expect(created).to.include('client_id=conf-app');
     const secret = /^client_secret=(\S+)/m.exec(created)?.[1];
     expect(secret).to.be.a('string').with.length.at.least(40);
+    const confRows = (await audited('client.created')).filter((r) => r.subject_id === 'conf-app');
+    expect(confRows).to.deep.equal([cliRow('client.created', ['client', 'conf-app'], { authMethod: 'client_secret_basic', redirectUriCount: 1 })]);
+    expect(JSON.stringify(confRows)).to.not.include(secret!);
     expect(created.split(secret!).length - 1).to.equal(1);
     const shown = await ok(['clients:show', 'conf-app']);
     expect(shown).to.not.include(secret!);
@@ -129,6 +148,15 @@ describe('scripts/admin.ts (CLI process)', function () {
     expect((await admin(['keys:remove', 'no-such-kid'])).code).to.equal(1);
 
     await ok(['keys:remove', oldRs.kid]);
+    // One key.rotated row per applied step, none for the refused or unknown ones; never key material.
+    const rotated = await audited('key.rotated');
+    expect(rotated).to.deep.equal([
+      cliRow('key.rotated', ['signing_key', fresh.kid], { kid: fresh.kid, alg: 'RS256', use: 'sig', action: 'add' }),
+      cliRow('key.rotated', ['signing_key', fresh.kid], { kid: fresh.kid, alg: 'RS256', use: 'sig', action: 'promote' }),
+      cliRow('key.rotated', ['signing_key', oldRs.kid], { kid: oldRs.kid, alg: 'RS256', use: 'sig', action: 'remove' }),
+    ]);
+    const material = JSON.parse(JSON.parse(await readFile(secretsFile(), 'utf8')).SIGNING_KEYS).keys.map((k: { d: string }) => k.d);
+    for (const d of material) expect(JSON.stringify(rotated)).to.not.include(d);
     const final = keyLines(await ok(['keys:list']));
     expect(final.map((k) => k.kid).sort()).to.deep.equal([es.kid, fresh.kid].sort());
 
