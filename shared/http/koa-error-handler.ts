@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
-import { AppError, HttpErrors, appError, isAppError } from '../errors/index.js';
+import { AppError, HttpErrors, StorageErrors, appError, isAppError } from '../errors/index.js';
+import { isUnavailable } from '../db/transaction.js';
 import type { Logger } from '../logging/logger.js';
 
 export interface ErrorBody {
@@ -41,6 +42,9 @@ export function respond(ctx: Context, e: AppError): void {
 /** Maps errors thrown by Koa, co-body and friends (http-errors) to our catalog. */
 export function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
+  // A driver error that left a query untranslated (an outage can hit any query, not only those
+  // inside withTransaction): retryable 503, never a 500 naming the driver.
+  if (isUnavailable(err)) return appError(StorageErrors, 'DATABASE_UNAVAILABLE', { cause: err });
   const e = err as { status?: number; statusCode?: number; type?: string; expose?: boolean };
   const status = e?.status ?? e?.statusCode;
   if (typeof status !== 'number' || status < 400 || status >= 500) {
