@@ -1,9 +1,14 @@
 import type Koa from 'koa';
+import type { IncomingMessage } from 'node:http';
 import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
 import { fromNodeHeaders } from 'better-auth/node';
 import { betterAuthMount } from './better-auth-mount.js';
 import type { Container } from '#shared/container.js';
 import { mountRouter } from '#shared/http/index.js';
+import { isUnavailable, pingDb } from '#shared/db/index.js';
+import { StorageErrors, appError } from '#shared/errors/index.js';
+import { renderMessage } from './pages/message.js';
 import { createProvider } from './oidc/provider.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { accountRoutes } from './routes/account.js';
@@ -29,6 +34,7 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
   app.use(limits.signInApi);
   app.use(limits.token);
 
+  app.use(betterAuthOutage(c));
   app.use(betterAuthMount(c, limits));
 
   const interactions = interactionRoutes(provider, c, limits);
@@ -46,7 +52,47 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
   });
 
+  app.use(providerOutage(provider));
   app.use(mount(provider as unknown as Koa));
   const purge = startPurge(c);
   return { close: () => purge.stop() };
+}
+
+const UNAVAILABLE = 'The service is temporarily unavailable. Try again in a moment.';
+
+/**
+ * oidc-provider answers every unexpected error as 500 server_error. One caused by a database
+ * outage is retryable: 503 with RFC 6749 §4.1.2.1's `temporarily_unavailable` (JSON for the
+ * token, introspection and revocation endpoints; the message page for browsers).
+ */
+function providerOutage(provider: Provider): Koa.Middleware {
+  const outage = new WeakSet<IncomingMessage>();
+  provider.on('server_error', (ctx, err) => {
+    if (isUnavailable(err)) outage.add(ctx.req);
+  });
+  return async (ctx, next) => {
+    await next();
+    if (ctx.status !== 500 || !outage.has(ctx.req)) return;
+    ctx.set('Retry-After', '1');
+    if (ctx.accepts('json', 'html') === 'html') return renderMessage(ctx, 'Temporarily unavailable', UNAVAILABLE, 503);
+    ctx.status = 503;
+    ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE };
+  };
+}
+
+/**
+ * better-auth answers a storage failure as a bare 500 and keeps the cause to itself. When the
+ * database does not answer a ping either, or did not a moment ago (a request caught by the
+ * restart itself), the 500 is an outage: 503 DATABASE_UNAVAILABLE. Only where the answer goes
+ * through Koa (the JSON sign-in); other better-auth endpoints write to the socket themselves.
+ */
+function betterAuthOutage(c: Pick<Container, 'db'>): Koa.Middleware {
+  let lastDownAt = 0;
+  return async (ctx, next) => {
+    await next();
+    if (ctx.status !== 500 || !ctx.path.startsWith('/api/auth/') || ctx.respond === false) return;
+    const down = await pingDb(c.db, 1000).then(() => false, () => true);
+    if (down) lastDownAt = Date.now();
+    if (down || Date.now() - lastDownAt < 5000) throw appError(StorageErrors, 'DATABASE_UNAVAILABLE');
+  };
 }
