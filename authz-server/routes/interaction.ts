@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { fromNodeHeaders } from 'better-auth/node';
+import { APIError } from 'better-auth/api';
 import { errors, type InteractionResults } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Container } from '#shared/container.js';
@@ -96,7 +97,12 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (!email || !password) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
     const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['sign-in:account', email.toLowerCase()]]);
     if (wait > 0) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
-    const res = await c.auth.api.signInEmail({ body: { email, password }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
+    // A before-hook refusal (the unverified account, shared/auth/better-auth.ts) is thrown even with
+    // asResponse: it must look exactly like a wrong password, never like a 500.
+    const res = await c.auth.api.signInEmail({ body: { email, password }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true }).catch((err: unknown) => {
+      if (err instanceof APIError) return new Response(null, { status: err.statusCode });
+      throw err;
+    });
     if (!res.ok) {
       c.audit.record('sign_in.failed', { outcome: 'failure', actor: { clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: 'password', reason: `http_${res.status}`, emailHash: email } });
       // One message for unknown email, wrong password, banned or unverified account.
