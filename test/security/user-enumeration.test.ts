@@ -1,0 +1,135 @@
+import { expect } from 'chai';
+import { HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
+import { authorize } from '../authz-server/oidc.flow.js';
+import { PASSWORD, sharedStack, type Stack } from './stack.js';
+
+/**
+ * Threat: mass enumeration of accounts by email (security page: "Sign-in returns the same
+ * error for 'wrong password' and 'no such user.' Sign-up reveals duplicates only with
+ * verified-account flow."). Each probe is answered for an existing, an unverified and an
+ * unknown address; everything an attacker can observe is compared: status, body bytes, every
+ * header but the per-response ones (Date, X-Request-Id, the CSP nonce), and median timing.
+ *
+ * Timing uses interleaved samples (A, B, B, A, …, so drift hits both alike) and a generous
+ * bound: the medians may differ by at most 50% of the slower one. Without the equal-work
+ * defences the gap is an order of magnitude (one scrypt hash, ~50 ms, against ~1 ms).
+ */
+// Same length on purpose: the page echoes the address, so lengths must match byte for byte.
+const KNOWN = 'enum-known@example.com';
+const UNVERIFIED = 'enum-unver@example.com';
+const UNKNOWN = 'enum-nobdy@example.com';
+const SAMPLES = 20;
+
+const VARYING = new Set(['date', 'x-request-id']);
+function observable(res: Response, body: string) {
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => {
+    if (!VARYING.has(k)) headers[k] = v.replace(/nonce-[A-Za-z0-9+/=]+/g, 'nonce');
+  });
+  return { status: res.status, headers, setCookie: res.headers.getSetCookie(), body: body.replace(/nonce="[^"]+"/g, 'nonce').replace(/\/interaction\/[A-Za-z0-9_-]+\//g, '/interaction/UID/') };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Median duration of `probe(a)` and `probe(b)`, sampled alternately. */
+async function medians(probe: (who: string, i: number) => Promise<void>, a: string, b: string): Promise<[number, number]> {
+  const ta: number[] = [];
+  const tb: number[] = [];
+  const time = async (who: string, i: number, into: number[]) => {
+    const t0 = process.hrtime.bigint();
+    await probe(who, i);
+    into.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  };
+  await probe(a, -1); // warm up both paths
+  await probe(b, -1);
+  for (let i = 0; i < SAMPLES; i++) {
+    if (i % 2) {
+      await time(a, i, ta);
+      await time(b, i, tb);
+    } else {
+      await time(b, i, tb);
+      await time(a, i, ta);
+    }
+  }
+  return [median(ta), median(tb)];
+}
+
+function expectIndistinguishable([a, b]: [number, number], what: string): void {
+  expect(Math.abs(a - b), `${what}: medians ${a.toFixed(1)} ms vs ${b.toFixed(1)} ms`).to.be.lessThan(Math.max(a, b) * 0.5);
+}
+
+describe('security: user enumeration', function () {
+  this.timeout(90_000);
+  let s: Stack;
+
+  const signUp = (email: string, password = PASSWORD) =>
+    fetch(`${s.issuer}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Probe', email, password }) });
+  const signInApi = (email: string, password: string) =>
+    fetch(`${s.issuer}/api/auth/sign-in/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin: s.issuer }, body: JSON.stringify({ email, password }) });
+
+  before(async () => {
+    s = await sharedStack();
+    await s.user(KNOWN);
+    expect((await signUp(UNVERIFIED)).status).to.equal(202); // exists, never confirmed
+  });
+
+  describe('sign-in', () => {
+    it('the JSON API answers unknown, wrong-password and unverified identically (status, body, headers)', async () => {
+      const seen = [];
+      for (const [email, password] of [[UNKNOWN, 'wrong password 1234'], [KNOWN, 'wrong password 1234'], [UNVERIFIED, PASSWORD], [UNVERIFIED, 'wrong password 1234']] as const) {
+        const res = await signInApi(email, password);
+        seen.push({ email, ...observable(res, await res.text()) });
+      }
+      expect(seen[0]).to.deep.include({ status: 401, setCookie: [] });
+      expect(JSON.parse(seen[0]!.body)).to.deep.include({ code: 'INVALID_EMAIL_OR_PASSWORD' });
+      for (const other of seen.slice(1)) expect({ ...other, email: UNKNOWN }, other.email).to.deep.equal(seen[0]);
+    });
+
+    it('the sign-in page answers them identically too', async () => {
+      const seen = [];
+      for (const [email, password] of [[UNKNOWN, 'wrong password 1234'], [KNOWN, 'wrong password 1234'], [UNVERIFIED, PASSWORD]] as const) {
+        const browser = new HttpBrowser();
+        const { page } = await authorize(s.client, browser, { signIn: false });
+        const action = new URL(LOGIN_FORM.exec(page.text)![1]!, s.issuer).toString();
+        const res = await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: await browser.jar.getCookieString(action) }, body: new URLSearchParams({ email, password }), redirect: 'manual' });
+        const o = observable(res, await res.text());
+        seen.push({ ...o, body: o.body.replaceAll(email, 'EMAIL') });
+      }
+      expect(seen[0]!.status).to.equal(401);
+      expect(seen[0]!.body).to.contain('Incorrect email or password.');
+      expect(seen[1]).to.deep.equal(seen[0]);
+      expect(seen[2]).to.deep.equal(seen[0]);
+    });
+
+    it('takes the same time for an unknown address as for a wrong password (medians)', async () => {
+      expectIndistinguishable(await medians(async (email) => void (await (await signInApi(email, 'wrong password 1234')).text()), UNKNOWN, KNOWN), 'unknown vs wrong password');
+    });
+
+    it('takes the same time for an unverified account with its right password as for a wrong password (medians)', async () => {
+      expectIndistinguishable(await medians(async (email) => void (await (await signInApi(email, email === UNVERIFIED ? PASSWORD : 'wrong password 1234')).text()), UNVERIFIED, KNOWN), 'unverified vs wrong password');
+    });
+  });
+
+  describe('sign-up', () => {
+    it('answers a new and a taken address identically (status, body, headers), JSON and form', async () => {
+      const fresh = await signUp('enum-fresh@example.com');
+      const taken = await signUp(KNOWN);
+      const a = observable(fresh, await fresh.text());
+      expect(a).to.deep.include({ status: 202, setCookie: [], body: '{"status":"verification_email_sent"}' });
+      expect(observable(taken, await taken.text())).to.deep.equal(a);
+      const form = (email: string) => fetch(`${s.issuer}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ name: 'Probe', email, password: PASSWORD }) });
+      const [f1, f2] = [await form('enum-fres2@example.com'), await form(KNOWN)];
+      const page = observable(f1, await f1.text());
+      expect(page.status).to.equal(202);
+      expect(observable(f2, await f2.text())).to.deep.equal(page);
+    });
+
+    it('takes the same time for a new and a taken address (medians)', async () => {
+      const stamp = Date.now();
+      expectIndistinguishable(await medians(async (email, i) => void (await (await signUp(email === 'new' ? `enum-${stamp}-${i}@example.com` : KNOWN)).text()), 'new', KNOWN), 'new vs taken');
+    });
+  });
+});
