@@ -1,57 +1,227 @@
 /**
- * `npm run bench`: measured ratios, printed as a table. Today it covers access-token
- * verification at the resource API against raw `jose.jwtVerify` (the DESIGN's "JWT
- * verification vs raw jose" ratio); the HTTP and database benchmarks come with the
- * reliability work. Everything runs in this process on loopback and stops by itself.
+ * `npm run bench`: every case measured against a baseline in the same run, printed as tables.
+ * Needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, default the local ones); creates and
+ * drops its own database and Redis key prefix. Loopback only, bounded, stops by itself.
+ * Knobs: BENCH_DURATION_S (per timed case, default 5), BENCH_REFRESH_REQUESTS (refresh grants
+ * per case, default 1500), BENCH_FILLER_TOKENS (stored tokens for the history case, default
+ * 1000000), BENCH_ONLY=jwt (only the in-process verification bench), BENCH_LOG_LEVEL (services,
+ * default info as in production).
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
-import { createAccessTokenVerifier } from '#api/auth/access-token.js';
-import type { Config } from '#shared/config/index.js';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
+import Stripe from 'stripe';
+import { jwtVerifyBench } from './jwt-verify.js';
+import { load, type LoadOptions, type LoadResult } from './lib/cannon.js';
+import { createStack, freePort, startService, WEBHOOK_SECRET, type Service } from './lib/stack.js';
 
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3000);
-const ISSUER = 'http://127.0.0.1:1';
-const AUDIENCE = 'http://api.bench';
+const DURATION = Number(process.env.BENCH_DURATION_S ?? 5);
+const REFRESH_N = Number(process.env.BENCH_REFRESH_REQUESTS ?? 1500);
+const WARM_N = 200;
+/** Pool items beyond warm-up + measured requests: autocannon prepares requests ahead on every connection. */
+const SLACK = 100;
+const FILLER = Number(process.env.BENCH_FILLER_TOKENS ?? 1_000_000);
+const BASE_DB = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const out = (s = '') => process.stdout.write(s + '\n');
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-const { privateKey, publicKey } = await generateKeyPair('RS256');
-const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'RS256', use: 'sig' };
-const jwks = { keys: [jwk] };
-const server = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks)));
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-const jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+out(`# npm run bench — ${new Date().toISOString()}`);
+out(`Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
+out();
 
-const sign = (sub: string) =>
-  new SignJWT({ client_id: 'bench', scope: 'listings:read' })
-    .setProtectedHeader({ alg: 'RS256', kid: 'bench', typ: 'at+jwt' })
-    .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject(sub).setIssuedAt().setExpirationTime('10m').setJti(sub)
-    .sign(privateKey);
-const token = await sign('user-0');
-const pool = await Promise.all(Array.from({ length: 500 }, (_, i) => sign(`user-${i}`)));
+const jwt = await jwtVerifyBench(Number(process.env.BENCH_ITERATIONS ?? 3000));
+const rawJose = jwt[0]!.opsPerSec;
+out('## Access-token verification (in process, 3000 verifications each)');
+out('| case | verifications/s | ratio to raw jose |');
+out('|---|---:|---:|');
+for (const r of jwt) out(`| ${r.name} | ${fmt(r.opsPerSec)} | ${(r.opsPerSec / rawJose).toFixed(2)}× |`);
+out();
+const only = new Set((process.env.BENCH_ONLY ?? '').split(',').filter(Boolean));
+const want = (phase: 'read' | 'token' | 'write' | 'history') => only.size === 0 || only.has(phase);
+if (!['read', 'token', 'write', 'history'].some((p) => want(p as 'read'))) process.exit(0);
 
-const config = { authz: { issuer: ISSUER, internalUrl: jwksUrl, port: 0 }, api: { audience: AUDIENCE, port: 0 } } as unknown as Config;
-const local = createLocalJWKSet(jwks);
+await new pg.Client({ connectionString: BASE_DB }).connect().then((c) => c.end()).catch((err: Error) => {
+  out(`PostgreSQL is needed for the HTTP benchmarks (${err.message}); set DATABASE_URL.`);
+  process.exit(1);
+});
 
-async function rate(name: string, fn: (i: number) => Promise<unknown>): Promise<{ name: string; opsPerSec: number }> {
-  for (let i = 0; i < 200; i++) await fn(i); // warm-up (JIT, JWKS fetch)
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < ITERATIONS; i++) await fn(i);
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { name, opsPerSec: ITERATIONS / s };
+const stack = await createStack({ baseDbUrl: BASE_DB, redisUrl: REDIS, logLevel: process.env.BENCH_LOG_LEVEL ?? 'info' });
+const services: Service[] = [];
+const logDir = stack.dataDir;
+const rows: { group: string; r: LoadResult; baseline?: LoadResult; extra?: string }[] = [];
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+const cpuMs = async (pid: number | undefined): Promise<number | undefined> => {
+  if (!pid) return undefined;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return undefined;
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+};
+const CLK_TCK = 100;
+const cpuPerReq = new Map<LoadResult, number>();
+const measure = async (name: string, o: LoadOptions, warm: Partial<LoadOptions> = { duration: 1 }, server?: Service) => {
+  // One request first: a case whose answer is wrong measures nothing.
+  const n = o.next?.();
+  const probe = await fetch(o.url, { method: o.method ?? 'GET', headers: { ...o.headers, ...n?.headers }, body: n?.body ?? o.body });
+  if (probe.status !== (o.expectStatus ?? 200)) throw new Error(`${name}: answered ${probe.status} ${await probe.text()}`);
+  await probe.arrayBuffer().catch(() => undefined);
+  await load(`${name} (warm-up)`, { ...o, ...warm });
+  const cpu0 = await cpuMs(server?.child.pid);
+  const r = await load(name, o);
+  const cpu1 = await cpuMs(server?.child.pid);
+  if (cpu0 !== undefined && cpu1 !== undefined) cpuPerReq.set(r, ((cpu1 - cpu0) * 1000) / r.total);
+  out(`  ${name}: ${fmt(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms${cpuPerReq.has(r) ? `, ${fmt(cpuPerReq.get(r)!)} µs server CPU/request` : ''}${r.bad ? `, ${r.bad} unexpected answers (${JSON.stringify(r.statuses)})` : ''}`);
+  return r;
+};
+/** A one-shot pool consumed by `next` (refresh tokens): warm-up and measured run take distinct items. */
+const pooled = <T>(items: T[]) => {
+  let i = 0;
+  return () => {
+    // autocannon builds each connection's next request ahead: a few items go unused at the end.
+    if (i >= items.length) throw new Error('request pool exhausted');
+    return items[i++]!;
+  };
+};
+const form = (o: Record<string, string>) => new URLSearchParams(o).toString();
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+const start = async (name: string, script: string, env: Record<string, string>, port: number, ready = '/healthz') => {
+  const s = await startService(name, script, env, port, logDir, ready);
+  services.push(s);
+  return s;
+};
+
+try {
+  const bareKoaPort = await freePort();
+  const bareKoa = await start('bare-koa', 'bench/servers/bare-koa.ts', { BENCH_PORT: String(bareKoaPort), DATABASE_URL: stack.dbUrl }, bareKoaPort, '/json');
+  const authz = await start('authz-server', 'authz-server/main.ts', stack.env, Number(stack.env.AUTHZ_PORT));
+  const api = await start('resource-api', 'resource-api/main.ts', stack.env, Number(stack.env.API_PORT));
+  const tokenUrl = `${authz.url}/token`;
+
+  // Access tokens as an agent gets them: refresh grants at the real token endpoint.
+  const refresh = async (rt: string) => {
+    const res = await fetch(tokenUrl, { method: 'POST', headers: FORM, body: form({ grant_type: 'refresh_token', refresh_token: rt, client_id: 'bench-agent' }) });
+    if (res.status !== 200) throw new Error(`refresh grant answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { access_token: string }).access_token;
+  };
+  const accessTokens: string[] = [];
+  for (const rt of await stack.seedTokens(100)) accessTokens.push(await refresh(rt));
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  let rr = 0;
+  const rotating = () => ({ headers: bearer(accessTokens[rr++ % accessTokens.length]!) });
+
+  if (want('read')) {
+  out('## Authenticated reads (resource API, JWT bearer)');
+  const koa = await measure('bare Koa JSON handler', { url: `${bareKoa.url}/json`, duration: DURATION }, undefined, bareKoa);
+  const koaPg = await measure('bare Koa + one primary-key SELECT (pg)', { url: `${bareKoa.url}/user/${stack.userId}`, duration: DURATION }, undefined, bareKoa);
+  for (const p of ['/v1/me', '/v1/listings'] as const) {
+    const one = await measure(`GET ${p}, one repeated token`, { url: api.url + p, headers: bearer(accessTokens[0]!), duration: DURATION }, undefined, api);
+    rows.push({ group: 'read', r: one, baseline: koa, extra: `${(one.rps / rawJose).toFixed(2)}×` });
+    rows.push({ group: 'read', r: one, baseline: koaPg });
+    const many = await measure(`GET ${p}, 100 distinct tokens`, { url: api.url + p, next: rotating, duration: DURATION }, undefined, api);
+    rows.push({ group: 'read', r: many, baseline: koa, extra: `${(many.rps / rawJose).toFixed(2)}×` });
+    rows.push({ group: 'read', r: many, baseline: koaPg });
+  }
+  out();
+  }
+
+  const refreshCase = async (name: string, url: string, tokens: string[], server: Service) => {
+    const next = pooled(tokens);
+    const o: LoadOptions = { url, method: 'POST', headers: FORM, next: () => ({ body: form({ grant_type: 'refresh_token', refresh_token: next(), client_id: 'bench-agent' }) }), amount: REFRESH_N };
+    return measure(name, o, { amount: WARM_N }, server);
+  };
+  let ourRefresh: LoadResult | undefined;
+  if (want('token') || want('history')) {
+  out('## Token endpoint (PostgreSQL + Redis vs oidc-provider in memory)');
+  const bpPort = await freePort();
+  const tokensFile = path.join(logDir, 'bare-tokens.json');
+  const bareProvider = await start('bare-provider', 'bench/servers/bare-provider.ts', {
+    ...stack.env, BENCH_PORT: String(bpPort), BENCH_CLIENTS: JSON.stringify(stack.clientMetadata), BENCH_ACCOUNT_ID: stack.userId,
+    BENCH_SEED: String(REFRESH_N + WARM_N + SLACK), BENCH_TOKENS_FILE: tokensFile, DATABASE_URL: '',
+  }, bpPort, '/.well-known/openid-configuration');
+  const bareRefresh = await refreshCase('refresh grant, oidc-provider in memory', `${bareProvider.url}/token`, await stack.readTokens(tokensFile), bareProvider);
+  const storedBefore = await stack.db('oidc_models').count({ n: '*' }).then(([r]) => Number(r!.n));
+  const seeded = await stack.seedTokens(REFRESH_N + WARM_N + SLACK);
+  const storedSmall = storedBefore + seeded.length * 2;
+  ourRefresh = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedSmall)} stored rows)`, tokenUrl, seeded, authz);
+  rows.push({ group: 'token', r: ourRefresh, baseline: bareRefresh });
+  const basic = { ...FORM, authorization: `Basic ${Buffer.from(`${stack.serviceClient.id}:${stack.serviceClient.secret}`).toString('base64')}` };
+  const ccBody = form({ grant_type: 'client_credentials', scope: 'listings:read' });
+  const bareCc = await measure('client_credentials, oidc-provider in memory', { url: `${bareProvider.url}/token`, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, bareProvider);
+  const ourCc = await measure('client_credentials, Portcullis on PostgreSQL', { url: tokenUrl, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, authz);
+  rows.push({ group: 'token', r: ourCc, baseline: bareCc });
+  await bareProvider.stop();
+  out();
+  }
+
+  if (want('write')) {
+  out('## Writes on PostgreSQL (usage metering, Stripe webhook ingestion)');
+  const signed = (event: Record<string, unknown>) => {
+    const payload = JSON.stringify(event);
+    return { body: payload, headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }) } };
+  };
+  const checkoutEvent = (listingId: string) => ({
+    id: `evt_bench_${randomUUID()}`, object: 'event', api_version: Stripe.API_VERSION, created: Math.floor(Date.now() / 1000), livemode: false,
+    pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed',
+    data: { object: { id: `cs_bench_${randomUUID()}`, object: 'checkout.session', mode: 'payment', payment_status: 'paid', customer: 'cus_bench', payment_intent: `pi_bench_${randomUUID()}`, client_reference_id: stack.userId, metadata: { user_id: stack.userId, listing_id: listingId } } },
+  });
+  const grant = signed(checkoutEvent(stack.quotaListingId));
+  const granted = await fetch(`${api.url}/v1/webhooks/stripe`, { method: 'POST', headers: grant.headers, body: grant.body });
+  if (granted.status !== 200) throw new Error(`webhook answered ${granted.status}: ${await granted.text()}`);
+  const baselineInsert = await measure('bare Koa + one INSERT (pg)', { url: `${bareKoa.url}/insert`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units: 1 }), duration: DURATION, expectStatus: 201 }, undefined, bareKoa);
+  const usage = await measure('POST /v1/usage, distinct clientReqIds', {
+    url: `${api.url}/v1/usage`, method: 'POST', headers: { ...bearer(accessTokens[0]!), 'content-type': 'application/json' },
+    next: () => ({ body: JSON.stringify({ clientReqId: randomUUID(), listingId: stack.quotaListingId, units: 1 }) }), duration: DURATION, expectStatus: 201,
+  }, undefined, api);
+  rows.push({ group: 'write', r: usage, baseline: baselineInsert });
+  const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 2000);
+  const events = Array.from({ length: WEBHOOKS + WARM_N + SLACK }, () => signed(checkoutEvent(stack.quotaListingId)));
+  const nextEvent = pooled(events);
+  const webhook = await measure('POST /v1/webhooks/stripe, distinct signed events', { url: `${api.url}/v1/webhooks/stripe`, method: 'POST', next: nextEvent, amount: WEBHOOKS }, { amount: WARM_N }, api);
+  rows.push({ group: 'write', r: webhook, baseline: baselineInsert });
+  out();
+  }
+
+  if (want('history') && ourRefresh) {
+  out(`## Token endpoint with history: ${fmt(FILLER)} more stored token rows`);
+  const t0 = Date.now();
+  const chunk = 100_000;
+  for (let from = 1; from <= FILLER; from += chunk) {
+    const to = Math.min(FILLER, from + chunk - 1);
+    await stack.db.raw(
+      `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at, consumed_at)
+       SELECT CASE g % 4 WHEN 0 THEN 'Grant' WHEN 1 THEN 'AuthorizationCode' ELSE 'RefreshToken' END,
+              md5(g::text || ?) || md5(g::text),
+              json_build_object('accountId', md5(g::text), 'clientId', 'bench-agent', 'grantId', 'filler-' || (g / 2), 'scope', 'openid offline_access listings:read usage:report usage:read', 'iat', 1790000000 + g, 'exp', 1890000000 + g, 'kind', 'RefreshToken', 'jti', md5(g::text || 'j'))::text,
+              'filler-' || (g / 2), ?::bigint + g, CASE WHEN g % 4 = 1 THEN ?::bigint ELSE NULL END
+       FROM generate_series(?::bigint, ?::bigint) AS g`,
+      [stack.dbUrl, Date.now() + 86_400_000, Date.now(), from, to],
+    );
+  }
+  await stack.db.raw('ANALYZE oidc_models');
+  const storedLarge = await stack.db('oidc_models').count({ n: '*' }).then(([r]) => Number(r!.n));
+  out(`  seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s; oidc_models now holds ${fmt(storedLarge)} rows`);
+  const seededLarge = await stack.seedTokens(REFRESH_N + WARM_N + SLACK);
+  const ourRefreshLarge = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedLarge + seededLarge.length * 2)} stored rows)`, tokenUrl, seededLarge, authz);
+  rows.push({ group: 'history', r: ourRefreshLarge, baseline: ourRefresh });
+  out();
+  }
+
+  out('## Summary (ratio = req/s ÷ baseline req/s, same run)');
+  out('CPU ratio = baseline server CPU per request ÷ ours (insensitive to other load on the machine).');
+  out('| case | req/s | p50 ms | p99 ms | server CPU µs/req | unexpected | baseline | baseline req/s | ratio | CPU ratio | vs raw jose verify/s |');
+  out('|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|');
+  for (const { r, baseline, extra } of rows) {
+    const c = cpuPerReq.get(r);
+    const bc = baseline ? cpuPerReq.get(baseline) : undefined;
+    out(`| ${r.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p99} | ${c === undefined ? '' : fmt(c)} | ${r.bad} | ${baseline?.name ?? ''} | ${baseline ? fmt(baseline.rps) : ''} | ${baseline ? `${(r.rps / baseline.rps).toFixed(2)}×` : ''} | ${c && bc ? `${(bc / c).toFixed(2)}×` : ''} | ${extra ?? ''} |`);
+  }
+  const bad = rows.reduce((n, x) => n + x.r.bad + (x.baseline?.bad ?? 0), 0);
+  if (bad) out(`\n${bad} requests got an unexpected answer: the numbers above are not valid (see the service logs in ${logDir}).`);
+} finally {
+  for (const s of services.reverse()) await s.stop();
+  if (!process.env.BENCH_KEEP) await stack.close();
 }
-
-const raw = await rate('raw jose.jwtVerify (local JWKS)', () => jwtVerify(token, local, { issuer: ISSUER, audience: AUDIENCE, typ: 'at+jwt' }));
-const verifier = createAccessTokenVerifier(config);
-const repeated = await rate('API verifier, one repeated token', () => verifier(token));
-const distinctVerifier = createAccessTokenVerifier(config, { cacheSize: 100 });
-const distinct = await rate('API verifier, 500 distinct tokens (LRU of 100)', (i) => distinctVerifier(pool[i % pool.length]!));
-server.close();
-
-const lines = [
-  `access-token verification, ${ITERATIONS} verifications each, Node ${process.version}`,
-  '',
-  '| case | verifications/s | ratio to raw jose |',
-  '|---|---:|---:|',
-  ...[raw, repeated, distinct].map((r) => `| ${r.name} | ${Math.round(r.opsPerSec)} | ${(r.opsPerSec / raw.opsPerSec).toFixed(2)}× |`),
-];
-process.stdout.write(lines.join('\n') + '\n');

@@ -1,0 +1,39 @@
+/**
+ * Baselines on a bare Koa app (no middleware of ours): `GET /json` answers a small JSON
+ * object; `GET /user/:id` does the one primary-key SELECT every authenticated request of ours
+ * needs (role and ban state) through a pg pool and answers it as JSON (the floor for a read
+ * that consults the database); `POST /insert` parses a JSON body and does one INSERT (the floor
+ * for any write that must be durable before the answer). Env: BENCH_PORT, DATABASE_URL.
+ */
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import { bodyParser } from '@koa/bodyparser';
+import pg from 'pg';
+
+const pool = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 }) : undefined;
+await pool?.query('CREATE TABLE IF NOT EXISTS bench_baseline_writes (id uuid PRIMARY KEY, body jsonb NOT NULL, created_at bigint NOT NULL)');
+
+const app = new Koa();
+app.use(bodyParser());
+app.use(async (ctx) => {
+  if (ctx.method === 'GET' && ctx.path === '/json') {
+    ctx.body = { id: 'c0ffee00-0000-4000-8000-000000000000', email: 'bench@example.com', role: 'user', entitlements: [] };
+    return;
+  }
+  if (ctx.method === 'GET' && ctx.path.startsWith('/user/') && pool) {
+    const { rows } = await pool.query('SELECT id, email, name, role, banned, "banExpires" FROM "user" WHERE id = $1', [ctx.path.slice(6)]);
+    ctx.body = rows[0] ?? {};
+    return;
+  }
+  if (ctx.method === 'POST' && ctx.path === '/insert' && pool) {
+    await pool.query('INSERT INTO bench_baseline_writes (id, body, created_at) VALUES ($1, $2, $3)', [randomUUID(), JSON.stringify(ctx.request.body ?? {}), Date.now()]);
+    ctx.status = 201;
+    ctx.body = { ok: true };
+    return;
+  }
+  ctx.status = 404;
+});
+const server = http.createServer(app.callback());
+server.listen(Number(process.env.BENCH_PORT), '127.0.0.1', () => process.stdout.write('bare-koa listening\n'));
+process.on('SIGTERM', () => server.close(() => void pool?.end().then(() => process.exit(0))));

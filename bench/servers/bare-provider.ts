@@ -1,0 +1,39 @@
+/**
+ * Baseline for the token endpoint: oidc-provider alone, with its default in-memory adapter,
+ * configured exactly like ours (authz-server/oidc/configuration.ts: same features, TTLs, keys,
+ * resource indicators, rotation) except storage: static clients instead of the database, an
+ * in-memory account instead of the users table, and no Koa stack of ours around it.
+ *
+ * Env: the services' env (same DATA_DIR → same keys), BENCH_PORT, BENCH_CLIENTS (JSON client
+ * metadata), BENCH_ACCOUNT_ID, BENCH_SEED (refresh tokens to seed), BENCH_TOKENS_FILE (written
+ * with the seeded tokens before listening).
+ */
+import http from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
+import { loadConfig } from '#shared/config/index.js';
+import { providerConfiguration } from '#authz/oidc/configuration.js';
+import { ROLE_CLAIM } from '#authz/oidc/account.js';
+import { seedRefreshTokens } from '../lib/tokens.js';
+
+const { config } = await loadConfig(process.env);
+const accountId = process.env.BENCH_ACCOUNT_ID!;
+const clients = JSON.parse(process.env.BENCH_CLIENTS!) as ClientMetadata[];
+
+const ours = providerConfiguration(config, null as never);
+const { adapter: _ignored, ...rest } = ours;
+const configuration: Configuration = {
+  ...rest,
+  clients,
+  findAccount: async (_ctx, sub) =>
+    sub === accountId
+      ? { accountId: sub, claims: async () => ({ sub, email: 'bench@example.com', email_verified: true, name: 'Bench', [ROLE_CLAIM]: 'user' }) }
+      : undefined,
+};
+const provider = new Provider(config.authz.issuer, configuration);
+const agent = clients.find((c) => c.token_endpoint_auth_method === 'none')!;
+const tokens = await seedRefreshTokens(provider, { clientId: agent.client_id, accountId, audience: config.api.audience, n: Number(process.env.BENCH_SEED ?? 0) });
+await writeFile(process.env.BENCH_TOKENS_FILE!, JSON.stringify(tokens));
+const server = http.createServer(provider.callback());
+server.listen(Number(process.env.BENCH_PORT), '127.0.0.1', () => process.stdout.write('bare-provider listening\n'));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
