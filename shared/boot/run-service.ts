@@ -20,6 +20,12 @@ export interface ServiceDefinition {
 }
 
 /**
+ * Only rate limits live in the cache, and they fall back to per-process buckets: a Redis outage
+ * leaves every replica serving (readiness 200 `degraded`), measured in test/reliability.
+ */
+const DEGRADABLE = ['cache'] as const;
+
+/**
  * Boot sequence shared by both services: config (fails with the key name, exit 1), logger,
  * container (db, migrations in development, cache), HTTP app, listen, signal handlers.
  */
@@ -43,7 +49,7 @@ export async function runService(def: ServiceDefinition, env: Env = process.env)
 async function start(def: ServiceDefinition, config: Config, logger: Logger): Promise<RunningServer> {
   const container = await createContainer(config, logger, { authDeps: def.authDeps, service: def.name });
   const drain: Drain = createDrain();
-  const app = createHttpApp({ config, logger, publicUrl: def.publicUrl(config), readiness: readinessChecks(container), drain });
+  const app = createHttpApp({ config, logger, publicUrl: def.publicUrl(config), readiness: readinessChecks(container), degradable: DEGRADABLE, drain });
   app.use(koaMetricsEndpoint(container.metrics, { token: config.metricsToken, production: config.isProduction }));
   app.use(koaMetrics(container.metrics));
   const mounted = await def.mount(app, container);

@@ -14,6 +14,8 @@ export interface HttpAppOptions {
   /** Public URL of this service: decides HSTS. */
   publicUrl: string;
   readiness: Record<string, ReadinessCheck>;
+  /** Readiness checks whose failure only degrades the service (200 `degraded`, see koa-health). */
+  degradable?: readonly string[];
   drain: Drain;
 }
 
@@ -30,6 +32,6 @@ export function createHttpApp(opts: HttpAppOptions): Koa {
   app.use(koaErrorHandler(opts.logger));
   app.use(koaDrain(opts.drain));
   app.use(koaSecurityHeaders({ https: opts.publicUrl.startsWith('https:') }));
-  app.use(koaHealth({ checks: opts.readiness, timeoutMs: 2000 }));
+  app.use(koaHealth({ checks: opts.readiness, timeoutMs: 2000, ...(opts.degradable ? { degradable: opts.degradable } : {}) }));
   return app;
 }
