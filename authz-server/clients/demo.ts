@@ -22,7 +22,7 @@ export async function ensureDemoClient(config: Config, clients: ClientService, l
       redirectUris: config.frontendOrigins.map((o) => `${o}/callback`),
       postLogoutRedirectUris: config.frontendOrigins.map((o) => `${o}/`),
       scopes: [...ALL_SCOPES],
-    })
+    }, { developmentWebLoopback: true })
     .then(
       () => logger.info({ clientId: DEMO_CLIENT_ID }, 'registered the development demo client'),
       (err: { code?: string }) => {

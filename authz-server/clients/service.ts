@@ -16,13 +16,16 @@ export interface CreatedClient {
 /** Client registration rules; the admin CLI and development start call these. */
 export function createClientService(db: Knex) {
   return {
-    async create(input: ClientInput): Promise<CreatedClient> {
+    /** `developmentWebLoopback`: only the development demo client (never in production) may use http on a web client. */
+    async create(input: ClientInput, opts: { developmentWebLoopback?: boolean } = {}): Promise<CreatedClient> {
       const parsed = clientInput.safeParse(input);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         throw appError(ClientErrors, 'INVALID_CLIENT_METADATA', { message: `${issue.path.join('.') || 'client'}: ${issue.message}` });
       }
       const c = parsed.data;
+      const http = opts.developmentWebLoopback ? undefined : webHttpRedirect(c);
+      if (http) throw appError(ClientErrors, 'INVALID_CLIENT_METADATA', { message: http });
       const clientId = c.clientId ?? randomBytes(16).toString('base64url');
       const authMethod = c.authMethod ?? (c.type === 'public' ? 'none' : 'client_secret_basic');
       const clientSecret = authMethod.startsWith('client_secret_') ? randomBytes(32).toString('base64url') : undefined;
@@ -67,6 +70,19 @@ export function createClientService(db: Knex) {
 }
 
 export type ClientService = ReturnType<typeof createClientService>;
+
+/**
+ * RFC 9700 §2.1 / RFC 8252 §7.3 (docs/oauth.md): plain http is only for the loopback redirect of
+ * a native app; a web client's code must never travel over http, loopback or not.
+ */
+function webHttpRedirect(c: { type: string; applicationType?: 'web' | 'native'; redirectUris: string[]; postLogoutRedirectUris: string[] }): string | undefined {
+  if ((c.applicationType ?? (c.type === 'public' ? 'native' : 'web')) !== 'web') return undefined;
+  for (const [field, list] of [['redirectUris', c.redirectUris], ['postLogoutRedirectUris', c.postLogoutRedirectUris]] as const) {
+    const i = list.findIndex((u) => u.toLowerCase().startsWith('http:'));
+    if (i !== -1) return `${field}.${i}: ${list[i]}: web clients must use https (http only for the loopback redirect of a native client)`;
+  }
+  return undefined;
+}
 
 /** What the CLI prints: never the secret (it is shown once, by create). */
 export function publicView(row: ClientRow): Record<string, unknown> {
