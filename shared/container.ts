@@ -32,7 +32,7 @@ export interface ContainerOptions {
   /** Label of this process in metrics. */
   service?: string;
   /** Service-specific better-auth callbacks (the authz-server sends mail and revokes grants). */
-  authDeps?: (parts: { config: Config; logger: Logger; db: Knex; mailer: Mailer }) => AuthDeps;
+  authDeps?: (parts: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit }) => AuthDeps;
 }
 
 export async function createContainer(config: Config, logger: Logger, opts: ContainerOptions = {}): Promise<Container> {
@@ -43,7 +43,7 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
   const cache = await createCache(config.cache, logger.child({ component: 'cache' }));
   const mailer = createMailer(config, logger);
   const audit = createAudit({ db, logger: logger.child({ component: 'audit' }), secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
-  const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer }));
+  const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer, audit }));
   const metrics = createMetrics(opts.service ?? 'portcullis', { db, audit });
   return {
     config,

@@ -3,13 +3,14 @@ import type { AuthDeps } from '#shared/auth/better-auth.js';
 import type { Config } from '#shared/config/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Mail, Mailer } from '#shared/mail/mailer.js';
+import type { Audit } from '#shared/audit/index.js';
 import { revokeAccount } from '../queries/oidc-models.js';
 
 /**
  * better-auth callbacks of the authz-server. Mail leaves off the request path (a slow SMTP
  * server must not make "this address exists" measurable); failures are logged.
  */
-export function authzAuthDeps({ config, logger, db, mailer }: { config: Config; logger: Logger; db: Knex; mailer: Mailer }): AuthDeps {
+export function authzAuthDeps({ config, logger, db, mailer, audit }: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit }): AuthDeps {
   const send = (mail: Mail) => {
     void mailer.send(mail).catch((err: Error) => logger.error({ kind: mail.kind, err: { type: err.name, message: err.message } }, 'mail failed'));
   };
@@ -19,6 +20,10 @@ export function authzAuthDeps({ config, logger, db, mailer }: { config: Config; 
       send({ to, kind: 'reset-password', subject: 'Reset your password', text: `Someone asked to reset the password of your Portcullis account.\n\nChoose a new password (the link works once, for 30 minutes):\n${url}\n\nIf this was not you, ignore this message: your password stays as it is.` }),
     onPasswordReset: async (userId) => {
       await revokeAccount(db, userId, config.tokens);
+    },
+    // Fetch Request of better-auth's endpoint: no Koa context here, so the request id is not known.
+    onEmailVerified: async (user, request) => {
+      audit.record('user.email_verified', { outcome: 'success', actor: { userId: user.id }, userAgent: request?.headers.get('user-agent') ?? undefined, properties: { emailHash: user.email } });
     },
   };
 }

@@ -1,5 +1,6 @@
 import Provider from 'oidc-provider';
 import type { Container } from '#shared/container.js';
+import { fromRequest } from '#shared/audit/index.js';
 import { providerConfiguration } from './configuration.js';
 
 /**
@@ -35,6 +36,16 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
   }
   provider.on('grant.success', (ctx) => c.metrics?.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
   provider.on('grant.revoked', (_ctx, grantId) => log.info({ grantId }, 'grant revoked'));
+  // RFC 7009: a token revoked at the revocation endpoint. Tokens are also destroyed elsewhere
+  // (rotation, reuse detection, grant revocation), so only the revocation route counts here.
+  for (const [event, tokenType] of [['access_token.destroyed', 'access_token'], ['refresh_token.destroyed', 'refresh_token'], ['client_credentials.destroyed', 'client_credentials']] as const) {
+    (provider.on as (e: string, h: (token: { accountId?: string; clientId?: string; grantId?: string }) => void) => void)(event, (token) => {
+      const ctx = Provider.ctx;
+      if (ctx?.oidc?.route !== 'revocation') return;
+      const actor = { ...(token.accountId ? { userId: token.accountId } : {}), ...(token.clientId ? { clientId: token.clientId } : {}) };
+      c.audit.record('token.revoked', { outcome: 'success', actor, ...fromRequest(ctx), properties: { tokenType, grantId: token.grantId ?? null, reason: 'client_request' } });
+    });
+  }
   return provider;
 }
 

@@ -21,6 +21,8 @@ export interface AuthDeps {
   sendResetPassword?: (to: string, url: string) => Promise<void>;
   /** After a password reset: revoke the user's OAuth grants (better-auth revokes its sessions). */
   onPasswordReset?: (userId: string) => Promise<void>;
+  /** After better-auth's /verify-email marked an address verified (the audit trail records it). */
+  onEmailVerified?: (user: { id: string; email: string }, request: Request | undefined) => Promise<void>;
 }
 
 /**
@@ -70,6 +72,7 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
       sendOnSignIn: false,
       autoSignInAfterVerification: false,
       ...(deps.sendVerificationEmail ? { sendVerificationEmail: async ({ user, url }: { user: { email: string }; url: string }) => deps.sendVerificationEmail!(user.email, url) } : {}),
+      ...(deps.onEmailVerified ? { afterEmailVerification: async (user: { id: string; email: string }, request?: Request) => deps.onEmailVerified!(user, request) } : {}),
     },
     hooks: { before: unverifiedLooksLikeWrongPassword },
     // Idle expiry: each use after `updateAge` pushes expiry to now + SESSION_IDLE_TTL_S. The
