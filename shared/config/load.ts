@@ -198,7 +198,7 @@ function build(
       webhookSecret: p.STRIPE_WEBHOOK_SECRET as string | undefined,
       apiUrl: p.STRIPE_API_URL as string | undefined,
     },
-    posthog: posthogKey ? { apiKey: posthogKey, host: get('POSTHOG_HOST', 'https://us.i.posthog.com') } : undefined,
+    posthog: posthogKey ? { apiKey: posthogKey, host: get('POSTHOG_HOST', 'https://us.i.posthog.com'), maxQueueSize: get('POSTHOG_MAX_QUEUE', 1000) } : undefined,
     mail: { smtpUrl: p.SMTP_URL as string | undefined, from: get('MAIL_FROM', 'Portcullis <no-reply@localhost>') },
     rateLimitMultiplier: get('RATE_LIMIT_MULTIPLIER', 1),
     audit: { retentionDays: get('AUDIT_RETENTION_DAYS', 365) },

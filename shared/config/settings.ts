@@ -94,6 +94,7 @@ export const settings = {
   METRICS_TOKEN: setting(secretString(16), 'Bearer token for GET /metrics. Unset: /metrics is open in development and off (404) in production.', { secret: true }),
   AUDIT_RETENTION_DAYS: setting(int(1, 3650), 'How long audit_log rows are kept before the hourly purge deletes them.', { default: '365' }),
   POSTHOG_HOST: setting(httpUrl, 'PostHog host.', { default: 'https://us.i.posthog.com' }),
+  POSTHOG_MAX_QUEUE: setting(int(20, 100000), 'Audit events held for PostHog while it is slow or down; beyond this the oldest are dropped (counted in /metrics).', { default: '1000' }),
   SMTP_URL: setting(z.string().regex(/^smtps?:\/\//, { message: 'expected an smtp:// or smtps:// URL' }), 'SMTP server for mail. Unset: development outbox in `DATA_DIR`.', { secret: true }),
   MAIL_FROM: setting(z.string().min(3), 'Sender address of outgoing mail.', { default: 'Portcullis <no-reply@localhost>' }),
   RATE_LIMIT_MULTIPLIER: setting(int(1, 1000000), 'Multiplies every rate-limit bucket (capacity and refill), e.g. for load tests. Rules: docs/auth.md.', { default: '1' }),

@@ -37,7 +37,7 @@ export interface Config {
   };
   session: { ttlS: number; idleTtlS: number };
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
-  posthog: { apiKey: string; host: string } | undefined;
+  posthog: { apiKey: string; host: string; maxQueueSize: number } | undefined;
   mail: { smtpUrl: string | undefined; from: string };
   moderation: { url: string | undefined; timeoutMs: number; failOpen: boolean };
   rateLimitMultiplier: number;

@@ -20,10 +20,10 @@ export function createMetrics(service: string, deps: { db: Knex; audit: Audit })
     webhooks: new Counter({ name: 'webhook_deliveries_total', help: 'Stripe webhook deliveries by HTTP outcome', labelNames: ['status'], registers: [registry] }),
   };
   new Gauge({
-    name: 'audit_events', help: 'Audit sink counters (written, failed, dropped, posthogLost)', labelNames: ['counter'], registers: [registry],
+    name: 'audit_events', help: 'Audit sink counters (written, failed, dropped, posthogSent, posthogErrors, posthogLost) and posthogQueued', labelNames: ['counter'], registers: [registry],
     collect() {
       const s = deps.audit.stats();
-      for (const k of ['written', 'failed', 'dropped', 'posthogLost'] as const) this.set({ counter: k }, s[k] ?? 0);
+      for (const k of ['written', 'failed', 'dropped', 'posthogSent', 'posthogErrors', 'posthogLost', 'posthogQueued'] as const) this.set({ counter: k }, s[k] ?? 0);
     },
   });
   new Gauge({
