@@ -79,7 +79,7 @@ function track(proc: Proc): void {
 }
 
 /** Polls `url` until it answers 200, or fails naming the process output. */
-export async function waitHealthy(url: string, proc: Proc, timeoutMs = 30_000): Promise<void> {
+export async function waitHealthy(url: string, proc: Proc, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.child.exitCode !== null) throw new Error(`process exited (${proc.child.exitCode}) before ${url} answered:\n${proc.output()}`);
