@@ -61,8 +61,21 @@ const cpuMs = async (pid: number | undefined): Promise<number | undefined> => {
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 };
 const CLK_TCK = 100;
+/** BENCH_THREADS=1: CPU ms per thread name of the server during the measured run (diagnosis). */
+const threadCpu = async (pid: number | undefined): Promise<Map<string, number>> => {
+  const m = new Map<string, number>();
+  if (!pid || !process.env.BENCH_THREADS) return m;
+  const { readdir } = await import('node:fs/promises');
+  for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
+    const [comm, stat] = await Promise.all([readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').catch(() => '?'), readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '')]);
+    if (!stat) continue;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    m.set(`${comm.trim()}`, (m.get(comm.trim()) ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK);
+  }
+  return m;
+};
 const cpuPerReq = new Map<LoadResult, number>();
-const measure = async (name: string, o: LoadOptions, warm: Partial<LoadOptions> = { duration: 1 }, server?: Service) => {
+const measure = async (name: string, o: LoadOptions, warm: Partial<LoadOptions> = { duration: 2 }, server?: Service) => {
   // One request first: a case whose answer is wrong measures nothing.
   const n = o.next?.();
   const probe = await fetch(o.url, { method: o.method ?? 'GET', headers: { ...o.headers, ...n?.headers }, body: n?.body ?? o.body });
@@ -70,8 +83,11 @@ const measure = async (name: string, o: LoadOptions, warm: Partial<LoadOptions> 
   await probe.arrayBuffer().catch(() => undefined);
   await load(`${name} (warm-up)`, { ...o, ...warm });
   const cpu0 = await cpuMs(server?.child.pid);
+  const th0 = await threadCpu(server?.child.pid);
   const r = await load(name, o);
   const cpu1 = await cpuMs(server?.child.pid);
+  const th1 = await threadCpu(server?.child.pid);
+  if (th1.size) out(`    threads (ms): ${[...th1].map(([k, v]) => `${k} ${Math.round(v - (th0.get(k) ?? 0))}`).join(', ')}`);
   if (cpu0 !== undefined && cpu1 !== undefined) cpuPerReq.set(r, ((cpu1 - cpu0) * 1000) / r.total);
   out(`  ${name}: ${fmt(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms${cpuPerReq.has(r) ? `, ${fmt(cpuPerReq.get(r)!)} µs server CPU/request` : ''}${r.bad ? `, ${r.bad} unexpected answers (${JSON.stringify(r.statuses)})` : ''}`);
   return r;
@@ -115,6 +131,8 @@ try {
 
   if (want('read')) {
   out('## Authenticated reads (resource API, JWT bearer)');
+  // The first seconds of a fresh process run unoptimised code: warm every route once, unmeasured.
+  for (const p of ['/v1/me', '/v1/listings']) await load('warm-up', { url: api.url + p, headers: bearer(accessTokens[0]!), duration: 3 });
   const koa = await measure('bare Koa JSON handler', { url: `${bareKoa.url}/json`, duration: DURATION }, undefined, bareKoa);
   const koaPg = await measure('bare Koa + one primary-key SELECT (pg)', { url: `${bareKoa.url}/user/${stack.userId}`, duration: DURATION }, undefined, bareKoa);
   for (const p of ['/v1/me', '/v1/listings'] as const) {

@@ -1,8 +1,10 @@
 /**
- * Baseline for the token endpoint: oidc-provider alone, with its default in-memory adapter,
+ * Baseline for the token endpoint: oidc-provider alone, with its own in-memory adapter,
  * configured exactly like ours (authz-server/oidc/configuration.ts: same features, TTLs, keys,
  * resource indicators, rotation) except storage: static clients instead of the database, an
- * in-memory account instead of the users table, and no Koa stack of ours around it.
+ * in-memory account instead of the users table, and no Koa stack of ours around it. The
+ * adapter is oidc-provider's MemoryAdapter over its LRU, sized so that no seeded token is
+ * evicted (the default store keeps only 1000 entries).
  *
  * Env: the services' env (same DATA_DIR → same keys), BENCH_PORT, BENCH_CLIENTS (JSON client
  * metadata), BENCH_ACCOUNT_ID, BENCH_SEED (refresh tokens to seed), BENCH_TOKENS_FILE (written
@@ -14,6 +16,8 @@ import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider
 import { loadConfig } from '#shared/config/index.js';
 import { providerConfiguration } from '#authz/oidc/configuration.js';
 import { ROLE_CLAIM } from '#authz/oidc/account.js';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
 import { seedRefreshTokens } from '../lib/tokens.js';
 
 const { config } = await loadConfig(process.env);
@@ -24,6 +28,7 @@ const ours = providerConfiguration(config, null as never);
 const { adapter: _ignored, ...rest } = ours;
 const configuration: Configuration = {
   ...rest,
+  adapter: ((store) => (model: string) => new MemoryAdapter(model, store))(new LRU({ maxSize: 1_000_000 })) as unknown as Configuration['adapter'],
   clients,
   findAccount: async (_ctx, sub) =>
     sub === accountId
