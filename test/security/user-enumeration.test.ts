@@ -18,7 +18,7 @@ import { PASSWORD, sharedStack, type Stack } from './stack.js';
 const KNOWN = 'enum-known@example.com';
 const UNVERIFIED = 'enum-unver@example.com';
 const UNKNOWN = 'enum-nobdy@example.com';
-const SAMPLES = 15;
+const SAMPLES = 12;
 
 const VARYING = new Set(['date', 'x-request-id']);
 function observable(res: Response, body: string) {
