@@ -6,7 +6,8 @@ import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.j
 import { freePort, type Proc } from '../helpers/process.js';
 import { startFakeStripe, signedEvent, stripeEvent } from '../helpers/fake-stripe.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
-import { REDIRECT, discover } from '../authz-server/oidc.flow.js';
+import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
+import { emailHash } from '#shared/audit/index.js';
 import { startPostHogRecorder, type PostHogRecorder } from './posthog-recorder.js';
 import { serviceProcesses } from './processes.js';
 import { verificationLink } from './outbox.js';
@@ -22,6 +23,25 @@ const SCOPE = 'openid offline_access listings:read checkout:create';
  * three places the audit trail and logs could leak it: PostHog batches, audit_log rows, and
  * the processes' own stdout/stderr at LOG_LEVEL=debug.
  */
+type Row = Record<string, unknown>;
+
+/** The audit rows of one event once the authz-server process has written them (it queues first). */
+async function rowsOf(env: AuthzEnv, event: string, count: number): Promise<Row[]> {
+  for (let i = 0; i < 100; i++) {
+    const rows: Row[] = await env.db('audit_log').where({ event }).orderBy('created_at');
+    if (rows.length >= count) return rows;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`fewer than ${count} ${event} rows`);
+}
+
+const exact = (row: Row) => {
+  const { id, created_at, properties, ...rest } = row;
+  expect(id).to.match(/^[0-9a-f-]{36}$/);
+  expect(Number(created_at)).to.be.above(0);
+  return { ...rest, properties: JSON.parse(String(properties)) as Row };
+};
+
 function journey(backend: Backend, pgUrl?: string) {
   let posthog: PostHogRecorder;
   let stripe: Awaited<ReturnType<typeof startFakeStripe>>;
@@ -64,6 +84,48 @@ function journey(backend: Backend, pgUrl?: string) {
     await env?.close();
     await stripe?.close();
     await posthog?.close();
+  });
+
+  it('user.email_verified: one row when the link is followed, with the user as actor and only an email hash', async function () {
+    this.timeout(30_000);
+    const email = 'verify-me@example.com';
+    const res = await fetch(`${env.env.ISSUER_URL!}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'JourneyUA/1' }, body: JSON.stringify({ name: 'V', email, password: PASSWORD }) });
+    expect(res.status).to.equal(202);
+    expect(await env.db('audit_log').where({ event: 'user.email_verified' })).to.deep.equal([]);
+    const link = await verificationLink(env.env.DATA_DIR!, email);
+    const landed = await new HttpBrowser().request(link, { headers: { 'user-agent': 'JourneyUA/1' } });
+    expect(landed.status).to.equal(302);
+    const userId = (await env.db('user').where({ email }).first()).id;
+    const [row, ...more] = await rowsOf(env, 'user.email_verified', 1);
+    expect(more).to.deep.equal([]);
+    expect(exact(row!)).to.deep.equal({
+      event: 'user.email_verified', outcome: 'success', actor_user_id: userId, actor_client_id: null, subject_type: null, subject_id: null,
+      request_id: null, ip_prefix: null, user_agent: 'JourneyUA/1', properties: { emailHash: `emailhash:${emailHash(email, env.config.secrets.authSecret)}` },
+    });
+    // The link is single use: following it again verifies nothing and records nothing.
+    await new HttpBrowser().request(link);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await env.db('audit_log').where({ event: 'user.email_verified' })).to.have.length(1);
+  });
+
+  it('token.revoked: a refresh token revoked at the revocation endpoint, not rotation or an unknown token', async function () {
+    this.timeout(60_000);
+    const userId = await env.createUser({ email: 'revoke-me@example.com', password: PASSWORD });
+    const config = await discover(env.env.ISSUER_URL!, CLIENT_ID);
+    const tokens = await signedInTokens(config, new HttpBrowser(), { email: 'revoke-me@example.com' });
+    const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    await oidc.tokenRevocation(config, 'not-a-token-we-issued');
+    await oidc.tokenRevocation(config, rotated.refresh_token!);
+    const [row, ...more] = await rowsOf(env, 'token.revoked', 1);
+    expect(more).to.deep.equal([]);
+    const grantId = (exact(row!).properties as { grantId: unknown }).grantId;
+    expect(grantId).to.be.a('string').with.length.above(10);
+    expect(exact(row!)).to.deep.include({ event: 'token.revoked', outcome: 'success', actor_user_id: userId, actor_client_id: CLIENT_ID, subject_type: null, subject_id: null, ip_prefix: '127.0.0.0/24' });
+    expect(exact(row!).properties).to.deep.equal({ tokenType: 'refresh_token', grantId, reason: 'client_request' });
+    expect(String(row!.request_id)).to.match(/^[0-9a-f-]{36}$|^\S{8,}$/);
+    expect(JSON.stringify(row)).to.not.include(rotated.refresh_token!);
+    const refused = await oidc.refreshTokenGrant(config, rotated.refresh_token!).then(() => 'worked', (e: oidc.ResponseBodyError) => e.error);
+    expect(refused).to.equal('invalid_grant');
   });
 
   it('sign-up → verify → sign-in → code+PKCE → API → checkout → webhook → revoke: events arrive, nothing planted leaks', async function () {
@@ -139,6 +201,7 @@ function journey(backend: Backend, pgUrl?: string) {
     expect(await authz.stop(10_000)).to.equal(0);
 
     const events = posthog.events();
+    // Earlier tests of this suite sent events too: each expected (event, distinctId) pair must be there.
     const distinct = (name: string) => [...new Set(events.filter((e) => e.event === name).map((e) => e.distinct_id))];
     const expected: Record<string, string[]> = {
       'user.signed_up': ['portcullis'],
@@ -152,12 +215,17 @@ function journey(backend: Backend, pgUrl?: string) {
       'entitlement.granted': [userId],
       'token.revoked': [userId],
     };
-    for (const [name, ids] of Object.entries(expected)) expect(distinct(name), name).to.deep.equal(ids);
+    for (const [name, ids] of Object.entries(expected)) expect(distinct(name), name).to.include.members(ids);
+    // Nothing of the journey user's is sent under another id.
+    for (const e of events.filter((x) => x.properties.subjectId === userId)) expect(e.distinct_id).to.equal(userId);
     const rows: Record<string, unknown>[] = await env.db('audit_log').select('*');
     const rowEvents = new Set(rows.map((r) => r.event));
     for (const name of Object.keys(expected)) expect(rowEvents.has(name), `audit_log has ${name}`).to.equal(true);
-    expect(rows.find((r) => r.event === 'entitlement.granted')).to.deep.include({ actor_user_id: userId, subject_type: 'entitlement' });
-    expect(rows.find((r) => r.event === 'token.revoked')).to.deep.include({ actor_user_id: userId, actor_client_id: CLIENT_ID });
+    const mine = (event: string) => rows.filter((r) => r.event === event && r.actor_user_id === userId);
+    expect(mine('entitlement.granted')).to.have.length(1);
+    expect(mine('entitlement.granted')[0]).to.deep.include({ subject_type: 'entitlement', outcome: 'success' });
+    expect(mine('token.revoked')).to.have.length(1);
+    expect(mine('token.revoked')[0]).to.deep.include({ actor_client_id: CLIENT_ID, outcome: 'success' });
 
     const logs = authz.output() + api.output();
     // The logs really were captured (JSON lines, request lines of both services).
