@@ -70,7 +70,8 @@ const threadCpu = async (pid: number | undefined): Promise<Map<string, number>> 
     const [comm, stat] = await Promise.all([readFile(`/proc/${pid}/task/${tid}/comm`, 'utf8').catch(() => '?'), readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '')]);
     if (!stat) continue;
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    m.set(`${comm.trim()}`, (m.get(comm.trim()) ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK);
+    const name = tid === String(pid) ? 'main' : comm.trim();
+    m.set(name, (m.get(name) ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK);
   }
   return m;
 };
@@ -161,17 +162,28 @@ try {
     BENCH_SEED: String(REFRESH_N + WARM_N + SLACK), BENCH_TOKENS_FILE: tokensFile, DATABASE_URL: '',
   }, bpPort, '/.well-known/openid-configuration');
   const bareRefresh = await refreshCase('refresh grant, oidc-provider in memory', `${bareProvider.url}/token`, await stack.readTokens(tokensFile), bareProvider);
+  const basic = { ...FORM, authorization: `Basic ${Buffer.from(`${stack.serviceClient.id}:${stack.serviceClient.secret}`).toString('base64')}` };
+  const ccBody = form({ grant_type: 'client_credentials', scope: 'listings:read' });
+  const bareCc = await measure('client_credentials, oidc-provider in memory', { url: `${bareProvider.url}/token`, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, bareProvider);
+  await bareProvider.stop();
+  // The same bare provider on our PostgreSQL storage: what storage costs, without our middleware.
+  const bpPgPort = await freePort();
+  const pgTokensFile = path.join(logDir, 'bare-pg-tokens.json');
+  const bareProviderPg = await start('bare-provider-pg', 'bench/servers/bare-provider.ts', {
+    ...stack.env, BENCH_PORT: String(bpPgPort), BENCH_CLIENTS: '[]', BENCH_ACCOUNT_ID: stack.userId, BENCH_STORAGE: 'pg',
+    BENCH_SEED: String(REFRESH_N + WARM_N + SLACK), BENCH_TOKENS_FILE: pgTokensFile,
+  }, bpPgPort, '/.well-known/openid-configuration');
+  const barePgRefresh = await refreshCase('refresh grant, oidc-provider on our PostgreSQL adapter (no Portcullis middleware)', `${bareProviderPg.url}/token`, await stack.readTokens(pgTokensFile), bareProviderPg);
+  rows.push({ group: 'token', r: barePgRefresh, baseline: bareRefresh });
+  await bareProviderPg.stop();
   const storedBefore = await stack.db('oidc_models').count({ n: '*' }).then(([r]) => Number(r!.n));
   const seeded = await stack.seedTokens(REFRESH_N + WARM_N + SLACK);
   const storedSmall = storedBefore + seeded.length * 2;
   ourRefresh = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedSmall)} stored rows)`, tokenUrl, seeded, authz);
   rows.push({ group: 'token', r: ourRefresh, baseline: bareRefresh });
-  const basic = { ...FORM, authorization: `Basic ${Buffer.from(`${stack.serviceClient.id}:${stack.serviceClient.secret}`).toString('base64')}` };
-  const ccBody = form({ grant_type: 'client_credentials', scope: 'listings:read' });
-  const bareCc = await measure('client_credentials, oidc-provider in memory', { url: `${bareProvider.url}/token`, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, bareProvider);
+  rows.push({ group: 'token', r: ourRefresh, baseline: barePgRefresh });
   const ourCc = await measure('client_credentials, Portcullis on PostgreSQL', { url: tokenUrl, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, authz);
   rows.push({ group: 'token', r: ourCc, baseline: bareCc });
-  await bareProvider.stop();
   out();
   }
 

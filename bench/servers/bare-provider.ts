@@ -6,14 +6,19 @@
  * adapter is oidc-provider's MemoryAdapter over its LRU, sized so that no seeded token is
  * evicted (the default store keeps only 1000 entries).
  *
+ * With BENCH_STORAGE=pg it runs oidc-provider with our storage (knex adapter and account
+ * lookup on DATABASE_URL) but still without our Koa stack: the difference between the three
+ * (memory, this, the real authz-server) splits the cost into storage and everything else.
+ *
  * Env: the services' env (same DATA_DIR → same keys), BENCH_PORT, BENCH_CLIENTS (JSON client
  * metadata), BENCH_ACCOUNT_ID, BENCH_SEED (refresh tokens to seed), BENCH_TOKENS_FILE (written
- * with the seeded tokens before listening).
+ * with the seeded tokens before listening), BENCH_STORAGE (memory | pg).
  */
 import http from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import Provider, { type ClientMetadata, type Configuration } from 'oidc-provider';
 import { loadConfig } from '#shared/config/index.js';
+import { createDb } from '#shared/db/index.js';
 import { providerConfiguration } from '#authz/oidc/configuration.js';
 import { ROLE_CLAIM } from '#authz/oidc/account.js';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
@@ -24,9 +29,10 @@ const { config } = await loadConfig(process.env);
 const accountId = process.env.BENCH_ACCOUNT_ID!;
 const clients = JSON.parse(process.env.BENCH_CLIENTS!) as ClientMetadata[];
 
-const ours = providerConfiguration(config, null as never);
+const pgStorage = process.env.BENCH_STORAGE === 'pg';
+const ours = providerConfiguration(config, pgStorage ? createDb(config.db) : (null as never));
 const { adapter: _ignored, ...rest } = ours;
-const configuration: Configuration = {
+const configuration: Configuration = pgStorage ? ours : {
   ...rest,
   adapter: ((store) => (model: string) => new MemoryAdapter(model, store))(new LRU({ maxSize: 1_000_000 })) as unknown as Configuration['adapter'],
   clients,
@@ -36,8 +42,8 @@ const configuration: Configuration = {
       : undefined,
 };
 const provider = new Provider(config.authz.issuer, configuration);
-const agent = clients.find((c) => c.token_endpoint_auth_method === 'none')!;
-const tokens = await seedRefreshTokens(provider, { clientId: agent.client_id, accountId, audience: config.api.audience, n: Number(process.env.BENCH_SEED ?? 0) });
+const agentId = clients.find((c) => c.token_endpoint_auth_method === 'none')?.client_id ?? 'bench-agent';
+const tokens = await seedRefreshTokens(provider, { clientId: agentId, accountId, audience: config.api.audience, n: Number(process.env.BENCH_SEED ?? 0) });
 await writeFile(process.env.BENCH_TOKENS_FILE!, JSON.stringify(tokens));
 const server = http.createServer(provider.callback());
 server.listen(Number(process.env.BENCH_PORT), '127.0.0.1', () => process.stdout.write('bare-provider listening\n'));
