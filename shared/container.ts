@@ -42,7 +42,7 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
   }
   const cache = await createCache(config.cache, logger.child({ component: 'cache' }));
   const mailer = createMailer(config, logger);
-  const audit = createAudit({ db, logger: logger.child({ component: 'audit' }), secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
+  const audit = createAudit({ db, logger, secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
   const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer, audit }));
   const metrics = createMetrics(opts.service ?? 'portcullis', { db, audit });
   return {

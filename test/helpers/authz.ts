@@ -65,7 +65,12 @@ export async function authzEnv(backend: Backend, pgUrl?: string, extra: Record<s
     async start(overrides: Record<string, string> = {}) {
       const p = overrides.AUTHZ_PORT ? Number(overrides.AUTHZ_PORT) : servers.length === 0 ? port : await freePort();
       const proc = runNode([...SOURCE_FLAGS, 'authz-server/main.ts'], { ...env, AUTHZ_PORT: String(p), LOG_LEVEL: 'info', DB_MIGRATE_ON_START: 'false', ...overrides });
-      await proc.waitFor(/authz-server listening/, 30_000);
+      try {
+        await proc.waitFor(/authz-server listening/, 30_000);
+      } catch (err) {
+        await proc.stop(2000); // never leave a process behind that close() does not know
+        throw err;
+      }
       const server = { issuer: env.ISSUER_URL!, url: `http://127.0.0.1:${p}`, proc, stop: () => proc.stop(5000) };
       servers.push(server);
       return server;
