@@ -3,7 +3,7 @@ import * as OTPAuth from 'otpauth';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import type { AuthzServer } from '../helpers/authz.js';
-import { authorize } from '../authz-server/oidc.flow.js';
+import { authorize, tokenRequest } from '../authz-server/oidc.flow.js';
 import { PASSWORD, REDIRECT, errorOf, setCookies, sharedStack, type Stack } from './stack.js';
 
 /**
@@ -100,11 +100,15 @@ describe('security: stolen session cookie', function () {
     const EMAIL = 'two-factor-victim@example.com';
     let totp: OTPAuth.TOTP;
     let stolenBeforeEnrolment: string;
+    let stolenFromOtherDevice: string;
+    let refreshBeforeEnrolment: string;
 
     before(async () => {
       await s.user(EMAIL);
       const owner = await s.signedIn(EMAIL);
       stolenBeforeEnrolment = await s.sessionCookie(owner);
+      stolenFromOtherDevice = await s.sessionCookie(await s.signedIn(EMAIL));
+      refreshBeforeEnrolment = (await s.tokens(EMAIL, 'openid offline_access', owner)).refresh_token!;
       const enrol = await owner.request(`${s.issuer}/account/2fa/enable`, { form: { password: PASSWORD } });
       const uri = /id="otpauth" readonly value="([^"]+)"/.exec(enrol.text)?.[1]?.replace(/&amp;/g, '&');
       expect(uri, enrol.text.slice(0, 300)).to.match(/^otpauth:\/\/totp\//);
@@ -113,8 +117,11 @@ describe('security: stolen session cookie', function () {
       expect([verified.status, verified.location]).to.deep.equal([303, `${s.issuer}/account?notice=2fa-on`]);
     });
 
-    it('kills sessions obtained with the password alone before enrolment', async () => {
+    it('kills sessions and OAuth grants obtained with the password alone before enrolment', async () => {
       expect(errorOf(await me(stolenBeforeEnrolment))).to.deep.equal([401, 'INVALID_SESSION']);
+      expect(errorOf(await me(stolenFromOtherDevice)), 'a session of another device').to.deep.equal([401, 'INVALID_SESSION']);
+      const refresh = await tokenRequest(s.issuer, { grant_type: 'refresh_token', refresh_token: refreshBeforeEnrolment, client_id: 'agent' });
+      expect([refresh.status, refresh.body.error]).to.deep.equal([400, 'invalid_grant']);
     });
 
     it('cannot be entered with the password alone through the sign-in page: no session, no code', async () => {
