@@ -136,13 +136,14 @@ try {
   for (const p of ['/v1/me', '/v1/listings']) await load('warm-up', { url: api.url + p, headers: bearer(accessTokens[0]!), duration: 3 });
   const koa = await measure('bare Koa JSON handler', { url: `${bareKoa.url}/json`, duration: DURATION }, undefined, bareKoa);
   const koaPg = await measure('bare Koa + one primary-key SELECT (pg)', { url: `${bareKoa.url}/user/${stack.userId}`, duration: DURATION }, undefined, bareKoa);
+  const koaMe = await measure('bare Koa + the two SELECTs of /v1/me (pg)', { url: `${bareKoa.url}/me/${stack.userId}`, duration: DURATION }, undefined, bareKoa);
   for (const p of ['/v1/me', '/v1/listings'] as const) {
     const one = await measure(`GET ${p}, one repeated token`, { url: api.url + p, headers: bearer(accessTokens[0]!), duration: DURATION }, undefined, api);
     rows.push({ group: 'read', r: one, baseline: koa, extra: `${(one.rps / rawJose).toFixed(2)}×` });
-    rows.push({ group: 'read', r: one, baseline: koaPg });
+    rows.push({ group: 'read', r: one, baseline: p === '/v1/me' ? koaMe : koaPg });
     const many = await measure(`GET ${p}, 100 distinct tokens`, { url: api.url + p, next: rotating, duration: DURATION }, undefined, api);
     rows.push({ group: 'read', r: many, baseline: koa, extra: `${(many.rps / rawJose).toFixed(2)}×` });
-    rows.push({ group: 'read', r: many, baseline: koaPg });
+    rows.push({ group: 'read', r: many, baseline: p === '/v1/me' ? koaMe : koaPg });
   }
   out();
   }

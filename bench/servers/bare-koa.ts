@@ -2,7 +2,8 @@
  * Baselines on a bare Koa app (no middleware of ours): `GET /json` answers a small JSON
  * object; `GET /user/:id` does the one primary-key SELECT every authenticated request of ours
  * needs (role and ban state) through a pg pool and answers it as JSON (the floor for a read
- * that consults the database); `POST /insert` parses a JSON body and does one INSERT (the floor
+ * that consults the database); `GET /me/:id` does the same two SELECTs as our `GET /v1/me`
+ * (the user's role and ban state, their active entitlements) with raw pg; `POST /insert` parses a JSON body and does one INSERT (the floor
  * for any write that must be durable before the answer). Env: BENCH_PORT, DATABASE_URL.
  */
 import http from 'node:http';
@@ -24,6 +25,13 @@ app.use(async (ctx) => {
   if (ctx.method === 'GET' && ctx.path.startsWith('/user/') && pool) {
     const { rows } = await pool.query('SELECT id, email, name, role, banned, "banExpires" FROM "user" WHERE id = $1', [ctx.path.slice(6)]);
     ctx.body = rows[0] ?? {};
+    return;
+  }
+  if (ctx.method === 'GET' && ctx.path.startsWith('/me/') && pool) {
+    const id = ctx.path.slice(4);
+    const { rows } = await pool.query('SELECT id, email, name, role, banned, "banExpires" FROM "user" WHERE id = $1', [id]);
+    const ents = await pool.query("SELECT listing_id, granted_at FROM entitlements WHERE user_id = $1 AND status = 'active' ORDER BY granted_at DESC", [id]);
+    ctx.body = { ...rows[0], entitlements: ents.rows.map((e) => ({ listingId: e.listing_id, grantedAt: new Date(Number(e.granted_at)).toISOString() })) };
     return;
   }
   if (ctx.method === 'POST' && ctx.path === '/insert' && pool) {
