@@ -22,7 +22,11 @@ export interface RunningServer {
 }
 
 export async function startServer(app: Koa, opts: ServerOptions): Promise<RunningServer> {
-  const server = http.createServer(app.callback());
+  const handle = app.callback();
+  const server = http.createServer((req, res) => {
+    res.once('finish', () => discardUnreadBody(req));
+    return handle(req, res);
+  });
   // Slow-loris bounds; keep-alive must outlive a typical load balancer idle timeout (60 s).
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
@@ -56,6 +60,28 @@ export async function startServer(app: Koa, opts: ServerOptions): Promise<Runnin
       opts.logger.info('shutdown complete');
     })());
   return { server, url, shutdown };
+}
+
+/**
+ * A response sent before its request body was read — a 413 from a bounded reader, a 415 from
+ * better-auth after it started streaming the body — leaves the rest of the body on the kept-alive
+ * connection, paused by the reader that gave up, and the client's next request on that
+ * connection hangs until the socket times out (found by test/reliability/fuzz.test.ts). Node
+ * discards an untouched body itself; one that a reader started and abandoned is discarded here
+ * the same way (what IncomingMessage#_dump does), so the connection moves on.
+ */
+function discardUnreadBody(req: http.IncomingMessage): void {
+  if (req.complete) return;
+  if (req.destroyed) {
+    // A reader that destroyed the stream (async iteration stopped early) left nothing to
+    // resume: the connection cannot be reused, so it ends after the response.
+    req.socket?.end();
+    return;
+  }
+  // A 'readable' listener (async iteration) would keep resume() from flowing the stream.
+  req.removeAllListeners('readable');
+  req.removeAllListeners('data');
+  req.resume();
 }
 
 /** Resolves once no request is in flight; idle keep-alive sockets are closed as they free up. */
