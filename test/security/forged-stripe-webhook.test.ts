@@ -94,8 +94,11 @@ describe('security: forged Stripe webhook', function () {
 
     it('the resource API refuses to start with a Stripe key but no webhook secret, naming only that setting', async () => {
       const proc = runNode([...SOURCE_FLAGS, 'resource-api/main.ts'], await productionEnv());
-      expect(await proc.exited).to.equal(1);
+      // Bounded either way: a process that starts instead of refusing fails the test at once.
+      const outcome = await Promise.race([proc.exited.then((code) => `exit ${code}`), proc.waitFor(/listening/, 30_000).then(() => 'listening', () => 'no exit')]);
+      await proc.stop(2000);
       const out = proc.output();
+      expect(outcome, out).to.equal('exit 1');
       expect(out).to.contain('STRIPE_WEBHOOK_SECRET: is required in production when STRIPE_SECRET_KEY is set');
       expect(out).not.to.match(/AUTH_SECRET|COOKIE_KEYS|SIGNING_KEYS|DATABASE_URL|ISSUER_URL/);
       expect(out).not.to.contain('listening');
