@@ -97,6 +97,10 @@ const skipReason = PG_URL ? privatePostgresUnavailable() : PG_SKIP_REASON;
       }));
     };
 
+    const ready = async (i: number) => {
+      samples.push(await timedFetch('readyz', `${[...r.authz, ...r.api][i % 4]!.url}/readyz`));
+    };
+
     const fault = (async () => {
       await new Promise((res) => setTimeout(res, BEFORE_MS));
       outageStart = Date.now();
@@ -111,6 +115,7 @@ const skipReason = PG_URL ? privatePostgresUnavailable() : PG_SKIP_REASON;
       worker(done, (i) => refresh(i, 0), 50),
       worker(done, (i) => refresh(i, 1), 50),
       worker(done, (i) => signIn(i), 100),
+      worker(done, ready, 100),
       fault,
     ]);
 
@@ -131,6 +136,7 @@ const skipReason = PG_URL ? privatePostgresUnavailable() : PG_SKIP_REASON;
       usage: recoveryMs(samples, 'usage', outageEnd),
       refresh: recoveryMs(samples, 'refresh', outageEnd),
       signIn: recoveryMs(samples, 'sign-in', outageEnd),
+      readyz: recoveryMs(samples, 'readyz', outageEnd),
     };
     console.log(`      outage ${outageEnd - outageStart} ms; answers: ${JSON.stringify(summary(samples))}`);
     console.log(`      during the outage: ${JSON.stringify(summary(during))}; slowest answer ${Math.max(...during.map((s) => s.ms))} ms`);
@@ -146,7 +152,8 @@ const skipReason = PG_URL ? privatePostgresUnavailable() : PG_SKIP_REASON;
     for (const s of unavailable) {
       expect(s.body, `${s.kind} 503 body`).not.to.match(INTERNALS);
       const code = errorCode(s);
-      expect(code, `${s.kind}: ${s.body.slice(0, 200)}`).to.be.oneOf(s.kind === 'refresh' ? ['temporarily_unavailable'] : ['DATABASE_UNAVAILABLE']);
+      const expected = { refresh: 'temporarily_unavailable', readyz: 'NOT_READY' }[s.kind] ?? 'DATABASE_UNAVAILABLE';
+      expect(code, `${s.kind}: ${s.body.slice(0, 200)}`).to.equal(expected);
     }
     // Requests the outage refused were refused in bounded time (acquire timeout 2 s + slack).
     expect(Math.max(...unavailable.map((s) => s.ms)), 'fast 503').to.be.below(8000);
