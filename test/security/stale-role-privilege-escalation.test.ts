@@ -42,7 +42,8 @@ describe('security: privilege escalation via a stale role claim', function () {
     await s.user(email, 'admin');
     const browser = await s.signedIn(email);
     const tokens = await s.tokens(email, `openid offline_access ${API_SCOPES}`, browser); // single sign-on: one password check
-    return { cookie: await s.sessionCookie(browser), accessToken: tokens.access_token, idToken: tokens.id_token!, refreshToken: tokens.refresh_token! };
+    // Every cookie the browser holds (a session cache cookie, if there were one, would go along).
+    return { cookie: await browser.jar.getCookieString(s.issuer), accessToken: tokens.access_token, idToken: tokens.id_token!, refreshToken: tokens.refresh_token! };
   }
 
   async function expectRefusedEverywhere(who: { cookie?: string; accessToken: string; idToken: string }): Promise<void> {
