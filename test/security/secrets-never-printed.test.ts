@@ -163,7 +163,7 @@ describe('security: secrets are never printed', function () {
     expect(out).to.match(/mail failed/);
     expect(out).to.match(/STRIPE_UNAVAILABLE|stripe/i);
     expect(out).to.contain('configuration valid');
-    expect(out.length).to.be.greaterThan(10_000);
+    expect(out).to.match(/"path":"\/v1\/checkout\/sessions","status":502/); // the access log ran
   });
 
   it('no planted secret appears in anything a process printed (stdout and stderr)', () => {
