@@ -171,7 +171,8 @@ export async function startReplicas(opts: ReplicaOptions): Promise<Replicas> {
       return { listingId, entitlementId };
     },
     async close() {
-      await Promise.all(all.map((r) => r.stop(5000)));
+      // Every process is stopped even when one stop fails; then the database and folders go.
+      await Promise.allSettled(all.map((r) => r.stop(5000)));
       await env.close();
     },
   };

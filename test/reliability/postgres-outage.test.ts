@@ -51,8 +51,11 @@ const skipReason = PG_URL ? privatePostgresUnavailable() : PG_SKIP_REASON;
     chains.push(first.refresh_token!, (await r.tokens(user.email, scope)).refresh_token!);
   });
   after(async () => {
-    await r?.close();
-    await pg?.destroy();
+    try {
+      await r?.close();
+    } finally {
+      await pg?.destroy();
+    }
   });
 
   it('fails fast with 503 and a stable code during the outage, loses and doubles nothing, and recovers by itself', async () => {

@@ -39,8 +39,11 @@ const skipReason = privateRedisUnavailable();
     chain = t.refresh_token!;
   });
   after(async () => {
-    await r?.close();
-    await redis?.destroy();
+    try {
+      await r?.close();
+    } finally {
+      await redis?.destroy();
+    }
   });
 
   it('keeps sign-in, token issuance and API calls working while Redis is gone, and uses it again when it is back', async () => {

@@ -58,8 +58,11 @@ describe(`dead PostHog and SIGTERM under load (${PG_URL ? 'pg' : 'sqlite'})`, fu
     refresh = t.refresh_token!;
   });
   after(async () => {
-    await r?.close();
-    await new Promise((res) => moderation?.close(res));
+    try {
+      await r?.close();
+    } finally {
+      await new Promise((res) => moderation?.close(res));
+    }
   });
 
   it('PostHog unreachable: every request keeps its status and answers promptly; the audit table still gets the events', async () => {
@@ -86,8 +89,8 @@ describe(`dead PostHog and SIGTERM under load (${PG_URL ? 'pg' : 'sqlite'})`, fu
     for (let i = 0; i < 5; i++) expected.push('sign-in 200', 'sign-in 401 INVALID_EMAIL_OR_PASSWORD', 'refresh 200', i === 0 ? 'usage 201' : 'usage 402 QUOTA_EXCEEDED');
     expect(statuses).to.deep.equal(expected);
     expect(tokens.access_token).to.be.a('string');
-    // posthog-node only queues on capture; nothing waits on the dead host.
-    expect(Math.max(...samples.map((s) => s.ms)), 'slowest answer (ms)').to.be.below(3000);
+    // posthog-node only queues on capture; nothing waits on the dead host (loose: a loaded CI machine).
+    expect(Math.max(...samples.map((s) => s.ms)), 'slowest answer (ms)').to.be.below(5000);
     await waitFor(async () => (await r.env.db('audit_log').where({ event: 'quota.exceeded' }).count({ n: '*' }))[0]!.n == 4);
   });
 
@@ -118,6 +121,27 @@ describe(`dead PostHog and SIGTERM under load (${PG_URL ? 'pg' : 'sqlite'})`, fu
     const ids = answers.map((a) => a.headers!.get('x-request-id')!);
     const rows = await r.env.db('audit_log').where({ event: 'review.rejected' }).whereIn('request_id', ids).count({ n: '*' });
     expect(Number(rows[0]!.n), 'one audit row per completed request').to.equal(IN_FLIGHT);
+  });
+
+  it('SIGTERM on an authz-server during a burst of sign-ins: each one completes or is refused cleanly, exit 0', async () => {
+    const authz = r.authz[0]!;
+    const burst = Array.from({ length: 30 }, () => timedFetch('sign-in', `${authz.url}/api/auth/sign-in/email`, {
+      method: 'POST', headers: { 'content-type': 'application/json', origin: r.issuer }, body: JSON.stringify({ email: user.email, password: PASSWORD }),
+    }));
+    await new Promise((res) => setTimeout(res, 50));
+    const signalledAt = Date.now();
+    authz.proc.child.kill('SIGTERM');
+    const answers = await Promise.all(burst);
+    const code = await Promise.race([authz.proc.exited, new Promise<'hung'>((res) => setTimeout(() => res('hung'), SHUTDOWN_TIMEOUT_MS + 15_000))]);
+    const tally: Record<string, number> = {};
+    for (const a of answers) tally[`${a.status || a.error} ${errorCode(a) ?? ''}`.trim()] = (tally[`${a.status || a.error} ${errorCode(a) ?? ''}`.trim()] ?? 0) + 1;
+    console.log(`      sign-ins around SIGTERM: ${JSON.stringify(tally)}; exit ${code} after ${Date.now() - signalledAt} ms`);
+    // Completed (200), refused on an open connection (503 SHUTTING_DOWN), or refused at connect:
+    // ECONNREFUSED, or ECONNRESET for a connection still in the kernel's accept backlog when the
+    // listener closed (the client had connected but the server never accepted it). Never a hang.
+    for (const a of answers) expect(`${a.status} ${errorCode(a) ?? a.error}`).to.match(/^(200 .*|503 SHUTTING_DOWN|0 ECONNREFUSED|0 ECONNRESET)$/);
+    expect(answers.filter((a) => a.status === 200).length, 'sign-ins in flight completed').to.be.greaterThan(0);
+    expect(code).to.equal(0);
   });
 });
 
