@@ -23,6 +23,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
     }),
   );
   provider.proxy = c.config.http.trustProxy;
+  provider.maxIpsCount = 1; // as shared/http/app.ts: only the hop our proxy appended
   provider.on('server_error', (_ctx, err) => log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'oidc server_error'));
   // OAuth errors answered to clients carry a hidden error_detail; operators see it here.
   for (const event of ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'userinfo.error'] as const) {

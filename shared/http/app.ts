@@ -25,7 +25,9 @@ export interface HttpAppOptions {
  * draining, security headers and health. Routes are added by the caller after this.
  */
 export function createHttpApp(opts: HttpAppOptions): Koa {
-  const app = new Koa({ proxy: opts.config.http.trustProxy, keys: [...opts.config.secrets.cookieKeys] });
+  // Behind TRUST_PROXY, the client address is the last X-Forwarded-For hop (the one our proxy
+  // appended): entries to its left are whatever the client sent.
+  const app = new Koa({ proxy: opts.config.http.trustProxy, maxIpsCount: 1, keys: [...opts.config.secrets.cookieKeys] });
   app.silent = true; // errors are logged once, by koaErrorHandler
   app.use(koaRequestId({ trustIncoming: opts.config.http.trustRequestId }));
   app.use(koaAccessLog(opts.logger));
