@@ -32,6 +32,9 @@ export function stripeWebhookRoutes(deps: WebhookRouteDeps): Router {
     let event: Stripe.Event;
     try {
       event = Stripe.webhooks.constructEvent(payload, header, secret, SIGNATURE_TOLERANCE_S);
+      // The SDK bounds only the signature's age; a timestamp far ahead would stretch the replay window.
+      const signedAt = Number(/(?:^|,)t=(\d+)(?:,|$)/.exec(header)?.[1]);
+      if (!(signedAt <= Date.now() / 1000 + SIGNATURE_TOLERANCE_S)) throw new Error('signature timestamp too far in the future');
     } catch (err) {
       throw appError(BillingErrors, 'WEBHOOK_SIGNATURE_INVALID', { cause: err });
     }

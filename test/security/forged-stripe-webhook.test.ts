@@ -52,6 +52,13 @@ describe('security: forged Stripe webhook', function () {
     await nothingGranted(event.id as string);
   });
 
+  it('refuses a genuine signature dated beyond the tolerance in the future (it would stretch the replay window)', async () => {
+    const event = s.purchase(buyer, listing);
+    const ahead = Math.floor(Date.now() / 1000) + 301;
+    expect(errorOf(await s.deliver(event, { timestamp: ahead }))).to.deep.equal([400, 'WEBHOOK_SIGNATURE_INVALID']);
+    await nothingGranted(event.id as string);
+  });
+
   it('refuses a genuine signature over a tampered body (another buyer, another listing)', async () => {
     const event = s.purchase(buyer, listing);
     const { signature, payload } = signedEvent(WEBHOOK_SECRET, event);
