@@ -76,7 +76,7 @@ async function withUser<T>(email: string, fn: (ctx: { id: string; auth: ReturnTy
   }
 }
 
-/** A ban or a role change must bite at once: sessions and every OAuth grant of the user go. */
+/** A ban must bite at once: sessions and every OAuth grant of the user go. (A role change needs no revocation: every API request reads the role from the database.) */
 async function revokeEverything(db: import('knex').Knex, config: import('#shared/config/index.js').Config, userId: string): Promise<number> {
   await db('session').where({ userId }).del();
   return revokeAccount(db, userId, config.tokens);
