@@ -6,8 +6,8 @@ import { fromNodeHeaders } from 'better-auth/node';
 import { betterAuthMount } from './better-auth-mount.js';
 import type { Container } from '#shared/container.js';
 import { mountRouter } from '#shared/http/index.js';
-import { isUnavailable, pingDb } from '#shared/db/index.js';
-import { StorageErrors, appError } from '#shared/errors/index.js';
+import { pingDb, translateDbError } from '#shared/db/index.js';
+import { StorageErrors, appError, isAppError } from '#shared/errors/index.js';
 import { renderMessage } from './pages/message.js';
 import { createProvider } from './oidc/provider.js';
 import { interactionRoutes } from './routes/interaction.js';
@@ -52,29 +52,43 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
   });
 
-  app.use(providerOutage(provider));
+  app.use(providerStorageErrors(provider));
   app.use(mount(provider as unknown as Koa));
   const purge = startPurge(c);
   return { close: () => purge.stop() };
 }
 
 const UNAVAILABLE = 'The service is temporarily unavailable. Try again in a moment.';
+const BAD_CHARACTER = 'A parameter contains a character that is not allowed.';
 
 /**
- * oidc-provider answers every unexpected error as 500 server_error. One caused by a database
- * outage is retryable: 503 with RFC 6749 §4.1.2.1's `temporarily_unavailable` (JSON for the
- * token, introspection and revocation endpoints; the message page for browsers).
+ * oidc-provider answers every unexpected error as 500 server_error. Two storage failures are
+ * not server errors: a database outage is retryable, 503 with RFC 6749 §4.1.2.1's
+ * `temporarily_unavailable` and Retry-After; a parameter PostgreSQL cannot compare (a NUL in a
+ * client_id or token) is the client's, 400 `invalid_request`. JSON for the token,
+ * introspection and revocation endpoints; the message page for browsers.
  */
-function providerOutage(provider: Provider): Koa.Middleware {
-  const outage = new WeakSet<IncomingMessage>();
+function providerStorageErrors(provider: Provider): Koa.Middleware {
+  const causes = new WeakMap<IncomingMessage, 'unavailable' | 'character'>();
   provider.on('server_error', (ctx, err) => {
-    if (isUnavailable(err)) outage.add(ctx.req);
+    const storage = translateDbError(err);
+    if (!isAppError(storage)) return;
+    if (storage.code === 'DATABASE_UNAVAILABLE') causes.set(ctx.req, 'unavailable');
+    if (storage.code === 'UNSUPPORTED_CHARACTER') causes.set(ctx.req, 'character');
   });
   return async (ctx, next) => {
     await next();
-    if (ctx.status !== 500 || !outage.has(ctx.req)) return;
+    const cause = ctx.status === 500 ? causes.get(ctx.req) : undefined;
+    if (!cause) return;
+    const html = ctx.accepts('json', 'html') === 'html';
+    if (cause === 'character') {
+      if (html) return renderMessage(ctx, 'Sign-in error', BAD_CHARACTER, 400);
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: BAD_CHARACTER };
+      return;
+    }
     ctx.set('Retry-After', '1');
-    if (ctx.accepts('json', 'html') === 'html') return renderMessage(ctx, 'Temporarily unavailable', UNAVAILABLE, 503);
+    if (html) return renderMessage(ctx, 'Temporarily unavailable', UNAVAILABLE, 503);
     ctx.status = 503;
     ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE };
   };

@@ -13,12 +13,16 @@ interface DriverError {
   errors?: unknown;
 }
 
-// https://www.postgresql.org/docs/current/errcodes-appendix.html (class 23).
+// https://www.postgresql.org/docs/current/errcodes-appendix.html (class 23, and two of class 22).
 const PG_CONSTRAINT: Record<string, StorageCode> = {
   '23505': 'UNIQUE_VIOLATION',
   '23503': 'FOREIGN_KEY_VIOLATION',
   '23502': 'NOT_NULL_VIOLATION',
   '23514': 'CHECK_VIOLATION',
+  // Class 22: PostgreSQL text cannot hold U+0000 ("invalid byte sequence for encoding UTF8: 0x00"),
+  // so a NUL in any compared or stored value fails the query. It is the client's input, not an outage.
+  '22021': 'UNSUPPORTED_CHARACTER',
+  '22P05': 'UNSUPPORTED_CHARACTER',
 };
 
 // https://sqlite.org/rescode.html#constraint_check and siblings (extended result codes).

@@ -24,6 +24,7 @@ export const StorageErrors = {
   FOREIGN_KEY_VIOLATION: { status: 409, message: 'The record refers to something that does not exist.' },
   NOT_NULL_VIOLATION: { status: 400, message: 'A required value is missing.' },
   CHECK_VIOLATION: { status: 400, message: 'A value is out of its allowed range.' },
+  UNSUPPORTED_CHARACTER: { status: 400, message: 'A value contains a character that cannot be stored (such as NUL).' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable.', expose: true },
   CACHE_UNAVAILABLE: { status: 503, message: 'The cache is unavailable.', expose: true },
 } as const;

@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
-import { AppError, HttpErrors, StorageErrors, appError, isAppError } from '../errors/index.js';
-import { isUnavailable } from '../db/transaction.js';
+import { AppError, HttpErrors, appError, isAppError } from '../errors/index.js';
+import { translateDbError } from '../db/errors.js';
 import type { Logger } from '../logging/logger.js';
 
 export interface ErrorBody {
@@ -43,8 +43,10 @@ export function respond(ctx: Context, e: AppError): void {
 export function toAppError(err: unknown): AppError {
   if (isAppError(err)) return err;
   // A driver error that left a query untranslated (an outage can hit any query, not only those
-  // inside withTransaction): retryable 503, never a 500 naming the driver.
-  if (isUnavailable(err)) return appError(StorageErrors, 'DATABASE_UNAVAILABLE', { cause: err });
+  // inside withTransaction): retryable 503, never a 500 naming the driver. A NUL in a value that
+  // PostgreSQL cannot store is the client's input: 400.
+  const storage = translateDbError(err);
+  if (isAppError(storage) && (storage.code === 'DATABASE_UNAVAILABLE' || storage.code === 'UNSUPPORTED_CHARACTER')) return storage;
   const e = err as { status?: number; statusCode?: number; type?: string; expose?: boolean };
   const status = e?.status ?? e?.statusCode;
   if (typeof status !== 'number' || status < 400 || status >= 500) {
