@@ -106,7 +106,8 @@ export async function startReplicas(opts: ReplicaOptions): Promise<Replicas> {
 
   async function spawn(kind: Replica['kind'], port: number, overrides: Record<string, string>): Promise<Replica> {
     const main = kind === 'authz-server' ? 'authz-server/main.ts' : 'resource-api/main.ts';
-    const portVar = kind === 'authz-server' ? { AUTHZ_PORT: String(port) } : { API_PORT: String(port), AUTHZ_INTERNAL_URL: authz[0]?.url ?? issuer };
+    // The first authz replica listens on the issuer's port: the API fetches the JWKS there.
+    const portVar = kind === 'authz-server' ? { AUTHZ_PORT: String(port) } : { API_PORT: String(port), AUTHZ_INTERNAL_URL: issuer };
     const proc = runNode([...SOURCE_FLAGS, main], { ...processEnv, ...portVar, ...overrides });
     track(proc);
     const url = `http://127.0.0.1:${port}`;
@@ -116,16 +117,23 @@ export async function startReplicas(opts: ReplicaOptions): Promise<Replicas> {
     return replica;
   }
 
+  // Ports are claimed before the (slow) start so that replicas can start concurrently.
+  let firstAuthz = true;
+  let firstApi = true;
   const startAuthz = async (overrides: Record<string, string> = {}) => {
-    const port = overrides.AUTHZ_PORT ? Number(overrides.AUTHZ_PORT) : authz.length === 0 ? Number(env.env.AUTHZ_PORT) : await freePort();
+    const port = overrides.AUTHZ_PORT ? Number(overrides.AUTHZ_PORT) : firstAuthz ? Number(env.env.AUTHZ_PORT) : await freePort();
+    firstAuthz = false;
     const r = await spawn('authz-server', port, overrides);
     authz.push(r);
+    authz.sort((a, b) => (a.url === issuer ? -1 : b.url === issuer ? 1 : 0));
     return r;
   };
   const startApi = async (overrides: Record<string, string> = {}) => {
-    const port = overrides.API_PORT ? Number(overrides.API_PORT) : api.length === 0 ? apiPort : await freePort();
+    const port = overrides.API_PORT ? Number(overrides.API_PORT) : firstApi ? apiPort : await freePort();
+    firstApi = false;
     const r = await spawn('resource-api', port, overrides);
     api.push(r);
+    api.sort((a, b) => (a.url === audience ? -1 : b.url === audience ? 1 : 0));
     return r;
   };
 
@@ -178,8 +186,9 @@ export async function startReplicas(opts: ReplicaOptions): Promise<Replicas> {
   };
 
   try {
-    for (let i = 0; i < (opts.authz ?? 1); i++) await startAuthz();
-    for (let i = 0; i < (opts.api ?? 1); i++) await startApi();
+    // All at once: starting a process is mostly compiling sources, and the API fetches the JWKS
+    // only when the first token arrives.
+    await Promise.all([...Array.from({ length: opts.authz ?? 1 }, () => startAuthz()), ...Array.from({ length: opts.api ?? 1 }, () => startApi())]);
   } catch (err) {
     await replicas.close().catch(() => undefined);
     throw err;

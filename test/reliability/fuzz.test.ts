@@ -28,7 +28,7 @@ import { BUSINESS_TABLES, checksum } from './fuzz/checksum.js';
  * tables (fuzz/checksum.ts) are unchanged. SQLite by default, PostgreSQL with DATABASE_URL.
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
-const PER_ROUTE = Number(process.env.FUZZ_PER_ROUTE ?? 50);
+const PER_ROUTE = Number(process.env.FUZZ_PER_ROUTE ?? 40);
 const CONCURRENCY = 8;
 
 const catalogCodes = [HttpErrors, StorageErrors, RateLimitErrors, AuthErrors, BillingErrors, ListingErrors, ReviewErrors, ClientErrors].flatMap((c) => Object.keys(c));
@@ -56,7 +56,7 @@ interface Target {
   /** Credentials this route may be sent with (valid ones only where they cannot destroy the fuzzer's own state). */
   auths: Auth[];
 }
-interface Result { target: string; method: string; url: string; label: string; status: number; code?: string; contentType: string; body: string }
+interface Result { target: string; method: string; url: string; label: string; status: number; code?: string; contentType: string; body: string; request?: string }
 
 describe(`hostile input to every route of both services (${PG_URL ? 'pg' : 'sqlite'}), seed ${SEED}`, function () {
   this.timeout(120_000);
@@ -107,7 +107,7 @@ describe(`hostile input to every route of both services (${PG_URL ? 'pg' : 'sqli
     const show = (x: Result) => `${x.method} ${x.url.slice(0, 140)} [${x.label}] → ${x.status} ${x.code ?? ''} ${x.body.slice(0, 160)}`;
     const failures = (list: Result[]) => `${list.length} of them, e.g.:\n${[...new Map(list.map((x) => [`${x.target} ${x.status} ${x.code}`, x])).values()].slice(0, 25).map(show).join('\n')}`;
     const broken = results.filter((x) => x.status >= 500 || (x.status === 0 && !/oversized|huge|many/.test(x.label)));
-    expect(broken, `no 5xx, no dropped connection: ${failures(broken)}`).to.have.length(0);
+    expect(broken, `no 5xx, no dropped connection: ${failures(broken)}\nto reproduce:\n${broken.slice(0, 5).map((x) => `${x.method} ${x.url.slice(0, 3000)}\n  ${x.request}`).join('\n')}`).to.have.length(0);
     const undocumented = results.filter((x) => x.status >= 400 && x.status < 500 && !documented(x));
     expect(undocumented, `every 4xx documented: ${failures(undocumented)}`).to.have.length(0);
     const accepted = results.filter((x) => x.status < 300 && x.status > 0 && !['GET', 'HEAD', 'OPTIONS'].includes(x.method));
@@ -178,7 +178,8 @@ describe(`hostile input to every route of both services (${PG_URL ? 'pg' : 'sqli
  */
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 function send(req: { target: string; method: string; url: string; label: string; headers: Record<string, string>; body?: string | Uint8Array }): Promise<Result> {
-  const done = (status: number, contentType: string, text: string): Result => ({ target: req.target, method: req.method, url: req.url, label: req.label, status, contentType, body: text, ...(status ? codeOf(contentType, text) : {}) });
+  const request = `headers ${JSON.stringify(Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, v.slice(0, 200)])))} body ${req.body === undefined ? '-' : JSON.stringify(Buffer.from(req.body).toString('latin1').slice(0, 600))}`;
+  const done = (status: number, contentType: string, text: string): Result => ({ target: req.target, method: req.method, url: req.url, label: req.label, status, contentType, body: text, request, ...(status ? codeOf(contentType, text) : {}) });
   const oversized = /oversized|huge|many/.test(req.label);
   return new Promise((resolve) => {
     const u = new URL(req.url);

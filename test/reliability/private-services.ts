@@ -145,3 +145,34 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   await start();
   return { url: `redis://127.0.0.1:${port}`, port, pid: () => child?.pid, kill, start, destroy: kill };
 }
+
+/**
+ * The fallback fault where no private cluster can be made: every session of `database` (the
+ * test's own temporary database, never another) is terminated with pg_terminate_backend every
+ * `everyMs` until stop(). Queries in progress fail with 57P01; new connections still succeed.
+ */
+export function killConnectionsRepeatedly(baseUrl: string, database: string, everyMs = 100): { stop(): Promise<number> } {
+  let stopped = false;
+  let killed = 0;
+  const loop = (async () => {
+    const { default: pg } = await import('pg');
+    const admin = new pg.Client({ connectionString: baseUrl });
+    await admin.connect();
+    try {
+      while (!stopped) {
+        const res = await admin.query('SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
+        killed += Number(res.rows[0].n);
+        await new Promise((r) => setTimeout(r, everyMs));
+      }
+    } finally {
+      await admin.end();
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return killed;
+    },
+  };
+}

@@ -12,9 +12,9 @@ import { ANSWER_BOUND_MS, INTERNALS, json, recoveryMs, summary, timedFetch, work
  * ("degraded"), and the shared buckets are used again once Redis is back. A PRIVATE redis-server
  * (the shared one on 6379 serves other suites); PostgreSQL when DATABASE_URL is set, else SQLite.
  */
-const BEFORE_MS = 2000;
-const OUTAGE_MS = 4000;
-const AFTER_MS = 5000;
+const BEFORE_MS = 1500;
+const OUTAGE_MS = 3000;
+const AFTER_MS = 4000;
 
 const skipReason = privateRedisUnavailable();
 
