@@ -156,6 +156,10 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
     console.log(`      during the outage: ${JSON.stringify(summary(during))}; slowest answer ${Math.max(...during.map((s) => s.ms))} ms`);
     console.log(`      recovery after restart (ms): ${JSON.stringify(recovery)}; refresh chains lost: ${lostChains.length}`);
 
+    // No replica died of the fault.
+    const dead = [...r.authz, ...r.api].filter((x) => x.proc.child.exitCode !== null || x.proc.child.signalCode !== null);
+    for (const x of dead) console.log(`      ${x.kind} ${x.url} exited ${x.proc.child.exitCode ?? x.proc.child.signalCode}:\n${x.proc.output().split('\n').filter((l) => !/knex warning/.test(l)).slice(-60).join('\n')}`);
+    expect(dead.length, 'every replica survived the fault').to.equal(0);
     // Never a hang, never a 500, never internals; a 503 names the failing dependency.
     expect(samples.filter((s) => s.status === 0).map((s) => `${s.kind} ${s.error} ${s.ms}ms`), 'every request answered').to.deep.equal([]);
     expect(Math.max(...samples.map((s) => s.ms))).to.be.below(ANSWER_BOUND_MS);
