@@ -32,9 +32,11 @@ export function stripeWebhookRoutes(deps: WebhookRouteDeps): Router {
     let event: Stripe.Event;
     try {
       event = Stripe.webhooks.constructEvent(payload, header, secret, SIGNATURE_TOLERANCE_S);
-      // The SDK bounds only the signature's age; a timestamp far ahead would stretch the replay window.
-      const signedAt = Number(/(?:^|,)t=(\d+)(?:,|$)/.exec(header)?.[1]);
-      if (!(signedAt <= Date.now() / 1000 + SIGNATURE_TOLERANCE_S)) throw new Error('signature timestamp too far in the future');
+      // The SDK bounds only the signature's age; a timestamp far ahead would stretch the replay
+      // window. Exactly one t= (the SDK reads the last one; an extra one must not hide it).
+      const stamps = header.split(',').filter((part) => part.startsWith('t='));
+      const signedAt = stamps.length === 1 ? Number(stamps[0]!.slice(2)) : NaN;
+      if (!(signedAt <= Date.now() / 1000 + SIGNATURE_TOLERANCE_S)) throw new Error('signature timestamp missing, repeated or too far in the future');
     } catch (err) {
       throw appError(BillingErrors, 'WEBHOOK_SIGNATURE_INVALID', { cause: err });
     }

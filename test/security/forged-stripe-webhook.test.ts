@@ -56,6 +56,9 @@ describe('security: forged Stripe webhook', function () {
     const event = s.purchase(buyer, listing);
     const ahead = Math.floor(Date.now() / 1000) + 301;
     expect(errorOf(await s.deliver(event, { timestamp: ahead }))).to.deep.equal([400, 'WEBHOOK_SIGNATURE_INVALID']);
+    // A harmless t= in front must not hide the future one from the check (the SDK reads the last t=).
+    const { signature } = signedEvent(WEBHOOK_SECRET, event, { timestamp: Math.floor(Date.now() / 1000) + 3600 });
+    expect(errorOf(await s.deliver(event, { signature: `t=${Math.floor(Date.now() / 1000)},${signature}` }))).to.deep.equal([400, 'WEBHOOK_SIGNATURE_INVALID']);
     await nothingGranted(event.id as string);
   });
 
