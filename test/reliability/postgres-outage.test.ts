@@ -53,7 +53,10 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
     const scope = 'openid offline_access usage:report usage:read';
     const first = await r.tokens(user.email, scope);
     access = first.access_token;
-    chains.push(first.refresh_token!, (await r.tokens(user.email, scope)).refresh_token!);
+    // The second chain belongs to another user: a chain lost to the fault revokes its grant (reuse
+    // detection), and must not take the other chain with it.
+    const other = await r.seedUser('pg-outage-2@example.com');
+    chains.push(first.refresh_token!, (await r.tokens(other.email, scope)).refresh_token!);
   });
   after(async () => {
     try {
@@ -66,8 +69,8 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
   it('fails fast with 503 and a stable code during the outage, loses and doubles nothing, and recovers by itself', async () => {
     const samples: Sample[] = [];
     const reports = new Map<string, Sample[]>();
-    const refreshOk: { used: string; issued: string }[] = [];
-    const lostChains: string[] = [];
+    const refreshOk: { chain: number; used: string; issued: string }[] = [];
+    const lostChains: number[] = [];
     const t0 = Date.now();
     const end = t0 + BEFORE_MS + OUTAGE_MS + AFTER_MS;
     const done = () => Date.now() >= end;
@@ -91,11 +94,11 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
       samples.push(s);
       if (s.status === 200) {
         const issued = String(json(s)!.refresh_token);
-        refreshOk.push({ used, issued });
+        refreshOk.push({ chain: w, used, issued });
         chains[w] = issued;
       } else if (s.status === 400) {
         // The old token was consumed but the new one never reached us: the chain is gone.
-        lostChains.push(used);
+        lostChains.push(w);
         chains[w] = '';
       }
     };
@@ -187,9 +190,14 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
     expect(Number(ent.quota_remaining), 'quota consumed once per report').to.equal(QUOTA - reports.size);
 
     // Refresh: every refresh token we were given is stored; none was accepted twice.
-    const issued = refreshOk.map((x) => x.issued);
+    // A lost chain was answered invalid_grant and its grant revoked (its tokens deleted, a
+    // tombstone left): that is reuse detection working, the documented cost of a refresh cut
+    // between its two writes.
+    const issued = refreshOk.filter((x) => !lostChains.includes(x.chain)).map((x) => x.issued);
     const stored = await r.env.db('oidc_models').where({ model: 'RefreshToken' }).whereIn('id', issued).count({ n: '*' });
     expect(Number(stored[0]!.n), 'issued refresh tokens are stored').to.equal(issued.length);
+    const tombstones = await r.env.db('oidc_models').where({ model: 'RevokedGrant' }).count({ n: '*' });
+    expect(Number(tombstones[0]!.n), 'a lost chain revoked its grant').to.be.at.least(lostChains.length);
     expect(new Set(refreshOk.map((x) => x.used)).size, 'no refresh token accepted twice').to.equal(refreshOk.length);
 
     // Recovery, by itself, within seconds.
