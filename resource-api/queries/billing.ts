@@ -43,6 +43,14 @@ export async function findBySubscription(db: Knex, subscriptionId: string): Prom
   return db(T).where({ stripe_subscription_id: subscriptionId }).first();
 }
 
+/**
+ * The same row, locked until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's single
+ * writer needs none): a concurrent delivery for the subscription waits, then sees this one's result.
+ */
+export async function lockBySubscription(trx: Knex, subscriptionId: string): Promise<BillingEntitlementRow | undefined> {
+  return trx(T).where({ stripe_subscription_id: subscriptionId }).forUpdate().first();
+}
+
 export async function activeSubscriptionExists(db: Knex, userId: string, listingId: string): Promise<boolean> {
   const row = await db(T).select('id').where({ user_id: userId, listing_id: listingId }).whereIn('status', ['active', 'pending'])
     .whereNotNull('stripe_subscription_id').first();
@@ -96,7 +104,8 @@ export async function renewSubscriptionPeriod(
 export async function activeEntitlementsWhere(
   db: Knex, where: Partial<Pick<BillingEntitlementRow, 'stripe_payment_intent_id' | 'stripe_checkout_session_id'>>,
 ): Promise<BillingEntitlementRow[]> {
-  return db(T).where(where).andWhere('status', 'active');
+  // Locked: two deliveries revoking the same grant must not both see it active (one audit event).
+  return db(T).where(where).andWhere('status', 'active').forUpdate();
 }
 
 export async function revokeWhere(

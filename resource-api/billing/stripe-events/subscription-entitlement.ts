@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { findListing } from '../../queries/listings.js';
-import { findBySubscription, findUserById, insertEntitlementOnce, rememberBillingCustomer, type BillingEntitlementRow } from '../../queries/billing.js';
+import { findBySubscription, findUserById, lockBySubscription, insertEntitlementOnce, rememberBillingCustomer, type BillingEntitlementRow } from '../../queries/billing.js';
 import type { EntitlementChange, StripeEventContext } from './types.js';
 
 export interface SubscriptionRef {
@@ -63,7 +63,7 @@ export function revoked(row: BillingEntitlementRow, reason: string): Entitlement
  * goes away, or one that flips and back within the event, changed nobody's access.
  */
 export async function trackAccess(trx: Knex, subscriptionId: string, ctx: StripeEventContext, source: string, apply: () => Promise<void>): Promise<void> {
-  const before = (await findBySubscription(trx, subscriptionId))?.status;
+  const before = (await lockBySubscription(trx, subscriptionId))?.status;
   await apply();
   const after = await findBySubscription(trx, subscriptionId);
   if (!after || after.status === before) return;
