@@ -1,12 +1,9 @@
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import * as oidc from 'openid-client';
 import { HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
 import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { linkIn, mailFor as outboxMail } from '../helpers/outbox.js';
 import { PASSWORD, REDIRECT, authorize, discover, signedInTokens } from './oidc.flow.js';
-
-interface OutboxMail { to: string; subject: string; text: string; kind: string }
 
 describe('accounts: sign-up, verification, sign-in and password reset', function () {
   this.timeout(120_000);
@@ -25,20 +22,8 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
   });
   after(() => env?.close());
 
-  async function outbox(): Promise<OutboxMail[]> {
-    const text = await readFile(path.join(env.env.DATA_DIR!, 'outbox.jsonl'), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as OutboxMail);
-  }
-  /** Mail leaves off the request path: wait until the message for `to` arrives. */
-  async function mailFor(to: string, kind: string): Promise<OutboxMail> {
-    for (let i = 0; i < 100; i++) {
-      const found = (await outbox()).filter((m) => m.to === to && m.kind === kind).at(-1);
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no ${kind} mail for ${to}`);
-  }
-  const linkIn = (mail: OutboxMail) => /(http:\/\/\S+)/.exec(mail.text)![1]!;
+  /** Mail leaves off the request path: waits until the latest `kind` message for `to` arrives. */
+  const mailFor = (to: string, kind: string) => outboxMail(env.env.DATA_DIR!, to, kind);
   const signUp = (body: Record<string, string>) =>
     fetch(`${issuer}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const signInApi = (email: string, password: string) =>

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import * as OTPAuth from 'otpauth';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { mailLink as outboxLink } from '../helpers/outbox.js';
 import { ARTIFACTS, HAS_CHROMIUM, CHROMIUM, launch, unlabelledInputs, watch } from '../helpers/browser.js';
 import { REDIRECT, discover } from '../authz-server/oidc.flow.js';
 
@@ -49,15 +49,7 @@ const PASSWORD = 'a very long passphrase 42';
   async function expectLabelled(page: Page) {
     expect(await unlabelledInputs(page), page.url()).to.deep.equal([]);
   }
-  async function mailLink(to: string, kind: string): Promise<string> {
-    for (let i = 0; i < 100; i++) {
-      const text = await readFile(path.join(env.env.DATA_DIR!, 'outbox.jsonl'), 'utf8').catch(() => '');
-      const mail = text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((m) => m.to === to && m.kind === kind).at(-1);
-      if (mail) return /(http:\/\/\S+)/.exec(mail.text)![1]!;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no ${kind} mail for ${to}`);
-  }
+  const mailLink = (to: string, kind: string) => outboxLink(env.env.DATA_DIR!, to, kind);
 
   /** Starts an authorization request; returns the PKCE verifier and state to redeem the code. */
   async function startAuthorization(page: Page) {

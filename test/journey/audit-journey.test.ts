@@ -3,14 +3,15 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
-import { freePort, type Proc } from '../helpers/process.js';
+import { freePort, serviceProcesses, type Proc } from '../helpers/process.js';
 import { startFakeStripe, signedEvent, stripeEvent } from '../helpers/fake-stripe.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { emailHash } from '#shared/audit/index.js';
-import { startPostHogRecorder, type PostHogRecorder } from './posthog-recorder.js';
-import { serviceProcesses } from './processes.js';
-import { verificationLink } from './outbox.js';
+import { startPostHogRecorder, type PostHogRecorder } from '../helpers/posthog-recorder.js';
+import { mailLink } from '../helpers/outbox.js';
+import { insertListing } from '../helpers/listings.js';
+import { auditRow } from '../helpers/audit-row.js';
 
 const WEBHOOK_SECRET = `whsec_journey_${randomBytes(12).toString('hex')}`;
 const FRONTEND = 'https://app.example.com';
@@ -34,13 +35,6 @@ async function rowsOf(env: AuthzEnv, event: string, count: number): Promise<Row[
   }
   throw new Error(`fewer than ${count} ${event} rows`);
 }
-
-const exact = (row: Row) => {
-  const { id, created_at, properties, ...rest } = row;
-  expect(id).to.match(/^[0-9a-f-]{36}$/);
-  expect(Number(created_at)).to.be.above(0);
-  return { ...rest, properties: JSON.parse(String(properties)) as Row };
-};
 
 function journey(backend: Backend, pgUrl?: string) {
   let posthog: PostHogRecorder;
@@ -69,13 +63,7 @@ function journey(backend: Backend, pgUrl?: string) {
     ]);
     await env.createClient({ clientId: CLIENT_ID, name: 'Journey agent', type: 'public', redirectUris: [REDIRECT], scopes: SCOPE.split(' ') });
     const publisherId = await env.createUser({ email: `pub-${randomUUID()}@example.com`, password: 'publisher passphrase long', role: 'publisher' });
-    listingId = randomUUID();
-    const now = Date.now();
-    await env.db('listings').insert({
-      id: listingId, slug: `journey-${listingId}`, publisher_id: publisherId, title: 'Journey agent', summary: 'Walks', description: 'Walks the journey.',
-      status: 'published', price_type: 'one_time', price_interval: null, currency: 'EUR', amount_minor: 900, quota_units: 10, quota_period: 'once',
-      search_text: 'journey agent', created_at: now, updated_at: now, published_at: now,
-    });
+    listingId = await insertListing(env.db, { publisherId, title: 'Journey agent', summary: 'Walks', description: 'Walks the journey.', quotaUnits: 10 });
   });
 
   after(async function () {
@@ -92,13 +80,13 @@ function journey(backend: Backend, pgUrl?: string) {
     const res = await fetch(`${env.env.ISSUER_URL!}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'JourneyUA/1' }, body: JSON.stringify({ name: 'V', email, password: PASSWORD }) });
     expect(res.status).to.equal(202);
     expect(await env.db('audit_log').where({ event: 'user.email_verified' })).to.deep.equal([]);
-    const link = await verificationLink(env.env.DATA_DIR!, email);
+    const link = await mailLink(env.env.DATA_DIR!, email, 'verify-email');
     const landed = await new HttpBrowser().request(link, { headers: { 'user-agent': 'JourneyUA/1' } });
     expect(landed.status).to.equal(302);
     const userId = (await env.db('user').where({ email }).first()).id;
     const [row, ...more] = await rowsOf(env, 'user.email_verified', 1);
     expect(more).to.deep.equal([]);
-    expect(exact(row!)).to.deep.equal({
+    expect(auditRow(row)).to.deep.equal({
       event: 'user.email_verified', outcome: 'success', actor_user_id: userId, actor_client_id: null, subject_type: null, subject_id: null,
       request_id: null, ip_prefix: null, user_agent: 'JourneyUA/1', properties: { emailHash: `emailhash:${emailHash(email, env.config.secrets.authSecret)}` },
     });
@@ -118,10 +106,10 @@ function journey(backend: Backend, pgUrl?: string) {
     await oidc.tokenRevocation(config, rotated.refresh_token!);
     const [row, ...more] = await rowsOf(env, 'token.revoked', 1);
     expect(more).to.deep.equal([]);
-    const grantId = (exact(row!).properties as { grantId: unknown }).grantId;
+    const grantId = (auditRow(row).properties as { grantId: unknown }).grantId;
     expect(grantId).to.be.a('string').with.length.above(10);
-    expect(exact(row!)).to.deep.include({ event: 'token.revoked', outcome: 'success', actor_user_id: userId, actor_client_id: CLIENT_ID, subject_type: null, subject_id: null, ip_prefix: '127.0.0.0/24' });
-    expect(exact(row!).properties).to.deep.equal({ tokenType: 'refresh_token', grantId, reason: 'client_request' });
+    expect(auditRow(row)).to.deep.include({ event: 'token.revoked', outcome: 'success', actor_user_id: userId, actor_client_id: CLIENT_ID, subject_type: null, subject_id: null, ip_prefix: '127.0.0.0/24' });
+    expect(auditRow(row).properties).to.deep.equal({ tokenType: 'refresh_token', grantId, reason: 'client_request' });
     expect(String(row!.request_id)).to.match(/^[0-9a-f-]{36}$|^\S{8,}$/);
     expect(JSON.stringify(row)).to.not.include(rotated.refresh_token!);
     const refused = await oidc.refreshTokenGrant(config, rotated.refresh_token!).then(() => 'worked', (e: oidc.ResponseBodyError) => e.error);
@@ -142,7 +130,7 @@ function journey(backend: Backend, pgUrl?: string) {
     // Sign-up and the verification link from the development outbox.
     const signUp = await fetch(`${issuer}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Journey', email, password }) });
     expect(signUp.status).to.equal(202);
-    const link = await verificationLink(env.env.DATA_DIR!, email);
+    const link = await mailLink(env.env.DATA_DIR!, email, 'verify-email');
     planted.verificationToken = new URL(link).searchParams.get('token')!;
     const landed = await new HttpBrowser().get(link, origin);
     expect(landed.status).to.equal(200);

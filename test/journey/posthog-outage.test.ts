@@ -1,17 +1,15 @@
 import { expect } from 'chai';
 import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
-import { freePort, type Proc } from '../helpers/process.js';
+import { freePort, serviceProcesses, type Proc } from '../helpers/process.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
-import { closedPortUrl, startPostHogRecorder, type PostHogRecorder } from './posthog-recorder.js';
-import { serviceProcesses } from './processes.js';
+import { closedPortUrl, startPostHogRecorder, type PostHogRecorder } from '../helpers/posthog-recorder.js';
+import { median } from '../helpers/stats.js';
 
 const ROUNDS = 40;
 const WARM_UP = 5;
 const MAX_QUEUE = 20;
 
 interface Api { name: string; url: string; proc: Proc; ms: number[]; statuses: number[] }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function auditCounter(api: Api, counter: string): Promise<number> {
   const text = await (await fetch(`${api.url}/metrics`)).text();
@@ -36,6 +34,7 @@ async function rejectedWebhook(api: Api, record: boolean): Promise<void> {
  * 3 s request timeout here) must cost a request nothing: the same burst against four
  * resource-api processes — one without PostHog as the baseline — interleaved request by request
  * so they share the machine's load, then the statuses, the median latencies and the counters.
+ * A fifth process, on a PostHog that answers at once, is kept apart for the SIGTERM-flush test.
  */
 function suite(backend: Backend, pgUrl?: string) {
   let env: AuthzEnv;

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { loadConfig } from '#shared/config/index.js';
 import { createDb, migrations } from '#shared/db/index.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
+import { auditRow } from '../helpers/audit-row.js';
 
 interface Run {
   code: number | null;
@@ -34,7 +35,7 @@ describe('scripts/admin.ts (CLI process)', function () {
     const db = createDb((await loadConfig({ DATA_DIR: dir, NODE_ENV: 'development' })).config.db);
     try {
       const rows: Record<string, unknown>[] = await db('audit_log').where({ event }).orderBy([{ column: 'created_at', order: 'asc' }, { column: 'id', order: 'asc' }]);
-      return rows.map(({ id: _id, created_at: _t, properties, ...rest }) => ({ ...rest, properties: JSON.parse(String(properties)) }));
+      return rows.map((row) => auditRow(row));
     } finally {
       await db.destroy();
     }

@@ -1,14 +1,7 @@
 import { expect } from 'chai';
+import { auditRow } from '../../helpers/audit-row.js';
 import { billingSuites, objects, stripeEvent, type BillingApi } from './billing.fixture.js';
 
-/** The exact audit_log row of one entitlement event (ids and times checked, then left out). */
-function auditRow(row: Record<string, unknown> | undefined): Record<string, unknown> & { properties: Record<string, unknown> } {
-  expect(row, 'audit row').to.not.equal(undefined);
-  const { id, created_at, properties, ...rest } = row!;
-  expect(id).to.match(/^[0-9a-f-]{36}$/);
-  expect(Number(created_at)).to.be.above(0);
-  return { ...rest, properties: JSON.parse(String(properties)) as Record<string, unknown> };
-}
 
 billingSuites('Stripe webhook → entitlement.granted / entitlement.revoked audit events', (api: () => BillingApi) => {
   let userId: string;

@@ -1,37 +1,8 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { createAudit } from '#shared/audit/audit.js';
 import type { Knex } from '#shared/db/index.js';
+import { closedPortUrl, startPostHogRecorder, type PostHogRecorder } from '../../helpers/posthog-recorder.js';
 import { SECRET, auditDb, backends, silentLogger } from './fixtures.js';
-
-interface Loopback { url: string; bodies: string[]; close(): Promise<void> }
-
-async function loopback(delayMs = 0): Promise<Loopback> {
-  const bodies: string[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(Buffer.concat(chunks).toString('utf8'));
-      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":1}'), delayMs).unref();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bodies,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
-  };
-}
-
-async function closedPort(): Promise<string> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return `http://127.0.0.1:${port}`;
-}
 
 const PLANTED = ['hunter2', 'eyJplanted.token', 'alice@example.com', '4242424242424242', 'planted-body'];
 
@@ -50,7 +21,7 @@ const countRows = async (db: Knex) => Number(((await db('audit_log').count({ n: 
 describe('shared/audit PostHog sink (posthog-node against a loopback server)', () => {
   let db: Knex;
   let dispose: () => Promise<void>;
-  let server: Loopback | undefined;
+  let server: PostHogRecorder | undefined;
   beforeEach(async () => ({ db, dispose } = await auditDb(backends.sqlite(''))));
   afterEach(async () => {
     await server?.close();
@@ -59,14 +30,14 @@ describe('shared/audit PostHog sink (posthog-node against a loopback server)', (
   });
 
   it('delivers the event names and distinctId, with no planted secret anywhere in the raw body', async () => {
-    server = await loopback();
+    server = await startPostHogRecorder();
     const audit = createAudit({ db, logger: silentLogger, secret: SECRET, posthog: { apiKey: 'phc_test', host: server.url, flushAt: 1, disableCompression: true, fetchRetryCount: 0 } });
     recordPlanted(audit, 1);
     audit.record('webhook.received', { outcome: 'success', properties: { provider: 'stripe', eventType: 'checkout.session.completed' } });
     await audit.close();
     const raw = server.bodies.join('\n');
     for (const secret of PLANTED) expect(raw, secret).not.to.include(secret);
-    const events = server.bodies.flatMap((b) => (JSON.parse(b) as { batch: Array<{ event: string; distinct_id: string; properties: Record<string, unknown> }> }).batch);
+    const events = server.events();
     expect(events.map((e) => [e.event, e.distinct_id])).to.deep.equal([['sign_in.failed', 'user-1'], ['webhook.received', 'portcullis']]);
     expect(events[0]!.properties).to.include({ method: 'password', outcome: 'failure', requestId: 'req-1' });
     expect(events[1]!.properties).to.include({ $process_person_profile: false, provider: 'stripe' });
@@ -75,7 +46,7 @@ describe('shared/audit PostHog sink (posthog-node against a loopback server)', (
   });
 
   it('PostHog down (closed port): record() does not block, rows land, errors and losses are counted', async () => {
-    const host = await closedPort();
+    const host = await closedPortUrl();
     const audit = createAudit({ db, logger: silentLogger, secret: SECRET, posthogTimeoutMs: 1000, posthog: { apiKey: 'phc_test', host, flushAt: 1, maxQueueSize: 10, disableCompression: true, fetchRetryCount: 0 } });
     const t0 = performance.now();
     for (let i = 0; i < 100; i++) recordPlanted(audit, i);
@@ -93,7 +64,7 @@ describe('shared/audit PostHog sink (posthog-node against a loopback server)', (
   });
 
   it('PostHog slow (5 s): record() does not block, rows land, queue overflow is counted, close() is bounded', async () => {
-    server = await loopback(5000);
+    server = await startPostHogRecorder({ kind: 'slow', delayMs: 5000 });
     const audit = createAudit({ db, logger: silentLogger, secret: SECRET, posthogTimeoutMs: 1000, posthog: { apiKey: 'phc_test', host: server.url, flushAt: 1, maxQueueSize: 10, disableCompression: true, fetchRetryCount: 0, requestTimeout: 10_000 } });
     const t0 = performance.now();
     for (let i = 0; i < 100; i++) recordPlanted(audit, i);
@@ -107,13 +78,13 @@ describe('shared/audit PostHog sink (posthog-node against a loopback server)', (
   });
 
   it('close() flushes events still pending to both sinks', async () => {
-    server = await loopback();
+    server = await startPostHogRecorder();
     const audit = createAudit({ db, logger: silentLogger, secret: SECRET, posthog: { apiKey: 'phc_test', host: server.url, flushAt: 100, flushInterval: 60_000, disableCompression: true, fetchRetryCount: 0 } });
     for (let i = 0; i < 3; i++) recordPlanted(audit, i);
     expect(server.bodies).to.have.length(0);
     await audit.close();
     expect(await countRows(db)).to.equal(3);
-    const events = server.bodies.flatMap((b) => (JSON.parse(b) as { batch: unknown[] }).batch);
+    const events = server.events();
     expect(events).to.have.length(3);
     expect(audit.stats()).to.include({ written: 3, posthogSent: 3, posthogQueued: 0, posthogLost: 0 });
   });
