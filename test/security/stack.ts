@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { freePort, runNode, SOURCE_FLAGS, type Proc } from '../helpers/process.js';
+import { freePort, serviceProcesses, type Proc } from '../helpers/process.js';
+import { insertListing } from '../helpers/listings.js';
 import { signedEvent, startFakeStripe, stripeEvent, type FakeStripe } from '../helpers/fake-stripe.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 
@@ -25,106 +26,117 @@ export interface ApiAnswer {
  * ('agent') registered the way the admin CLI registers it. Everything goes over real HTTP.
  */
 export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string> } = {}) {
-  const stripe: FakeStripe = await startFakeStripe();
-  const env: AuthzEnv = await authzEnv(opts.backend ?? 'sqlite', opts.pgUrl, {
-    FRONTEND_URL: `${FRONTEND},http://localhost:3000`,
-    STRIPE_SECRET_KEY: 'sk_test_security_suite',
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    STRIPE_API_URL: stripe.url,
-    ...opts.env,
-  });
-  const authz: AuthzServer = await env.start();
-  const apiPort = await freePort();
-  const apiProc: Proc = runNode([...SOURCE_FLAGS, 'resource-api/main.ts'], {
-    ...env.env, API_PORT: String(apiPort), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false', LOG_LEVEL: 'info',
-  });
-  await apiProc.waitFor(/resource-api listening/, 30_000);
-  await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email', ...API_SCOPES.split(' ')] });
-  const client: oidc.Configuration = await discover(authz.issuer, 'agent');
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  const issuer = authz.issuer;
-
-  const stack = {
-    env,
-    authz,
-    issuer,
-    apiUrl,
-    apiProc,
-    stripe,
-    client,
-    db: env.db,
-    /** A verified account with the suite's password; unique addresses keep files independent. */
-    user: (email: string, role = 'user') => env.createUser({ email, password: PASSWORD, role }),
-    /** Signs in through the real front channel (login form, consent) and redeems the code. */
-    tokens: (email: string, scope = `openid offline_access ${API_SCOPES}`, browser = new HttpBrowser()) => signedInTokens(client, browser, { email, scope }),
-    /** A browser holding the better-auth session cookie of `email`. */
-    async signedIn(email: string): Promise<HttpBrowser> {
-      const browser = new HttpBrowser();
-      await signedInTokens(client, browser, { email, scope: 'openid' });
-      return browser;
-    },
-    /** The Cookie header a thief would replay: the session cookie alone. */
-    async sessionCookie(browser: HttpBrowser): Promise<string> {
-      const jar = await browser.jar.getCookies(issuer);
-      return jar.filter((c) => c.key.endsWith('session_token')).map((c) => `${c.key}=${c.value}`).join('; ');
-    },
-    async api(method: string, path: string, o: { token?: string; cookie?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<ApiAnswer> {
-      const headers: Record<string, string> = { ...o.headers };
-      if (o.token) headers.authorization = `Bearer ${o.token}`;
-      if (o.cookie) headers.cookie = o.cookie;
-      if (o.json !== undefined) headers['content-type'] ??= 'application/json';
-      const res = await fetch(`${apiUrl}${path}`, { method, headers, body: o.json === undefined ? undefined : typeof o.json === 'string' ? o.json : JSON.stringify(o.json) });
-      const text = await res.text();
-      let body: unknown = null;
-      try {
-        body = text ? JSON.parse(text) : null;
-      } catch {
-        body = text;
-      }
-      return { status: res.status, headers: res.headers, text, body };
-    },
-    /** A published listing priced at 9.00 EUR granting `units` once. */
-    async listing(units = 100): Promise<string> {
-      const id = randomUUID();
-      const now = Date.now();
-      const publisher = await env.createUser({ email: `publisher-${id}@example.com`, password: PASSWORD, role: 'publisher' });
-      await env.db('listings').insert({
-        id, slug: `agent-${id}`, publisher_id: publisher, title: 'Research agent', summary: 'Finds things', description: 'Finds things well.',
-        status: 'published', price_type: 'one_time', price_interval: null, currency: 'EUR', amount_minor: 900, quota_units: units, quota_period: 'once',
-        search_text: 'research agent', created_at: now, updated_at: now, published_at: now,
-      });
-      return id;
-    },
-    /** Delivers a Stripe event to the API process as Stripe does: raw JSON, signed. */
-    deliver(event: Record<string, unknown>, o: { secret?: string; timestamp?: number; signature?: string | null; body?: string } = {}): Promise<ApiAnswer> {
-      const signed = signedEvent(o.secret ?? WEBHOOK_SECRET, event, o.timestamp === undefined ? {} : { timestamp: o.timestamp });
-      const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
-      const signature = o.signature === undefined ? signed.signature : o.signature;
-      if (signature !== null) headers['stripe-signature'] = signature;
-      return stack.api('POST', '/v1/webhooks/stripe', { headers, json: o.body ?? signed.payload });
-    },
-    /** A paid one-time purchase of `listingId` by `userId`, as Stripe reports it. */
-    purchase(userId: string, listingId: string): Record<string, unknown> {
-      const id = `cs_test_${randomUUID().replaceAll('-', '')}`;
-      return stripeEvent('checkout.session.completed', {
-        id, object: 'checkout.session', mode: 'payment', status: 'complete', payment_status: 'paid', created: Math.floor(Date.now() / 1000),
-        client_reference_id: userId, metadata: { user_id: userId, listing_id: listingId }, customer: `cus_${userId.slice(0, 8)}`,
-        subscription: null, payment_intent: `pi_${id}`, customer_details: { email: 'buyer@example.com' }, url: null,
-      });
-    },
-    async count(table: string, where: Record<string, unknown> = {}): Promise<number> {
-      const [row] = await env.db(table).where(where).count({ n: '*' });
-      return Number(row!.n);
-    },
-    /** Everything both processes printed so far. */
-    output: () => authz.proc.output() + apiProc.output(),
-    async close() {
-      await apiProc.stop(5000);
-      await env.close();
-      await stripe.close();
-    },
+  // Undone in reverse order by close(), or at once when any step of the start throws, so a
+  // failed start leaves no process, fake Stripe or database handle behind.
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    const errors: unknown[] = [];
+    for (const undo of cleanups.splice(0).reverse()) await undo().catch((err: unknown) => errors.push(err));
+    if (errors.length) throw new AggregateError(errors, 'security stack: cleanup failed');
   };
-  return stack;
+  try {
+    return await build();
+  } catch (err) {
+    await closeAll().catch(() => undefined); // the start's own error is the one to report
+    throw err;
+  }
+
+  async function build() {
+    const stripe: FakeStripe = await startFakeStripe();
+    cleanups.push(() => stripe.close());
+    const env: AuthzEnv = await authzEnv(opts.backend ?? 'sqlite', opts.pgUrl, {
+      FRONTEND_URL: `${FRONTEND},http://localhost:3000`,
+      STRIPE_SECRET_KEY: 'sk_test_security_suite',
+      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      STRIPE_API_URL: stripe.url,
+      ...opts.env,
+    });
+    cleanups.push(() => env.close()); // also stops the authz-server processes env.start() began
+    const authz: AuthzServer = await env.start();
+    const procs = serviceProcesses();
+    cleanups.push(() => procs.stopAll(5000));
+    const apiPort = await freePort();
+    const apiProc: Proc = await procs.start('resource-api', {
+      ...env.env, API_PORT: String(apiPort), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false', LOG_LEVEL: 'info',
+    }, 30_000);
+    await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email', ...API_SCOPES.split(' ')] });
+    const client: oidc.Configuration = await discover(authz.issuer, 'agent');
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const issuer = authz.issuer;
+
+    const stack = {
+      env,
+      authz,
+      issuer,
+      apiUrl,
+      apiProc,
+      stripe,
+      client,
+      db: env.db,
+      /** A verified account with the suite's password; unique addresses keep files independent. */
+      user: (email: string, role = 'user') => env.createUser({ email, password: PASSWORD, role }),
+      /** Signs in through the real front channel (login form, consent) and redeems the code. */
+      tokens: (email: string, scope = `openid offline_access ${API_SCOPES}`, browser = new HttpBrowser()) => signedInTokens(client, browser, { email, scope }),
+      /** A browser holding the better-auth session cookie of `email`. */
+      async signedIn(email: string): Promise<HttpBrowser> {
+        const browser = new HttpBrowser();
+        await signedInTokens(client, browser, { email, scope: 'openid' });
+        return browser;
+      },
+      /** The Cookie header a thief would replay: the session cookie alone. */
+      async sessionCookie(browser: HttpBrowser): Promise<string> {
+        const jar = await browser.jar.getCookies(issuer);
+        return jar.filter((c) => c.key.endsWith('session_token')).map((c) => `${c.key}=${c.value}`).join('; ');
+      },
+      async api(method: string, path: string, o: { token?: string; cookie?: string; json?: unknown; headers?: Record<string, string> } = {}): Promise<ApiAnswer> {
+        const headers: Record<string, string> = { ...o.headers };
+        if (o.token) headers.authorization = `Bearer ${o.token}`;
+        if (o.cookie) headers.cookie = o.cookie;
+        if (o.json !== undefined) headers['content-type'] ??= 'application/json';
+        const res = await fetch(`${apiUrl}${path}`, { method, headers, body: o.json === undefined ? undefined : typeof o.json === 'string' ? o.json : JSON.stringify(o.json) });
+        const text = await res.text();
+        let body: unknown = null;
+        try {
+          body = text ? JSON.parse(text) : null;
+        } catch {
+          body = text;
+        }
+        return { status: res.status, headers: res.headers, text, body };
+      },
+      /** A published listing priced at 9.00 EUR granting `units` once. */
+      async listing(units = 100): Promise<string> {
+        const id = randomUUID();
+        const publisherId = await env.createUser({ email: `publisher-${id}@example.com`, password: PASSWORD, role: 'publisher' });
+        return insertListing(env.db, { id, publisherId, slug: `agent-${id}`, title: 'Research agent', summary: 'Finds things', description: 'Finds things well.', quotaUnits: units });
+      },
+      /** Delivers a Stripe event to the API process as Stripe does: raw JSON, signed. */
+      deliver(event: Record<string, unknown>, o: { secret?: string; timestamp?: number; signature?: string | null; body?: string } = {}): Promise<ApiAnswer> {
+        const signed = signedEvent(o.secret ?? WEBHOOK_SECRET, event, o.timestamp === undefined ? {} : { timestamp: o.timestamp });
+        const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+        const signature = o.signature === undefined ? signed.signature : o.signature;
+        if (signature !== null) headers['stripe-signature'] = signature;
+        return stack.api('POST', '/v1/webhooks/stripe', { headers, json: o.body ?? signed.payload });
+      },
+      /** A paid one-time purchase of `listingId` by `userId`, as Stripe reports it. */
+      purchase(userId: string, listingId: string): Record<string, unknown> {
+        const id = `cs_test_${randomUUID().replaceAll('-', '')}`;
+        return stripeEvent('checkout.session.completed', {
+          id, object: 'checkout.session', mode: 'payment', status: 'complete', payment_status: 'paid', created: Math.floor(Date.now() / 1000),
+          client_reference_id: userId, metadata: { user_id: userId, listing_id: listingId }, customer: `cus_${userId.slice(0, 8)}`,
+          subscription: null, payment_intent: `pi_${id}`, customer_details: { email: 'buyer@example.com' }, url: null,
+        });
+      },
+      async count(table: string, where: Record<string, unknown> = {}): Promise<number> {
+        const [row] = await env.db(table).where(where).count({ n: '*' });
+        return Number(row!.n);
+      },
+      /** Everything both processes printed so far. */
+      output: () => authz.proc.output() + apiProc.output(),
+      /** Stops the API process, the authz-server, the database handle and the fake Stripe. */
+      close: closeAll,
+    };
+    return stack;
+  }
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
