@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generate } from '#shared/config/dev-secrets.js';
 import { authzEnv, type AuthzEnv } from '../helpers/authz.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { freePort, runNode, SOURCE_FLAGS, type Proc } from '../helpers/process.js';
+import { freePort, runNode, serviceProcesses, SOURCE_FLAGS, type Proc } from '../helpers/process.js';
+import { insertListing } from '../helpers/listings.js';
 import { signedEvent, startFakeStripe, stripeEvent, type FakeStripe } from '../helpers/fake-stripe.js';
 import { createTempDatabase, PG_URL } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens, tokenRequest } from '../authz-server/oidc.flow.js';
@@ -18,8 +18,9 @@ import { PASSWORD, REDIRECT, discover, signedInTokens, tokenRequest } from '../a
  * admin CLI run with a planted, recognisable value in every secret setting of
  * shared/config/settings.ts, at LOG_LEVEL=debug; the test drives sign-in, tokens, the API, a
  * failing Stripe call, webhooks, failing mail and PostHog deliveries, /metrics, config:check
- * and a production start that fails on a missing secret — then searches every byte the
- * processes printed and every file they wrote for each planted value.
+ * and a production start that fails on a missing secret — checks that each failure really was
+ * logged — then searches every byte the processes printed and every file they wrote for each
+ * planted value.
  *
  * DATABASE_URL carries a planted password when DATABASE_URL is set for the suite (PostgreSQL
  * here trusts loopback, so any password connects); otherwise only the failing production
@@ -46,13 +47,19 @@ describe('security: secrets are never printed', function () {
   let posthog: http.Server;
   let dropDb: (() => Promise<void>) | undefined;
   const runs: Proc[] = [];
+  const procs = serviceProcesses();
   let signingKeys: string;
   let planted: string[];
 
   before(async () => {
     stripe = await startFakeStripe();
-    // PostHog that always fails, so the audit sink has errors to (not) print.
-    posthog = http.createServer((_req, res) => res.writeHead(503).end());
+    // PostHog that refuses every batch, so the audit sink has errors to (not) print. 401 is not
+    // retried by posthog-node (a 5xx would be, 3 × 3 s, past the shutdown flush): the batch
+    // flushed at SIGTERM fails at once and the sink logs its warning before the process exits.
+    posthog = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid project key"}'));
+    });
     await new Promise<void>((r) => posthog.listen(0, '127.0.0.1', r));
     signingKeys = await generate('SIGNING_KEYS');
     const privateParts = (JSON.parse(signingKeys) as { keys: Record<string, string>[] }).keys.flatMap((k) => ['d', 'p', 'q', 'dp', 'dq', 'qi'].map((m) => k[m]).filter((v): v is string => Boolean(v)));
@@ -80,10 +87,10 @@ describe('security: secrets are never printed', function () {
     }
     env = await authzEnv('sqlite', undefined, extra);
     const authz = await env.start({ LOG_LEVEL: 'debug' });
+    runs.push(authz.proc);
     const apiPort = await freePort();
-    api = runNode([...SOURCE_FLAGS, 'resource-api/main.ts'], { ...env.env, API_PORT: String(apiPort), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false' });
-    runs.push(authz.proc, api);
-    await api.waitFor(/resource-api listening/, 30_000);
+    api = await procs.start('resource-api', { ...env.env, API_PORT: String(apiPort), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false' }, 30_000);
+    runs.push(api);
     await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'checkout:create', 'usage:report'] });
     const buyer = await env.createUser({ email: 'secret-user@example.com', password: PASSWORD });
     const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -102,12 +109,7 @@ describe('security: secrets are never printed', function () {
     // The API: bearer calls, a Stripe call that fails, webhooks good and bad, malformed input.
     const bearer = { authorization: `Bearer ${tokens.access_token}`, 'content-type': 'application/json' };
     expect((await fetch(`${apiUrl}/v1/me`, { headers: bearer })).status).to.equal(200);
-    const listing = randomUUID();
-    const now = Date.now();
-    await env.db('listings').insert({
-      id: listing, slug: `l-${listing}`, publisher_id: buyer, title: 'T', summary: 's', description: 'd', status: 'published', price_type: 'one_time', price_interval: null,
-      currency: 'EUR', amount_minor: 900, quota_units: 5, quota_period: 'once', search_text: 't', created_at: now, updated_at: now, published_at: now,
-    });
+    const listing = await insertListing(env.db, { publisherId: buyer, title: 'T', quotaUnits: 5 });
     stripe.fail(401, 10, { type: 'invalid_request_error', message: 'Invalid API Key provided' });
     expect((await fetch(`${apiUrl}/v1/checkout/sessions`, { method: 'POST', headers: bearer, body: JSON.stringify({ listingId: listing, returnUrl: 'http://localhost:3000/done' }) })).status).to.equal(502);
     const event = stripeEvent('checkout.session.completed', { id: 'cs_test_secret', object: 'checkout.session', mode: 'payment', payment_status: 'paid', client_reference_id: buyer, metadata: { user_id: buyer, listing_id: listing }, payment_intent: 'pi_secret', customer: 'cus_secret' });
@@ -139,8 +141,12 @@ describe('security: secrets are never printed', function () {
     await authz.stop();
   });
 
-  after(async () => {
-    await api?.stop(2000);
+  after(async function () {
+    this.timeout(30_000);
+    // Whatever is still running if the before hook failed part-way (the CLI and the production
+    // start included): SIGTERM, SIGKILL after 2 s.
+    await Promise.all(runs.map((p) => p.stop(2000)));
+    await procs.stopAll(2000);
     await env?.close();
     await stripe?.close();
     await new Promise((r) => posthog?.close(r));
@@ -158,10 +164,14 @@ describe('security: secrets are never printed', function () {
     return found;
   }
 
-  it('the processes really ran into the failure paths the check relies on (mail, Stripe, config)', () => {
+  it('the processes really ran into the failure paths the check relies on (mail, Stripe, PostHog, config)', () => {
     const out = runs.map((p) => p.output()).join('\n');
     expect(out).to.match(/mail failed/);
-    expect(out).to.match(/STRIPE_UNAVAILABLE|stripe/i);
+    // The refused Stripe call: the error handler's line for the 502 STRIPE_UNAVAILABLE (its catalogue
+    // message, resource-api/errors/billing.ts), with the message of Stripe's error as the cause.
+    expect(api.output()).to.match(/"level":"error"[^\n]*"message":"The payment provider did not answer\. Try again later\.: Invalid API Key provided"[^\n]*"msg":"unhandled error"/);
+    // PostHog refused a batch, at the latest the one flushed at SIGTERM (shared/audit/posthog-sink.ts).
+    expect(api.output()).to.match(/"status":401[^\n]*"msg":"PostHog delivery failed; audit events stay queued \(bounded\)"/);
     expect(out).to.contain('configuration valid');
     expect(out).to.match(/"path":"\/v1\/checkout\/sessions","status":502/); // the access log ran
   });
