@@ -61,9 +61,17 @@ describe('security: RFC 9700 authorization server requirements', function () {
       expectErrorPage(await raw(authUrl({ redirect_uri: 'https://evil.example/cb', scope: 'unknown' })), 'bad scope to an evil URI');
     });
 
+    /** Runs `admin clients:create`; bounded at 30 s, after which the CLI is stopped and the test fails. */
     async function cliCreate(...args: string[]) {
       const p = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', 'clients:create', '--name', 'Probe', ...args], s.env.env);
-      return { code: await p.exited, out: p.output() };
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 30_000)));
+      const code = await Promise.race([p.exited, timedOut]).finally(() => clearTimeout(timer));
+      if (code === 'timeout') {
+        await p.stop(2000);
+        throw new Error(`admin clients:create ${args.join(' ')} did not exit within 30 s; output:\n${p.output()}`);
+      }
+      return { code, out: p.output() };
     }
 
     it('refuses an http loopback redirect URI for a web client at registration (CLI)', async () => {
