@@ -75,10 +75,12 @@ describe('security: open redirect via returnUrl', function () {
     expect(s.stripe.calls).to.deep.equal([]);
   });
 
-  it('refuses the same bypasses at the customer portal endpoint', async () => {
-    for (const url of BYPASSES.slice(0, 12)) {
+  it(`refuses the same ${BYPASSES.length} bypasses at the customer portal endpoint and never calls Stripe`, async () => {
+    s.stripe.reset();
+    for (const url of BYPASSES) {
       expect(errorOf(await s.api('POST', '/v1/checkout/portal-sessions', { token, json: { returnUrl: url } })), url).to.deep.equal([422, 'INVALID_RETURN_URL']);
     }
+    expect(s.stripe.calls).to.deep.equal([]);
   });
 
   it('accepts an allowed origin and sends Stripe only URLs on it (the refusals above are the allow-list, not a broken route)', async () => {
