@@ -17,6 +17,7 @@ import { createAuthzLimits } from './rate-limits.js';
 import { startPurge } from './oidc/purge.js';
 import { createClientService } from './clients/service.js';
 import { ensureDemoClient } from './clients/demo.js';
+import { betterAuthStorageFailures } from './accounts/storage-failures.js';
 
 /**
  * authz-server routes, in order: better-auth at /api/auth (it reads its own body, so it comes
@@ -97,7 +98,8 @@ function providerStorageErrors(provider: Provider): Koa.Middleware {
 /**
  * better-auth answers a storage failure as a bare 500 and keeps the cause to itself. When the
  * database does not answer a ping either, or did not a moment ago (a request caught by the
- * restart itself), the 500 is an outage: 503 DATABASE_UNAVAILABLE. Only where the answer goes
+ * restart itself), or better-auth's error hook just saw a connection failure (a killed session
+ * while the server is up: accounts/storage-failures.ts), the 500 is an outage: 503 DATABASE_UNAVAILABLE. Only where the answer goes
  * through Koa (the JSON sign-in); other better-auth endpoints write to the socket themselves.
  */
 function betterAuthOutage(c: Pick<Container, 'db'>): Koa.Middleware {
@@ -107,6 +109,6 @@ function betterAuthOutage(c: Pick<Container, 'db'>): Koa.Middleware {
     if (ctx.status !== 500 || !ctx.path.startsWith('/api/auth/') || ctx.respond === false) return;
     const down = await pingDb(c.db, 1000).then(() => false, () => true);
     if (down) lastDownAt = Date.now();
-    if (down || Date.now() - lastDownAt < 5000) throw appError(StorageErrors, 'DATABASE_UNAVAILABLE');
+    if (down || Date.now() - lastDownAt < 5000 || betterAuthStorageFailures.within(5000)) throw appError(StorageErrors, 'DATABASE_UNAVAILABLE');
   };
 }

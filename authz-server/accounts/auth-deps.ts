@@ -5,6 +5,7 @@ import type { Logger } from '#shared/logging/logger.js';
 import type { Mail, Mailer } from '#shared/mail/mailer.js';
 import type { Audit } from '#shared/audit/index.js';
 import { revokeAccount } from '../queries/oidc-models.js';
+import { betterAuthStorageFailures } from './storage-failures.js';
 
 /**
  * better-auth callbacks of the authz-server. Mail leaves off the request path (a slow SMTP
@@ -22,6 +23,14 @@ export function authzAuthDeps({ config, logger, db, mailer, audit }: { config: C
       await revokeAccount(db, userId, config.tokens);
     },
     // Fetch Request of better-auth's endpoint: no Koa context here, so the request id is not known.
+    // Refusals (4xx APIErrors) are answers, not errors. For the rest: type and SQLSTATE only —
+    // a driver message can quote the offending input.
+    onError: (err) => {
+      const e = err as { name?: string; code?: string; status?: string; statusCode?: number };
+      if (typeof e?.statusCode === 'number' && e.statusCode < 500) return;
+      const outage = betterAuthStorageFailures.note(err);
+      logger.error({ component: 'better-auth', outage, err: { type: e?.name, code: e?.code ?? e?.status } }, 'better-auth error');
+    },
     onEmailVerified: async (user, request) => {
       audit.record('user.email_verified', { outcome: 'success', actor: { userId: user.id }, userAgent: request?.headers.get('user-agent') ?? undefined, properties: { emailHash: user.email } });
     },

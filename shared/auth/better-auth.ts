@@ -23,6 +23,8 @@ export interface AuthDeps {
   onPasswordReset?: (userId: string) => Promise<void>;
   /** After better-auth's /verify-email marked an address verified (the audit trail records it). */
   onEmailVerified?: (user: { id: string; email: string }, request: Request | undefined) => Promise<void>;
+  /** Every error better-auth answers as a failure (instead of its console logging). */
+  onError?: (err: unknown) => void;
 }
 
 /**
@@ -50,6 +52,7 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
     secret: config.secrets.authSecret,
     database,
     trustedOrigins: [config.authz.issuer, ...config.frontendOrigins],
+    ...(deps.onError ? { onAPIError: { onError: (err: unknown) => deps.onError!(err) } } : {}),
     // Public sign-up stays off until it cannot reveal existing accounts: users are created by
     // operators (admin CLI) for now.
     emailAndPassword: {
@@ -104,6 +107,10 @@ export function createAuthDatabase(config: Config): { database: Database.Databas
     statement_timeout: config.db.statementTimeoutMs || undefined,
   });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead
+  // pg-pool removes its own listener while a client is checked out: a connection the server
+  // drops at that moment (restart, pg_terminate_backend) would be an unhandled 'error' event
+  // and end the process. The query in flight still fails, and is answered 503.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return { database: pool, close: () => pool.end() };
 }
 
