@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { toNodeHandler } from 'better-auth/node';
-import { appError, HttpErrors } from '#shared/errors/index.js';
+import { appError, HttpErrors, isAppError, StorageErrors } from '#shared/errors/index.js';
 import { RateLimitErrors } from '#shared/rate-limit/index.js';
 import type { Container } from '#shared/container.js';
 import type { AuthzLimits } from './rate-limits.js';
@@ -29,9 +29,12 @@ export function betterAuthMount(c: Pick<Container, 'auth'>, limits: AuthzLimits)
     const body = await readBody(ctx);
     let email: string | undefined;
     try {
-      const parsed = JSON.parse(body.toString('utf8')) as { email?: unknown };
+      const parsed = JSON.parse(body.toString('utf8')) as { email?: unknown; password?: unknown };
       if (typeof parsed.email === 'string') email = parsed.email.trim().toLowerCase();
-    } catch {
+      // No account can hold a NUL, and PostgreSQL cannot compare one: 400, not a lookup.
+      if ([parsed.email, parsed.password].some((v) => typeof v === 'string' && v.includes('\u0000'))) throw appError(StorageErrors, 'UNSUPPORTED_CHARACTER');
+    } catch (err) {
+      if (isAppError(err)) throw err;
       // not JSON: better-auth answers it
     }
     const wait = await limits.check(ctx, [['sign-in:account', email]]);

@@ -8,6 +8,8 @@ import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
 import { fromRequest } from '#shared/audit/index.js';
 import { koaBody } from '#shared/http/index.js';
+import { appError, StorageErrors } from '#shared/errors/index.js';
+import { betterAuthStorageFailures } from '../accounts/storage-failures.js';
 import { renderLogin } from '../pages/login.js';
 import { renderConsent } from '../pages/consent.js';
 import { renderMessage } from '../pages/message.js';
@@ -95,6 +97,8 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const password = typeof form.password === 'string' ? form.password : '';
     const name = await clientName(d);
     if (!email || !password) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
+    // No account can hold a NUL (PostgreSQL cannot even compare one): bad input, not a lookup.
+    if (email.includes('\u0000') || password.includes('\u0000')) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email: '', error: SIGN_IN_FAILED }, 400);
     const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['sign-in:account', email.toLowerCase()]]);
     if (wait > 0) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     // A before-hook refusal (the unverified account, shared/auth/better-auth.ts) is thrown even with
@@ -103,6 +107,11 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
       if (err instanceof APIError) return new Response(null, { status: err.statusCode });
       throw err;
     });
+    // Our failure, not a wrong password: an outage is retryable (503), anything else a 500.
+    if (res.status >= 500) {
+      if (betterAuthStorageFailures.within(5000)) throw appError(StorageErrors, 'DATABASE_UNAVAILABLE');
+      throw new Error(`better-auth sign-in answered ${res.status}`);
+    }
     if (!res.ok) {
       c.audit.record('sign_in.failed', { outcome: 'failure', actor: { clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: 'password', reason: `http_${res.status}`, emailHash: email } });
       // One message for unknown email, wrong password, banned or unverified account.

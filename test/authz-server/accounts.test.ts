@@ -44,6 +44,20 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     expect(takenRows).to.have.length(1);
   });
 
+  it('refuses a NUL in the email or password as bad input (400), on the JSON API and the sign-in page, before any lookup', async () => {
+    for (const [email, password] of [['taken\u0000@example.com', PASSWORD], ['taken@example.com', `${PASSWORD}\u0000`]] as const) {
+      const res = await signInApi(email, password);
+      expect(res.status).to.equal(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('UNSUPPORTED_CHARACTER');
+    }
+    const browser = new HttpBrowser();
+    const { page } = await authorize(config, browser, { signIn: false });
+    const refused = await browser.submit(page, LOGIN_FORM, { email: 'taken\u0000@example.com', password: PASSWORD }, issuer);
+    expect(refused.status).to.equal(400);
+    expect(LOGIN_FORM.test(refused.text)).to.equal(true);
+    expect(await env.db('audit_log').where({ event: 'sign_in.failed' }).whereRaw("properties like '%http_5%'")).to.deep.equal([]);
+  });
+
   it('keeps an unverified account out, with the same answer as a wrong password, until the link is followed', async () => {
     await signUp({ name: 'Vera', email: 'vera@example.com', password: PASSWORD });
     const unverified = await signInApi('vera@example.com', PASSWORD);
