@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { toNodeHandler } from 'better-auth/node';
+import { BASE_ERROR_CODES } from 'better-auth';
 import { appError, HttpErrors, isAppError, StorageErrors } from '#shared/errors/index.js';
 import { RateLimitErrors } from '#shared/rate-limit/index.js';
 import type { Container } from '#shared/container.js';
@@ -42,12 +43,27 @@ export function betterAuthMount(c: Pick<Container, 'auth'>, limits: AuthzLimits)
     const headers = new Headers();
     for (const [k, v] of Object.entries(ctx.req.headers)) if (typeof v === 'string') headers.set(k, v);
     const res = await c.auth.handler(new Request(`${ctx.protocol}://${ctx.host}${ctx.originalUrl}`, { method: 'POST', headers, body }));
+    let answer = Buffer.from(await res.arrayBuffer());
     ctx.status = res.status;
+    // better-auth's admin plugin refuses a banned account only after the password matched: a 403
+    // would confirm both the account and its password. It gets the wrong-password answer.
+    if (res.status === 403 && isBannedRefusal(answer)) {
+      ctx.status = 401;
+      answer = Buffer.from(JSON.stringify({ message: BASE_ERROR_CODES.INVALID_EMAIL_OR_PASSWORD.message, code: 'INVALID_EMAIL_OR_PASSWORD' }));
+    }
     res.headers.forEach((value, key) => {
       if (key !== 'set-cookie' && key !== 'content-length') ctx.set(key, value);
     });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
-    ctx.body = Buffer.from(await res.arrayBuffer());
+    ctx.body = answer;
+  }
+}
+
+function isBannedRefusal(body: Buffer): boolean {
+  try {
+    return (JSON.parse(body.toString('utf8')) as { code?: unknown }).code === 'BANNED_USER';
+  } catch {
+    return false;
   }
 }
 

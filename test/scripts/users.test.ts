@@ -61,7 +61,10 @@ describe('admin CLI: users', function () {
     expect(row.banReason).to.equal('abuse');
     expect(JSON.parse((await env.db('audit_log').where({ event: 'user.banned', subject_id: row.id }).first()).properties).reason).to.equal('abuse');
     const signIn = () => fetch(`${server.issuer}/api/auth/sign-in/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.issuer }, body: JSON.stringify({ email: 'ban-me@example.com', password: PASSWORD }) });
-    expect((await signIn()).status).to.equal(403);
+    // Refused with the wrong-password answer: a 403 would confirm the account and its password.
+    const refused = await signIn();
+    expect(refused.status).to.equal(401);
+    expect(((await refused.json()) as { code: string }).code).to.equal('INVALID_EMAIL_OR_PASSWORD');
     expect((await admin(['users:unban', 'ban-me@example.com'])).code).to.equal(0);
     expect((await signIn()).status).to.equal(200);
   });

@@ -20,6 +20,7 @@ import { PASSWORD, sharedStack, type Stack } from './stack.js';
 const KNOWN = 'enum-known@example.com';
 const UNVERIFIED = 'enum-unver@example.com';
 const UNKNOWN = 'enum-nobdy@example.com';
+const BANNED = 'enum-bannd@example.com';
 const SAMPLES = 12;
 
 const VARYING = new Set(['date', 'x-request-id']);
@@ -78,12 +79,14 @@ describe('security: user enumeration', function () {
     s = await sharedStack();
     await s.user(KNOWN);
     expect((await signUp(UNVERIFIED)).status).to.equal(202); // exists, never confirmed
+    await s.user(BANNED);
+    await s.db('user').where({ email: BANNED }).update({ banned: true, banReason: 'probe' });
   });
 
   describe('sign-in', () => {
-    it('the JSON API answers unknown, wrong-password and unverified identically (status, body, headers)', async () => {
+    it('the JSON API answers unknown, wrong-password, unverified and banned identically (status, body, headers)', async () => {
       const seen = [];
-      for (const [email, password] of [[UNKNOWN, 'wrong password 1234'], [KNOWN, 'wrong password 1234'], [UNVERIFIED, PASSWORD], [UNVERIFIED, 'wrong password 1234']] as const) {
+      for (const [email, password] of [[UNKNOWN, 'wrong password 1234'], [KNOWN, 'wrong password 1234'], [UNVERIFIED, PASSWORD], [UNVERIFIED, 'wrong password 1234'], [BANNED, PASSWORD], [BANNED, 'wrong password 1234']] as const) {
         const res = await signInApi(email, password);
         seen.push({ email, ...observable(res, await res.text()) });
       }
