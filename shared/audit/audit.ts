@@ -137,8 +137,16 @@ export function createAudit(opts: AuditOptions): Audit {
         posthogLost: p?.lost ?? 0,
       };
     },
+    /**
+     * The audit trail past its retention: `audit_log` rows and the `stripe_events` ledger (the
+     * trail of Stripe deliveries; Stripe resends events for at most 30 days, so dedupe never needs
+     * older rows, and every handler is idempotent by its own unique keys anyway).
+     */
     async purge(olderThanMs) {
-      return db('audit_log').where('created_at', '<', Date.now() - olderThanMs).delete();
+      const cutoff = Date.now() - olderThanMs;
+      const audit = await db('audit_log').where('created_at', '<', cutoff).delete();
+      const stripe = await db('stripe_events').where('received_at', '<', cutoff).delete();
+      return audit + stripe;
     },
   };
 }

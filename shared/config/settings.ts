@@ -92,7 +92,7 @@ export const settings = {
   STRIPE_API_URL: setting(httpUrl, 'Override of the Stripe API base URL (tests, stripe-mock).', {}),
   POSTHOG_API_KEY: setting(z.string().min(1), 'PostHog project key. Unset: audit goes to the `audit_log` table only.', { secret: true }),
   METRICS_TOKEN: setting(secretString(16), 'Bearer token for GET /metrics. Unset: /metrics is open in development and off (404) in production.', { secret: true }),
-  AUDIT_RETENTION_DAYS: setting(int(1, 3650), 'How long audit_log rows are kept before the hourly purge deletes them.', { default: '365' }),
+  AUDIT_RETENTION_DAYS: setting(int(1, 3650), 'How long audit_log and stripe_events rows are kept before the hourly purge deletes them.', { default: '365' }),
   POSTHOG_HOST: setting(httpUrl, 'PostHog host.', { default: 'https://us.i.posthog.com' }),
   POSTHOG_MAX_QUEUE: setting(int(20, 100000), 'Audit events held for PostHog while it is slow or down; beyond this the oldest are dropped (counted in /metrics).', { default: '1000' }),
   SMTP_URL: setting(z.string().regex(/^smtps?:\/\//, { message: 'expected an smtp:// or smtps:// URL' }), 'SMTP server for mail. Unset: development outbox in `DATA_DIR`.', { secret: true }),

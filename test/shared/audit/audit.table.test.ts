@@ -74,6 +74,16 @@ function tableSuite(kind: 'sqlite' | 'pg', url: string) {
     await audit.close();
   });
 
+  it('purge also removes stripe_events rows received before the cut-off (the trail of Stripe deliveries)', async () => {
+    const now = Date.now();
+    const ev = (id: string, received_at: number) => ({ id, type: 'checkout.session.completed', status: 'processed', event_created_at: received_at, received_at });
+    await db('stripe_events').insert([ev('evt_old', now - 10 * 86_400_000), ev('evt_new', now - 1000)]);
+    const audit = createAudit({ db, logger: silentLogger, secret: SECRET });
+    expect(await audit.purge(7 * 86_400_000)).to.equal(1);
+    expect((await db('stripe_events').select('id')).map((r: { id: string }) => r.id)).to.deep.equal(['evt_new']);
+    await audit.close();
+  });
+
   it('counts and logs once per burst when the table write fails, and record never throws', async () => {
     const { logger, lines } = captureLogger();
     await db.schema.renameTable('audit_log', 'audit_log_gone');
