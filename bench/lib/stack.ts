@@ -39,6 +39,10 @@ export async function startService(name: string, script: string, env: Record<str
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
+  // A bench that dies of an uncaught error must not leave its servers running.
+  const reap = () => void child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const deadline = Date.now() + 60_000;
