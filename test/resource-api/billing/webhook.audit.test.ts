@@ -62,6 +62,18 @@ billingSuites('Stripe webhook → entitlement.granted / entitlement.revoked audi
     ]);
   });
 
+  it('concurrent deliveries that end the same grant report its revocation once', async () => {
+    const sub = `sub_${Date.now().toString(36)}c`;
+    const paid = stripeEvent('invoice.paid', objects.invoice({ subscription: sub, userId, listingId: monthly, start: now(), end: now() + 30 * 86400 }), { created: now() - 20 });
+    expect((await api().deliver(stripeEvent('customer.subscription.created', objects.subscription({ id: sub, userId, listingId: monthly, status: 'active' }), { created: now() - 30 }))).status).to.equal(200);
+    expect((await api().deliver(paid)).status).to.equal(200);
+    const [ent] = await api().entitlements({ stripe_subscription_id: sub });
+    const ends = Array.from({ length: 8 }, (_, i) => stripeEvent('customer.subscription.deleted', objects.subscription({ id: sub, userId, listingId: monthly, status: 'canceled' }), { created: now() - 10 + (i % 3) }));
+    expect((await Promise.all(ends.map((e) => api().deliver(e)))).map((r) => r.status)).to.deep.equal(ends.map(() => 200));
+    const revoked = (await entitlementEvents(String(ent!.id))).filter((r) => r.event === 'entitlement.revoked');
+    expect(revoked).to.have.length(1);
+  });
+
   it('a handler failure rolls back and audits nothing; the successful retry audits once', async () => {
     const session = objects.checkoutSession({ userId, listingId: oneTime });
     const completed = stripeEvent('checkout.session.completed', session);
