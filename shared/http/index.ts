@@ -6,3 +6,4 @@ export { respond, toAppError, type ErrorBody } from './koa-error-handler.js';
 export { REQUEST_ID_HEADER } from './koa-request-id.js';
 export type { ReadinessCheck } from './koa-health.js';
 export { mountRouter } from './mount-router.js';
+export { originAllowed, assertOrigin, originsOf } from './origin-check.js';

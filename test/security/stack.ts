@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { freePort, serviceProcesses, type Proc } from '../helpers/process.js';
 import { insertListing } from '../helpers/listings.js';
@@ -141,22 +142,43 @@ export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
-let shared: Promise<Stack> | undefined;
+const shared = new Map<Backend, Promise<Stack>>();
 
 /**
- * One stack for the whole security suite (starting processes is most of its cost on two
- * cores). Each file uses its own accounts. Stopped once, after every file has run.
+ * One stack per backend for the whole security suite (starting processes is most of its cost
+ * on two cores). Each file uses its own accounts. Stopped once, after every file has run.
  */
-export function sharedStack(): Promise<Stack> {
-  shared ??= startStack();
-  return shared;
+export function sharedStack(backend: Backend = 'sqlite'): Promise<Stack> {
+  let stack = shared.get(backend);
+  if (!stack) {
+    stack = startStack(backend === 'pg' ? { backend, pgUrl: PG_URL } : {});
+    shared.set(backend, stack);
+  }
+  return stack;
+}
+
+/**
+ * Runs `fn` once per backend against that backend's shared stack: SQLite always, PostgreSQL
+ * when DATABASE_URL is set (reported as skipped, with the reason, when it is not).
+ */
+export function describeEachBackend(title: string, fn: (stack: () => Stack, backend: Backend) => void): void {
+  const body = (backend: Backend) => () => {
+    let s: Stack | undefined;
+    before(async function () {
+      this.timeout(90_000);
+      s = await sharedStack(backend);
+    });
+    fn(() => s!, backend);
+  };
+  describe(`${title} (SQLite)`, body('sqlite'));
+  describeWithService(`${title} (PostgreSQL)`, PG_URL, PG_SKIP_REASON, () => body('pg')());
 }
 
 after(async function () {
   this.timeout(30_000);
-  const s = shared;
-  shared = undefined;
-  if (s) await (await s.catch(() => undefined))?.close();
+  const stacks = [...shared.values()];
+  shared.clear();
+  for (const s of stacks) await (await s.catch(() => undefined))?.close();
 });
 
 /** Expects the API's error envelope with exactly this status and code. */
