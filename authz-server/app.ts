@@ -10,6 +10,8 @@ import { pingDb, translateDbError } from '#shared/db/index.js';
 import { StorageErrors, appError, isAppError } from '#shared/errors/index.js';
 import { renderMessage } from './pages/message.js';
 import { createProvider } from './oidc/provider.js';
+import { koaProviderCsp } from './oidc/koa-provider-csp.js';
+import { currentSession } from '#shared/auth/session.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { accountRoutes } from './routes/account.js';
 import { accountSettingsRoutes } from './routes/account-settings.js';
@@ -32,6 +34,11 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
   const provider = createProvider(c);
   const limits = createAuthzLimits(c);
 
+  const secureCookies = c.config.authz.issuer.startsWith('https:');
+  app.use((ctx, next) => {
+    ctx.state.secureCookies = secureCookies; // pages/csrf.ts: cookie prefix and Secure
+    return next();
+  });
   app.use(limits.signInApi);
   app.use(limits.token);
 
@@ -41,22 +48,36 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
   const interactions = interactionRoutes(provider, c, limits);
   mountRouter(app, interactions);
   mountRouter(app, accountRoutes(c, limits));
-  mountRouter(app, accountSettingsRoutes(c));
+  mountRouter(app, accountSettingsRoutes(c, limits));
 
-  // RP-initiated logout ends the better-auth session too, once the provider confirmed it.
+  // RP-initiated logout ends the better-auth session too, once the provider confirmed it — when
+  // it belongs to the account whose OpenID session ended. oidc-provider also ends the OpenID
+  // session this way before signing in another account: that account's fresh session stays.
   app.use(async (ctx, next) => {
     await next();
     if (ctx.method !== 'POST' || ctx.path !== '/session/end/confirm') return;
-    const body = (ctx as unknown as { oidc?: { body?: Record<string, unknown> } }).oidc?.body;
-    if (!body?.logout || ctx.status >= 400) return;
+    const oidc = (ctx as unknown as { oidc?: { body?: Record<string, unknown>; session?: { accountId?: string } } }).oidc;
+    if (!oidc?.body?.logout || ctx.status >= 400) return;
+    const current = await currentSession(c.auth, c.config, ctx.req.headers);
+    if (!current || current.user.id !== oidc.session?.accountId) return;
     const res = await c.auth.api.signOut({ headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
   });
 
   app.use(providerStorageErrors(provider));
+  app.use(tokenResponseHeaders());
+  app.use(koaProviderCsp());
   app.use(mount(provider as unknown as Koa));
   const purge = startPurge(c);
   return { close: () => purge.stop() };
+}
+
+/** RFC 6749 §5.1: token responses carry `Cache-Control: no-store` and `Pragma: no-cache`. */
+function tokenResponseHeaders(): Koa.Middleware {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.method === 'POST' && ctx.path === '/token') ctx.set('Pragma', 'no-cache');
+  };
 }
 
 const UNAVAILABLE = 'The service is temporarily unavailable. Try again in a moment.';

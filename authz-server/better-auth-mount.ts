@@ -1,55 +1,73 @@
 import type { Context, Middleware } from 'koa';
-import { toNodeHandler } from 'better-auth/node';
+import type { Knex } from 'knex';
 import { BASE_ERROR_CODES } from 'better-auth';
-import { appError, HttpErrors, isAppError, StorageErrors } from '#shared/errors/index.js';
+import { appError, HttpErrors, StorageErrors } from '#shared/errors/index.js';
 import { RateLimitErrors } from '#shared/rate-limit/index.js';
 import type { Container } from '#shared/container.js';
 import type { AuthzLimits } from './rate-limits.js';
 
 /**
- * better-auth's HTTP endpoints under /api/auth. Password changes and resets only go through our
- * pages (they apply the password policy, rate limits and revoke OAuth grants), so better-auth's
- * own endpoints for them are not exposed. Its JSON sign-in is, behind the same per-IP and
- * per-account limits as the sign-in page: the body is read here (bounded) to find the account.
+ * better-auth's HTTP endpoints under /api/auth, behind our rules:
+ *
+ * - Closed (404): what our pages do instead with the password policy, rate limits and grant
+ *   revocation (password change and reset, sign-up), and every endpoint that checks a password
+ *   or a code which nothing of ours calls over HTTP (verify-password, enabling or disabling the
+ *   second factor, its URI and backup codes, OTP by mail, account deletion, setting a password
+ *   as admin). A stolen session cookie cannot use them as a password oracle.
+ * - Rate limited, in the sign-in buckets of the address and the account: the JSON sign-in and
+ *   the second-factor step after it; verification mail per address and per recipient.
+ * - Every answer is read here (bounded body in, JSON out) so that no response carries a
+ *   session token: `token` fields are removed, the cookie is the only carrier.
  */
-const CLOSED = new Set(['/api/auth/change-password', '/api/auth/reset-password', '/api/auth/request-password-reset', '/api/auth/sign-up/email']);
-const SIGN_IN = '/api/auth/sign-in/email';
+const CLOSED = new Set([
+  '/change-password', '/reset-password', '/request-password-reset', '/sign-up/email', '/verify-password',
+  '/two-factor/enable', '/two-factor/disable', '/two-factor/get-totp-uri', '/two-factor/generate-backup-codes',
+  '/two-factor/send-otp', '/two-factor/verify-otp', '/delete-user', '/admin/set-user-password',
+]);
+const SECOND_FACTOR = new Set(['/two-factor/verify-totp', '/two-factor/verify-backup-code']);
 const MAX_BODY = 16 * 1024;
+const PREFIX = '/api/auth';
 
-export function betterAuthMount(c: Pick<Container, 'auth'>, limits: AuthzLimits): Middleware {
-  const nodeHandler = toNodeHandler(c.auth);
+export function betterAuthMount(c: Pick<Container, 'auth' | 'db'>, limits: AuthzLimits): Middleware {
   return async (ctx, next) => {
-    if (!ctx.path.startsWith('/api/auth/')) return next();
-    if (ctx.method === 'POST' && CLOSED.has(ctx.path)) throw appError(HttpErrors, 'NOT_FOUND');
-    if (ctx.method === 'POST' && ctx.path === SIGN_IN) return signIn(ctx);
-    ctx.respond = false;
-    await nodeHandler(ctx.req, ctx.res);
+    if (!ctx.path.startsWith(`${PREFIX}/`)) return next();
+    const route = ctx.path.slice(PREFIX.length);
+    if (ctx.method === 'POST' && CLOSED.has(route)) throw appError(HttpErrors, 'NOT_FOUND');
+    const body = ctx.method === 'GET' || ctx.method === 'HEAD' ? undefined : await readBody(ctx);
+    const json = parseJson(body);
+    if (ctx.method === 'POST') await limit(ctx, route, json);
+    await forward(ctx, body);
   };
 
-  async function signIn(ctx: Context): Promise<void> {
-    const body = await readBody(ctx);
-    let email: string | undefined;
-    try {
-      const parsed = JSON.parse(body.toString('utf8')) as { email?: unknown; password?: unknown };
-      if (typeof parsed.email === 'string') email = parsed.email.trim().toLowerCase();
+  async function limit(ctx: Context, route: string, json: Record<string, unknown> | undefined): Promise<void> {
+    const email = typeof json?.email === 'string' ? json.email.trim().toLowerCase() : undefined;
+    let checks: Parameters<AuthzLimits['check']>[1] = [];
+    if (route === '/sign-in/email') {
       // No account can hold a NUL, and PostgreSQL cannot compare one: 400, not a lookup.
-      if ([parsed.email, parsed.password].some((v) => typeof v === 'string' && v.includes('\u0000'))) throw appError(StorageErrors, 'UNSUPPORTED_CHARACTER');
-    } catch (err) {
-      if (isAppError(err)) throw err;
-      // not JSON: better-auth answers it
+      if ([json?.email, json?.password].some((v) => typeof v === 'string' && v.includes('\u0000'))) throw appError(StorageErrors, 'UNSUPPORTED_CHARACTER');
+      checks = [['sign-in:account', email]]; // sign-in:ip is limits.signInApi, before this
+    } else if (SECOND_FACTOR.has(route)) {
+      checks = [['sign-in:ip', ctx.ip], ['totp:account', await twoFactorAccount(c.db, ctx.get('Cookie'))]];
+    } else if (route === '/send-verification-email') {
+      checks = [['verify-mail:ip', ctx.ip], ['verify-mail:recipient', email]];
     }
-    const wait = await limits.check(ctx, [['sign-in:account', email]]);
+    const wait = await limits.check(ctx, checks);
     if (wait > 0) throw appError(RateLimitErrors, 'RATE_LIMITED', { headers: { 'Retry-After': String(wait) } });
+  }
+
+  async function forward(ctx: Context, body: Buffer | undefined): Promise<void> {
     const headers = new Headers();
     for (const [k, v] of Object.entries(ctx.req.headers)) if (typeof v === 'string') headers.set(k, v);
-    const res = await c.auth.handler(new Request(`${ctx.protocol}://${ctx.host}${ctx.originalUrl}`, { method: 'POST', headers, body }));
+    const res = await c.auth.handler(new Request(`${ctx.protocol}://${ctx.host}${ctx.originalUrl}`, { method: ctx.method, headers, body: body?.length ? new Uint8Array(body) : undefined }));
     let answer = Buffer.from(await res.arrayBuffer());
     ctx.status = res.status;
     // better-auth's admin plugin refuses a banned account only after the password matched: a 403
     // would confirm both the account and its password. It gets the wrong-password answer.
-    if (res.status === 403 && isBannedRefusal(answer)) {
+    if (res.status === 403 && parseJson(answer)?.code === 'BANNED_USER') {
       ctx.status = 401;
       answer = Buffer.from(JSON.stringify({ message: BASE_ERROR_CODES.INVALID_EMAIL_OR_PASSWORD.message, code: 'INVALID_EMAIL_OR_PASSWORD' }));
+    } else if (/^application\/json/.test(res.headers.get('content-type') ?? '') && answer.length) {
+      answer = Buffer.from(JSON.stringify(withoutTokens(JSON.parse(answer.toString('utf8')))));
     }
     res.headers.forEach((value, key) => {
       if (key !== 'set-cookie' && key !== 'content-length') ctx.set(key, value);
@@ -59,11 +77,34 @@ export function betterAuthMount(c: Pick<Container, 'auth'>, limits: AuthzLimits)
   }
 }
 
-function isBannedRefusal(body: Buffer): boolean {
+/** Session tokens travel in HttpOnly cookies only (list-sessions, get-session, sign-in…). */
+function withoutTokens(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutTokens);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'token').map(([k, v]) => [k, withoutTokens(v)]));
+}
+
+/**
+ * The account a pending second-factor step belongs to: better-auth's signed two_factor cookie
+ * names a verification row whose value is the user id. Only a rate-limit key: a forged cookie
+ * finds nothing (and better-auth refuses it anyway), so it is keyed by itself.
+ */
+export async function twoFactorAccount(db: Knex, cookieHeader: string): Promise<string | undefined> {
+  const raw = /(?:^|;\s*)(?:__Secure-)?portcullis\.two_factor=([^;]+)/.exec(cookieHeader)?.[1];
+  if (!raw) return undefined;
+  const value = decodeURIComponent(raw);
+  const identifier = value.slice(0, Math.max(0, value.lastIndexOf('.'))) || value;
+  const row = await db('verification').select('value').where({ identifier }).first();
+  return String(row?.value ?? value);
+}
+
+function parseJson(body: Buffer | undefined): Record<string, unknown> | undefined {
+  if (!body?.length) return undefined;
   try {
-    return (JSON.parse(body.toString('utf8')) as { code?: unknown }).code === 'BANNED_USER';
+    const v = JSON.parse(body.toString('utf8')) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
-    return false;
+    return undefined; // not JSON: better-auth answers it
   }
 }
 

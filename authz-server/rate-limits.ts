@@ -11,6 +11,9 @@ import { fromRequest } from '#shared/audit/index.js';
  * |---|---|---|
  * | sign-in:ip, sign-in:account | client IP; lower-cased email | sign-in form, /api/auth/sign-in/email (IP) |
  * | sign-up:ip | client IP | /account/sign-up |
+ * | sign-in:ip, sign-in:account | client IP; account email | password checks of the account page (2FA on/off) |
+ * | sign-in:ip, totp:account | client IP; account id (pending two_factor cookie or session) | every TOTP / backup code check: sign-in step, JSON second factor, enrolment |
+ * | verify-mail:ip, verify-mail:recipient | client IP; email | /api/auth/send-verification-email |
  * | password-reset:ip, password-reset:account | client IP; email | /account/forgot-password |
  * | token:client | Basic-auth client id, else client IP | /token |
  */

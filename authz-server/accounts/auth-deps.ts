@@ -4,7 +4,8 @@ import type { Config } from '#shared/config/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Mail, Mailer } from '#shared/mail/mailer.js';
 import type { Audit } from '#shared/audit/index.js';
-import { revokeAccount } from '../queries/oidc-models.js';
+import { revokeAccount, tombstoneTtlS } from '../queries/oidc-models.js';
+import { endBoundSessions } from '../queries/session-bindings.js';
 import { betterAuthStorageFailures } from './storage-failures.js';
 
 /**
@@ -19,6 +20,12 @@ export function authzAuthDeps({ config, logger, db, mailer, audit }: { config: C
     sendVerificationEmail: async (to, url) => send(verificationMail(to, url)),
     sendResetPassword: async (to, url) =>
       send({ to, kind: 'reset-password', subject: 'Reset your password', text: `Someone asked to reset the password of your Portcullis account.\n\nChoose a new password (the link works once, for 30 minutes):\n${url}\n\nIf this was not you, ignore this message: your password stays as it is.` }),
+    // A better-auth session that ends takes the OpenID sessions created from it along, with
+    // the grants a logout revokes (oidc/session-binding.ts refuses them anyway: this is the
+    // clean-up that makes it immediate and visible in storage).
+    onSessionEnded: async (session) => {
+      await endBoundSessions(db, [session.id], { includeOffline: false, tombstoneExpiresAt: Date.now() + tombstoneTtlS(config.tokens) * 1000 });
+    },
     onPasswordReset: async (userId) => {
       await revokeAccount(db, userId, config.tokens);
     },

@@ -8,6 +8,8 @@ import { createAdapterClass, type AdapterOptions } from './adapter.js';
 import { tombstoneTtlS } from '../queries/oidc-models.js';
 import { createFindAccount, ROLE_CLAIM } from './account.js';
 import { resourceIndicators } from './resource.js';
+import { sessionBindingCheck, type BindingDeps } from './session-binding.js';
+import type { Auth } from '#shared/auth/better-auth.js';
 import { renderMessage } from '../pages/message.js';
 import { renderLogoutConfirm } from '../pages/logout.js';
 
@@ -18,14 +20,18 @@ import { renderLogoutConfirm } from '../pages/logout.js';
  */
 export const LOA_TWO_FACTOR = 'urn:portcullis:loa:2';
 
+/** Client authentication at the token, revocation and introspection endpoints. */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+
 /**
  * The default prompts plus one login check: a client asking for two-factor
  * (acr_values=urn:portcullis:loa:2) gets a fresh sign-in unless the current OpenID session was
  * itself established with two factors — also when no interaction would otherwise happen.
  */
-function interactionsPolicy() {
+function interactionsPolicy(binding: BindingDeps) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
+  login.checks.push(sessionBindingCheck(binding));
   login.checks.push(
     new interactionPolicy.Check('two_factor_required', 'two-factor authentication is required', (ctx) => {
       const wanted = String(ctx.oidc.params?.acr_values ?? '').split(' ').includes(LOA_TWO_FACTOR);
@@ -35,7 +41,7 @@ function interactionsPolicy() {
   return policy;
 }
 
-export function providerConfiguration(config: Config, db: Knex, hooks: Pick<AdapterOptions, 'onReuseRace'> = {}): Configuration {
+export function providerConfiguration(config: Config, db: Knex, auth: Auth, hooks: Pick<AdapterOptions, 'onReuseRace'> = {}): Configuration {
   const t = config.tokens;
   const https = config.authz.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
@@ -57,6 +63,13 @@ export function providerConfiguration(config: Config, db: Knex, hooks: Pick<Adap
     // Set at sign-in: loa:1 password, loa:2 password + TOTP (see routes/interaction.ts).
     acrValues: ['urn:portcullis:loa:1', 'urn:portcullis:loa:2'],
     responseTypes: ['code'],
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
+    // RFC 8414 §2: without these, clients must assume client_secret_basic only. Public clients
+    // revoke their own tokens with `none`; introspection is for confidential clients only.
+    discovery: {
+      revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+      introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((m) => m !== 'none'),
+    },
     pkce: { required: () => true },
     allowOmittingSingleRegisteredRedirectUri: false,
     rotateRefreshToken: true,
@@ -66,7 +79,7 @@ export function providerConfiguration(config: Config, db: Knex, hooks: Pick<Adap
       long: cookie,
       short: cookie,
     },
-    interactions: { policy: interactionsPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { policy: interactionsPolicy({ db, auth, config }), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       dPoP: { enabled: false },

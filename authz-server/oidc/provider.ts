@@ -7,7 +7,7 @@ import { providerConfiguration } from './configuration.js';
  * One provider per process. `proxy` follows TRUST_PROXY: X-Forwarded-* are honoured only
  * behind a proxy the operator trusts.
  */
-export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | 'audit'> & Partial<Pick<Container, 'metrics'>>): Provider {
+export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | 'audit' | 'auth'> & Partial<Pick<Container, 'metrics'>>): Provider {
   const log = c.logger.child({ component: 'oidc' });
   const reuse = (event: 'refresh_token.reuse_detected' | 'authorization_code.reuse_detected', grantId: string | null, clientId?: string) => {
     c.metrics?.reuse.inc({ kind: event.split('.')[0]! });
@@ -15,7 +15,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
   };
   const provider = new Provider(
     c.config.authz.issuer,
-    providerConfiguration(c.config, c.db, {
+    providerConfiguration(c.config, c.db, c.auth, {
       onReuseRace: (model, grantId) => {
         log.warn({ model, grantRevoked: Boolean(grantId) }, 'concurrent reuse detected: grant revoked');
         reuse(model === 'RefreshToken' ? 'refresh_token.reuse_detected' : 'authorization_code.reuse_detected', grantId);
@@ -23,6 +23,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
     }),
   );
   provider.proxy = c.config.http.trustProxy;
+  enforceRegisteredSecretMethod(provider);
   provider.maxIpsCount = 1; // as shared/http/app.ts: only the hop our proxy appended
   provider.on('server_error', (_ctx, err) => log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'oidc server_error'));
   // OAuth errors answered to clients carry a hidden error_detail; operators see it here.
@@ -59,4 +60,20 @@ function causeChain(err: unknown): string[] {
     out.push(String(x.error_description ?? x.message ?? e));
   }
   return out;
+}
+
+/**
+ * oidc-provider accepts a client secret in the Basic header or in the body whichever of the two
+ * the client registered (lib/shared/client_auth.js). The registered
+ * `token_endpoint_auth_method` is the only one (RFC 7591 §2): a secret presented the other way
+ * does not authenticate the client (invalid_client).
+ */
+function enforceRegisteredSecretMethod(provider: Provider): void {
+  const proto = provider.Client.prototype as unknown as { compareClientSecret(actual: string): Promise<boolean>; clientAuthMethod: string };
+  const compare = proto.compareClientSecret;
+  proto.compareClientSecret = async function (this: typeof proto, actual: string) {
+    const basic = /^basic /i.test(Provider.ctx?.get('authorization') ?? '');
+    if ((this.clientAuthMethod === 'client_secret_basic') !== basic) return false;
+    return compare.call(this, actual);
+  };
 }

@@ -8,7 +8,7 @@ export interface SessionItem {
   createdAt: Date;
 }
 
-export function renderAccount(ctx: Context, input: { email: string; twoFactor: boolean; sessions: SessionItem[]; notice?: string; error?: string }): void {
+export function renderAccount(ctx: Context, input: { email: string; twoFactor: boolean; sessions: SessionItem[]; notice?: string; error?: string }, status = 200): void {
   const sessions = input.sessions
     .map(
       (s) =>
@@ -45,10 +45,14 @@ ${twoFactor}
 <ul>
 ${sessions}
 </ul>
-<form method="post" action="/account/sign-out-everywhere">
+<form method="post" action="/account/sign-out" class="inline-text">
+  <button type="submit">Sign out</button>
+</form>
+<form method="post" action="/account/sign-out-everywhere" class="inline-text">
   <button type="submit" class="secondary">Sign out everywhere</button>
 </form>
 <p><a href="/account/forgot-password">Change your password</a></p>`,
+    status,
   );
 }
 

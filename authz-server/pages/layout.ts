@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
+import { csrfToken } from './csrf.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -20,7 +21,10 @@ button.secondary{background:#e3e6ec;color:#1d2330;margin-left:.5rem}
 .error{background:#fde8e8;color:#8a1c1c;padding:.75rem;border-radius:4px}
 ul{padding-left:1.2rem}
 form.inline{display:inline}
-form.inline button{margin:0 0 0 .5rem;padding:.2rem .6rem;font-size:.85rem}`;
+form.inline button{margin:0 0 0 .5rem;padding:.2rem .6rem;font-size:.85rem}
+h2{font-size:1.05rem;margin:1rem 0 .25rem}
+form.inline-text{margin:0}
+button.link{background:none;border:0;padding:0;margin:0;color:#2a54c7;text-decoration:underline;font-size:.95rem}`;
 
 /**
  * Every page: no external assets, no script, a per-response nonce for the one style block,
@@ -29,6 +33,11 @@ form.inline button{margin:0 0 0 .5rem;padding:.2rem .6rem;font-size:.85rem}`;
  */
 export function renderPage(ctx: Context, title: string, body: string, status = 200): void {
   const nonce = randomBytes(16).toString('base64');
+  // Every form posting back carries the synchronizer token (pages/koa-form.ts checks it).
+  if (body.includes('<form method="post"')) {
+    const token = esc(csrfToken(ctx));
+    body = body.replace(/<form method="post"[^>]*>/g, (open) => `${open}\n<input type="hidden" name="_csrf" value="${token}">`);
+  }
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.set('Cache-Control', 'no-store');

@@ -84,5 +84,6 @@ export async function revokeAccount(db: Knex, accountId: string, tokens: Paramet
   const grants = await db(TABLE).distinct('grant_id').where('account_id', accountId).whereNotNull('grant_id');
   for (const { grant_id } of grants) await revokeGrant(db, grant_id as string, tombstoneExpiresAt);
   await db(TABLE).where({ model: 'Session', account_id: accountId }).del();
+  await db('oidc_session_bindings').where('account_id', accountId).del();
   return grants.length;
 }

@@ -4,25 +4,30 @@ import QRCode from 'qrcode';
 import { fromNodeHeaders } from 'better-auth/node';
 import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
-import { koaBody } from '#shared/http/index.js';
 import { renderAccount, renderEnrol } from '../pages/account-settings.js';
 import { renderMessage } from '../pages/message.js';
-import { revokeAccount } from '../queries/oidc-models.js';
+import { koaForm } from '../pages/koa-form.js';
+import { revokeAccount, tombstoneTtlS } from '../queries/oidc-models.js';
+import { endBoundSessions } from '../queries/session-bindings.js';
 import { fromRequest } from '#shared/audit/index.js';
+import type { AuthzLimits } from '../rate-limits.js';
 
 const str = (ctx: Context, name: string) => {
   const v = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.[name];
   return typeof v === 'string' ? v : '';
 };
 
+type Session = NonNullable<Awaited<ReturnType<typeof currentSession>>>;
+
 /**
- * The signed-in account page: sessions (sign out everywhere), two-factor enrolment with a QR
- * code and backup codes, and disabling it with the password. Forms are same-origin POSTs; the
- * session cookie is SameSite=Lax, so another site cannot submit them with it.
+ * The signed-in account page: sessions (sign out one, this one, or everywhere), two-factor
+ * enrolment with a QR code and backup codes, and disabling it with the password. Every form
+ * is a same-origin POST with a synchronizer token (pages/koa-form.ts); every password or code
+ * check counts against the sign-in buckets of the account and the address.
  */
-export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db' | 'audit'>): Router {
+export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db' | 'audit'>, limits: AuthzLimits): Router {
   const router = new Router({ prefix: '/account' });
-  const body = koaBody({ limitBytes: 8 * 1024 });
+  const form = koaForm(c.config.authz.issuer, { limitBytes: 8 * 1024 });
 
   async function requireSession(ctx: Context) {
     const session = await currentSession(c.auth, c.config, ctx.req.headers);
@@ -33,16 +38,24 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     return session;
   }
 
-  async function show(ctx: Context, extra: { notice?: string; error?: string } = {}) {
+  async function show(ctx: Context, extra: { notice?: string; error?: string } = {}, status = 200) {
     const session = await requireSession(ctx);
     if (!session) return;
-    const list = (await c.auth.api.listSessions({ headers: fromNodeHeaders(ctx.req.headers) })) as { id: string; token: string; userAgent?: string | null; createdAt: Date }[];
+    const list = (await c.auth.api.listSessions({ headers: fromNodeHeaders(ctx.req.headers) })) as { id: string; userAgent?: string | null; createdAt: Date }[];
     renderAccount(ctx, {
       email: session.user.email,
       twoFactor: Boolean((session.user as { twoFactorEnabled?: boolean }).twoFactorEnabled),
-      sessions: list.map((s) => ({ id: s.id, current: s.token === session.session.token, userAgent: s.userAgent ?? '', createdAt: new Date(s.createdAt) })),
+      sessions: list.map((s) => ({ id: s.id, current: s.id === session.session.id, userAgent: s.userAgent ?? '', createdAt: new Date(s.createdAt) })),
       ...extra,
-    });
+    }, status);
+  }
+
+  /** A password or code check: the sign-in buckets of this account and this address. */
+  async function limited(ctx: Context, session: Session, kind: 'password' | 'code'): Promise<boolean> {
+    const account: Parameters<AuthzLimits['check']>[1][number] = kind === 'password' ? ['sign-in:account', session.user.email.toLowerCase()] : ['totp:account', session.user.id];
+    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], account]);
+    if (wait > 0) await show(ctx, { error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
+    return wait > 0;
   }
 
   const NOTICES: Record<string, string> = { '2fa-on': 'Two-factor authentication is on.', '2fa-off': 'Two-factor authentication is off.', 'session-revoked': 'That session is signed out.' };
@@ -54,23 +67,25 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
   };
   router.get('/sign-in-required', (ctx) => renderMessage(ctx, 'Sign in first', 'Sign in through an application to manage your account.', 401));
 
-  router.post('/2fa/enable', body, async (ctx) => {
-    if (!(await requireSession(ctx))) return;
+  router.post('/2fa/enable', form, async (ctx) => {
+    const session = await requireSession(ctx);
+    if (!session || (await limited(ctx, session, 'password'))) return;
     const res = await c.auth.api.enableTwoFactor({ body: { password: str(ctx, 'password') }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     if (!res.ok) return show(ctx, { error: 'Incorrect password.' });
     const { totpURI, backupCodes } = (await res.json()) as { totpURI: string; backupCodes: string[] };
     renderEnrol(ctx, { qrDataUrl: await QRCode.toDataURL(totpURI), totpUri: totpURI, backupCodes });
   });
 
-  router.post('/2fa/verify', body, async (ctx) => {
+  router.post('/2fa/verify', form, async (ctx) => {
     const session = await requireSession(ctx);
-    if (!session) return;
+    if (!session || (await limited(ctx, session, 'code'))) return;
     const startedAt = new Date();
     const res = await c.auth.api.verifyTOTP({ body: { code: str(ctx, 'code').trim() }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     if (!res.ok) return show(ctx, { error: 'That code is not valid. Start the setup again.' });
     // Sessions and tokens obtained with the password alone must not outlive the enrolment.
-    // better-auth has just replaced this browser's session with a new one: keep only that.
+    // better-auth has just replaced this browser's session with a new one: keep only that
+    // (revokeAccount ends every OpenID session of the account with them).
     const userId = session.user.id;
     await c.db('session').where({ userId }).andWhere('createdAt', '<', c.config.db.client === 'pg' ? startedAt : startedAt.toISOString()).del();
     await revokeAccount(c.db, userId, c.config.tokens);
@@ -78,8 +93,9 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     done(ctx, '2fa-on');
   });
 
-  router.post('/2fa/disable', body, async (ctx) => {
-    if (!(await requireSession(ctx))) return;
+  router.post('/2fa/disable', form, async (ctx) => {
+    const session = await requireSession(ctx);
+    if (!session || (await limited(ctx, session, 'password'))) return;
     const res = await c.auth.api.disableTwoFactor({ body: { password: str(ctx, 'password') }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     if (!res.ok) return show(ctx, { error: 'Incorrect password.' });
@@ -87,20 +103,30 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
   });
 
   // Session tokens never reach the page: the form names a session id, resolved here among
-  // the caller's own sessions (someone else's id matches nothing).
-  router.post('/sessions/revoke', body, async (ctx) => {
+  // the caller's own sessions (someone else's id matches nothing). A session its owner ends
+  // from here is one they do not trust: every grant obtained through it goes too, offline
+  // access included.
+  router.post('/sessions/revoke', form, async (ctx) => {
     const session = await requireSession(ctx);
     if (!session) return;
-    const headers = fromNodeHeaders(ctx.req.headers);
-    const list = (await c.auth.api.listSessions({ headers })) as { id: string; token: string }[];
-    const target = list.find((s) => s.id === str(ctx, 'id'));
-    if (!target) return show(ctx, { error: 'No such session.' });
-    await c.auth.api.revokeSession({ headers, body: { token: target.token } });
+    const target = await c.db('session').select('id', 'token').where({ id: str(ctx, 'id'), userId: session.user.id }).first();
+    if (!target) return show(ctx, { error: 'No such session.' }, 404);
+    await endBoundSessions(c.db, [target.id as string], { includeOffline: true, tombstoneExpiresAt: Date.now() + tombstoneTtlS(c.config.tokens) * 1000 });
+    await c.auth.api.revokeSession({ headers: fromNodeHeaders(ctx.req.headers), body: { token: target.token as string } });
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'user', count: 1 } });
     done(ctx, 'session-revoked');
   });
 
-  router.post('/sign-out-everywhere', async (ctx) => {
+  router.post('/sign-out', form, async (ctx) => {
+    const session = await requireSession(ctx);
+    if (!session) return;
+    const res = await c.auth.api.signOut({ headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
+    for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
+    c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'sign_out', count: 1 } });
+    renderMessage(ctx, 'Signed out', 'You are signed out of Portcullis in this browser.');
+  });
+
+  router.post('/sign-out-everywhere', form, async (ctx) => {
     const session = await requireSession(ctx);
     if (!session) return;
     const headers = fromNodeHeaders(ctx.req.headers);

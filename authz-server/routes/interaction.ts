@@ -7,7 +7,6 @@ import type Provider from 'oidc-provider';
 import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
 import { fromRequest } from '#shared/audit/index.js';
-import { koaBody } from '#shared/http/index.js';
 import { appError, StorageErrors } from '#shared/errors/index.js';
 import { betterAuthStorageFailures } from '../accounts/storage-failures.js';
 import { renderLogin } from '../pages/login.js';
@@ -15,7 +14,11 @@ import { renderConsent } from '../pages/consent.js';
 import { renderMessage } from '../pages/message.js';
 import { renderTotpChallenge } from '../pages/two-factor.js';
 import { epochTime } from '../oidc/time.js';
+import { isApiScope } from '#shared/oauth/scopes.js';
 import type { AuthzLimits } from '../rate-limits.js';
+import { koaForm } from '../pages/koa-form.js';
+import { twoFactorAccount } from '../better-auth-mount.js';
+import { findUserById } from '../queries/users.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
 const LOA_PASSWORD = 'urn:portcullis:loa:1';
@@ -31,9 +34,9 @@ type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
  * better-auth (its own session cookie gives single sign-on), ask for consent, and hand the
  * result back with a 303 (RFC 9700 §4.12: never 307 after a form carrying credentials).
  */
-export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' | 'config' | 'audit'>, limits: AuthzLimits): Router {
+export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' | 'config' | 'audit' | 'db'>, limits: AuthzLimits): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
-  const body = koaBody({ limitBytes: 16 * 1024 });
+  const body = koaForm(c.config.authz.issuer, { limitBytes: 16 * 1024 });
 
   async function details(ctx: Context): Promise<Details | undefined> {
     try {
@@ -82,8 +85,17 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     }
     if (d.prompt.name === 'consent') {
       const pd = d.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
-      const scopes = [...(pd.missingOIDCScope ?? []), ...Object.values(pd.missingResourceScopes ?? {}).flat()];
-      return renderConsent(ctx, { action: action(d, 'consent'), clientName: await clientName(d), scopes });
+      // The API's scopes are also provider scopes, so oidc-provider lists them among the OpenID
+      // ones too: each permission is shown once, in its group.
+      const account = d.session?.accountId ? await findUserById(c.db, d.session.accountId) : undefined;
+      return renderConsent(ctx, {
+        action: action(d, 'consent'),
+        switchAction: action(d, 'switch-account'),
+        clientName: await clientName(d),
+        account: account?.email ?? '',
+        aboutYou: (pd.missingOIDCScope ?? []).filter((s) => !isApiScope(s)),
+        resources: Object.entries(pd.missingResourceScopes ?? {}).map(([indicator, scopes]) => ({ indicator, scopes })),
+      });
     }
     renderMessage(ctx, 'Sign-in error', 'Unsupported sign-in step.', 400);
   });
@@ -129,7 +141,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (d.prompt.name !== 'login') return renderMessage(ctx, 'Sign-in error', 'This sign-in step is already complete.', 400);
     const raw = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.code;
     const code = typeof raw === 'string' ? raw.replace(/\s+/g, '') : '';
-    const wait = await limits.check(ctx, [['totp:account', ctx.ip]]);
+    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['totp:account', await twoFactorAccount(c.db, ctx.get('Cookie'))]]);
     if (wait > 0) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     const headers = fromNodeHeaders(ctx.req.headers);
     // Six digits: a TOTP code; anything else is tried as a single-use backup code.
@@ -166,6 +178,23 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const grantId = await grant.save();
     c.audit.record('authorization.granted', { outcome: 'success', actor: who, ...fromRequest(ctx), properties: { scope: String(d.params.scope ?? ''), grantId, prompt: d.prompt.reasons.join(' ') } });
     return finish(ctx, { consent: { grantId } });
+  });
+
+  // "Not you?" on the consent page: this browser's session ends (and the OpenID session bound
+  // to it), and the same authorization request starts again with a forced sign-in. Signing in
+  // as another account then replaces the OpenID session: oidc-provider ends the old one first.
+  router.post('/switch-account', body, async (ctx) => {
+    const d = await details(ctx);
+    if (!d) return;
+    const res = await c.auth.api.signOut({ headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
+    for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(d.params)) if (typeof v === 'string') params.set(k, v);
+    const prompts = new Set(String(d.params.prompt ?? '').split(' ').filter((p) => p && p !== 'none'));
+    prompts.add('login');
+    params.set('prompt', [...prompts].join(' '));
+    ctx.status = 303;
+    ctx.redirect(`${provider.pathFor('authorization')}?${params}`);
   });
 
   return router;

@@ -132,7 +132,7 @@ export async function createStack(opts: { baseDbUrl: string; redisUrl: string; l
   const quotaListings = Array.from({ length: 10 }, (_, i) => listing(50 + i, 1_000_000_000));
   await db('listings').insert([...listings, ...quotaListings]);
 
-  const provider = new Provider(config.authz.issuer, providerConfiguration(config, db));
+  const provider = new Provider(config.authz.issuer, providerConfiguration(config, db, null as never));
   const clientMetadata = await Promise.all(['bench-agent', 'bench-service'].map(async (id) => ({ ...(await findClient(db, id))!.metadata, client_id: id })));
 
   return {

@@ -30,7 +30,7 @@ const accountId = process.env.BENCH_ACCOUNT_ID!;
 const clients = JSON.parse(process.env.BENCH_CLIENTS!) as ClientMetadata[];
 
 const pgStorage = process.env.BENCH_STORAGE === 'pg';
-const ours = providerConfiguration(config, pgStorage ? createDb(config.db) : (null as never));
+const ours = providerConfiguration(config, pgStorage ? createDb(config.db) : (null as never), null as never) // no interactions here: refresh grants only;
 const { adapter: _ignored, ...rest } = ours;
 const configuration: Configuration = pgStorage ? ours : {
   ...rest,

@@ -23,6 +23,12 @@ export interface AuthDeps {
   onPasswordReset?: (userId: string) => Promise<void>;
   /** After better-auth's /verify-email marked an address verified (the audit trail records it). */
   onEmailVerified?: (user: { id: string; email: string }, request: Request | undefined) => Promise<void>;
+  /**
+   * After a session row is deleted, whatever the reason: sign-out, revoking one or all,
+   * password reset, ban, second-factor change (the authz-server ends the OpenID sessions bound
+   * to it).
+   */
+  onSessionEnded?: (session: { id: string; userId: string }) => Promise<void>;
   /** Every error better-auth answers as a failure (instead of its console logging). */
   onError?: (err: unknown) => void;
 }
@@ -78,6 +84,9 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
       ...(deps.onEmailVerified ? { afterEmailVerification: async (user: { id: string; email: string }, request?: Request) => deps.onEmailVerified!(user, request) } : {}),
     },
     hooks: { before: unverifiedLooksLikeWrongPassword },
+    ...(deps.onSessionEnded
+      ? { databaseHooks: { session: { delete: { after: async (session: { id: string; userId: string }) => deps.onSessionEnded!(session) } } } }
+      : {}),
     // Idle expiry: each use after `updateAge` pushes expiry to now + SESSION_IDLE_TTL_S. The
     // absolute cap (SESSION_TTL_S since sign-in) is enforced by currentSession().
     session: { expiresIn: config.session.idleTtlS, updateAge: Math.min(300, Math.floor(config.session.idleTtlS / 4)) },

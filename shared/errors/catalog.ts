@@ -10,6 +10,7 @@ export const HttpErrors = {
   VALIDATION_FAILED: { status: 400, message: 'The request did not pass validation.' },
   INVALID_CURSOR: { status: 400, message: 'The pagination cursor is invalid.' },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'This request must come from a trusted origin.' },
+  CSRF_TOKEN_INVALID: { status: 403, message: 'This form has expired or did not come from this site. Reload the page and try again.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this resource.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },

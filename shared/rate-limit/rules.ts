@@ -12,6 +12,8 @@ export const RATE_LIMIT_RULES = {
   'password-reset:ip': { capacity: 5, refillPerSecond: 1 / 60 },
   'password-reset:account': { capacity: 3, refillPerSecond: 1 / 300 },
   'totp:account': { capacity: 5, refillPerSecond: 1 / 30 },
+  'verify-mail:ip': { capacity: 5, refillPerSecond: 1 / 60 },
+  'verify-mail:recipient': { capacity: 3, refillPerSecond: 1 / 300 },
   'token:client': { capacity: 100, refillPerSecond: 10 },
 } as const satisfies Record<string, TokenBucketRule>;
 

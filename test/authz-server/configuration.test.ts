@@ -9,7 +9,7 @@ describe('authz-server provider configuration', () => {
     const { config, cleanup } = await testConfig({ REFRESH_TOKEN_IDLE_TTL_S: '3600', REFRESH_TOKEN_ABSOLUTE_TTL_S: '86400' });
     const db = createDb(config.db);
     try {
-      const ttl = providerConfiguration(config, db).ttl!.RefreshToken as (ctx: KoaContextWithOIDC, token: unknown, client: unknown) => number;
+      const ttl = providerConfiguration(config, db, null as never).ttl!.RefreshToken as (ctx: KoaContextWithOIDC, token: unknown, client: unknown) => number;
       const now = Math.floor(Date.now() / 1000);
       const ctx = {} as KoaContextWithOIDC;
       expect(ttl(ctx, { iiat: now }, {})).to.equal(3600);
@@ -26,7 +26,7 @@ describe('authz-server provider configuration', () => {
     const { config, cleanup } = await testConfig();
     const db = createDb(config.db);
     try {
-      const c = providerConfiguration(config, db);
+      const c = providerConfiguration(config, db, null as never);
       expect(c.responseTypes).to.deep.equal(['code']);
       expect(c.features!.devInteractions!.enabled).to.equal(false);
       expect(c.features!.dPoP!.enabled).to.equal(false);

@@ -14,20 +14,33 @@ export interface Page {
  */
 export class HttpBrowser {
   readonly jar = new CookieJar();
+  /** The last form token each origin's pages carried (a browser submits the form's hidden field). */
+  private readonly csrf = new Map<string, string>();
 
+  /**
+   * Like a browser: a form post sends `Origin` (same-origin included) and the page's hidden
+   * `_csrf` field, unless the test gives its own (`_csrf: ''` sends none).
+   */
   async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
-    const headers: Record<string, string> = { accept: 'text/html', ...init.headers };
+    const origin = new URL(url).origin;
+    const headers: Record<string, string> = { accept: 'text/html', ...(init.form ? { origin } : {}), ...init.headers };
     const cookie = await this.jar.getCookieString(url);
     if (cookie) headers.cookie = cookie;
     let body: string | undefined;
     if (init.form) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = new URLSearchParams(init.form).toString();
+      const token = this.csrf.get(origin);
+      const form = { ...(token ? { _csrf: token } : {}), ...init.form };
+      if (form._csrf === '') delete form._csrf;
+      body = new URLSearchParams(form).toString();
     }
     const res = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
     for (const c of res.headers.getSetCookie()) await this.jar.setCookie(c, url, { ignoreError: true });
     const location = res.headers.get('location');
-    return { status: res.status, url, location: location ? new URL(location, url).toString() : null, headers: res.headers, text: await res.text() };
+    const text = await res.text();
+    const token = /name="_csrf" value="([^"]+)"/.exec(text)?.[1];
+    if (token) this.csrf.set(origin, token);
+    return { status: res.status, url, location: location ? new URL(location, url).toString() : null, headers: res.headers, text };
   }
 
   /** Follows redirects while they stay on `origin`; returns the first page elsewhere or not a redirect. */

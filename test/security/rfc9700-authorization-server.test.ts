@@ -209,8 +209,9 @@ describe('security: RFC 9700 authorization server requirements', function () {
       const res = await fetch(action, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: await browser.jar.getCookieString(action), 'x-forwarded-for': forwardedFor, 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
-        body: new URLSearchParams({ email: 'rfc9700@example.com', password: 'wrong password 1234' }),
+        // The browser is on the issuer's origin whichever replica answers; the form carries its token.
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: s.issuer, cookie: await browser.jar.getCookieString(action), 'x-forwarded-for': forwardedFor, 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
+        body: new URLSearchParams({ _csrf: /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!, email: 'rfc9700@example.com', password: 'wrong password 1234' }),
       });
       expect(res.status).to.equal(401);
       const requestId = res.headers.get('x-request-id');

@@ -75,7 +75,8 @@ describe('security: stolen session cookie', function () {
     const stolen = await s.sessionCookie(await s.signedIn('victim-everywhere@example.com'));
     const phone = await s.signedIn('victim-everywhere@example.com');
     expect((await me(stolen)).status).to.equal(200);
-    expect((await phone.request(`${s.issuer}/account/sign-out-everywhere`, { method: 'POST' })).status).to.equal(200);
+    await phone.request(`${s.issuer}/account`); // the page with the form
+    expect((await phone.request(`${s.issuer}/account/sign-out-everywhere`, { form: {} })).status).to.equal(200);
     expect(errorOf(await me(stolen))).to.deep.equal([401, 'INVALID_SESSION']);
   });
 

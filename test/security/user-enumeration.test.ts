@@ -29,7 +29,7 @@ function observable(res: Response, body: string) {
   res.headers.forEach((v, k) => {
     if (!VARYING.has(k)) headers[k] = v.replace(/nonce-[A-Za-z0-9+/=]+/g, 'nonce');
   });
-  return { status: res.status, headers, setCookie: res.headers.getSetCookie(), body: body.replace(/nonce="[^"]+"/g, 'nonce').replace(/\/interaction\/[A-Za-z0-9_-]+\//g, '/interaction/UID/') };
+  return { status: res.status, headers, setCookie: res.headers.getSetCookie(), body: body.replace(/nonce="[^"]+"/g, 'nonce').replace(/name="_csrf" value="[^"]+"/g, 'name="_csrf"').replace(/\/interaction\/[A-Za-z0-9_-]+\//g, '/interaction/UID/') };
 }
 
 /** Median duration of `probe(a)` and `probe(b)`, sampled alternately. */
@@ -101,7 +101,8 @@ describe('security: user enumeration', function () {
         const browser = new HttpBrowser();
         const { page } = await authorize(s.client, browser, { signIn: false });
         const action = new URL(LOGIN_FORM.exec(page.text)![1]!, s.issuer).toString();
-        const res = await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: await browser.jar.getCookieString(action) }, body: new URLSearchParams({ email, password }), redirect: 'manual' });
+        const _csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+        const res = await fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: s.issuer, cookie: await browser.jar.getCookieString(action) }, body: new URLSearchParams({ _csrf, email, password }), redirect: 'manual' });
         const o = observable(res, await res.text());
         seen.push({ ...o, body: o.body.replaceAll(email, 'EMAIL') });
       }

@@ -6,6 +6,7 @@ import { oidcAccounts } from './0004_oidc_accounts.js';
 import { twoFactor } from './0005_two_factor.js';
 import { billing } from './0006_billing.js';
 import { audit } from './0007_audit.js';
+import { oidcSessionBindings } from './0008_oidc_session_bindings.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -13,4 +14,4 @@ import { audit } from './0007_audit.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit];
+export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings];

@@ -39,7 +39,7 @@ describe('authz-server client service (SQLite)', () => {
     const t = await testConfig();
     cleanupConfig = t.cleanup;
     const logger = createLogger({ level: 'silent', service: 'test' });
-    provider = createProvider({ config: t.config, db, logger, audit: createAudit({ db, logger, secret: t.config.secrets.authSecret }) });
+    provider = createProvider({ config: t.config, db, logger, auth: null as never, audit: createAudit({ db, logger, secret: t.config.secrets.authSecret }) });
   });
   beforeEach(() => db('oauth_clients').del());
   after(async () => {

@@ -106,6 +106,8 @@ describe('rate limiter — shared cache up (memory backend)', () => {
       'password-reset:ip',
       'password-reset:account',
       'totp:account',
+      'verify-mail:ip',
+      'verify-mail:recipient',
       'token:client',
     ]);
   });

@@ -1,0 +1,33 @@
+import type { Middleware } from 'koa';
+
+const BASE = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+const UNESCAPE: Record<string, string> = { '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
+
+/**
+ * A strict CSP for what oidc-provider renders itself, that still lets its auto-submitting
+ * forms work: the form_post response (OAuth 2.0 Form Post Response Mode §2), the logout of
+ * a session without an account (RP-Initiated Logout §3) and the logout before signing in as
+ * another account. oidc-provider adds the sha256 of its one inline script to `script-src`
+ * when the policy has that directive (helpers/script_src_sha.js), so the request starts with
+ * `script-src 'none'`; when a hash was added, 'none' goes and `form-action` allows exactly
+ * the origin the provider's form posts to — already validated by the provider (a registered
+ * redirect URI or its own logout endpoint) — on that response only.
+ */
+export function koaProviderCsp(): Middleware {
+  return async (ctx, next) => {
+    ctx.set('Content-Security-Policy', `${BASE}; script-src 'none'; form-action 'self'`);
+    await next();
+    const hashes = /script-src 'none'((?: 'sha256-[A-Za-z0-9+/=]+')+)/.exec(ctx.response.get('Content-Security-Policy'))?.[1];
+    if (!hashes) return;
+    const action = /<form method="post" action="([^"]+)"/.exec(typeof ctx.body === 'string' ? ctx.body : '')?.[1];
+    ctx.set('Content-Security-Policy', `${BASE}; script-src${hashes}; form-action ${formTarget(action?.replace(/&(?:amp|lt|gt|quot|#39);/g, (e) => UNESCAPE[e]!), ctx.origin)}`);
+  };
+}
+
+function formTarget(action: string | undefined, self: string): string {
+  if (!action || !URL.canParse(action, self)) return "'self'";
+  const url = new URL(action, self);
+  if (url.origin === self) return "'self'";
+  // http(s): the origin; a native app's private-use scheme (RFC 8252 §7.1): the scheme alone.
+  return url.protocol === 'http:' || url.protocol === 'https:' ? `'self' ${url.origin}` : `'self' ${url.protocol}`;
+}
