@@ -1,16 +1,38 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { z } from 'zod';
 import type { Config } from '#shared/config/index.js';
 import { appError } from '#shared/errors/index.js';
 import { AuthErrors } from './errors.js';
 
-export interface AccessTokenClaims extends JWTPayload {
-  sub: string;
-  client_id: string;
-  scope?: string;
-  cnf?: unknown;
-}
+/**
+ * How far our clock may differ from the authorization server's, for exp, nbf and iat alike: the
+ * leeway exp/nbf always had; a token issued further in the future than this is refused.
+ */
+export const CLOCK_SKEW_S = 5;
+
+// RFC 6749 §3.3: scope = scope-token *( SP scope-token ), scope-token = 1*NQCHAR (or no scope).
+const SCOPE = /^(?:[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*)?$/;
+
+/**
+ * The claims every consumer may rely on (RFC 9068 §2.2), checked after the signature: a claim of
+ * the wrong type is a malformed token (401), never a crash further down.
+ */
+const Claims = z.looseObject({
+  iss: z.string(),
+  aud: z.union([z.string(), z.array(z.string())]),
+  sub: z.string().min(1),
+  client_id: z.string().min(1),
+  exp: z.number(),
+  iat: z.number(),
+  nbf: z.number().optional(),
+  jti: z.string().optional(),
+  scope: z.string().regex(SCOPE).optional(),
+  cnf: z.unknown().optional(),
+});
+
+export type AccessTokenClaims = z.output<typeof Claims>;
 
 export class TokenRejected extends Error {
   constructor(readonly reason: string) {
@@ -21,8 +43,9 @@ export class TokenRejected extends Error {
 /**
  * Verifies RFC 9068 access tokens from our authorization server: signature against its
  * JWKS (cached; an unknown `kid` triggers a refetch at most every 30 s), `typ` at+jwt,
- * issuer, audience = this API, exp/nbf with 5 s leeway. A verified token is remembered
- * (bounded LRU keyed by its SHA-256, never past its `exp`) so a repeat costs no signature check.
+ * issuer, audience = this API, exp/nbf/iat within CLOCK_SKEW_S, the claims' types. A verified
+ * token is remembered (bounded LRU keyed by its SHA-256, never past its `exp`) so a repeat
+ * costs no signature check.
  */
 export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: number; jwksCooldownMs?: number } = {}) {
   const jwks = createRemoteJWKSet(new URL(`${config.authz.internalUrl}/jwks`), {
@@ -43,7 +66,7 @@ export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: nu
         audience: config.api.audience,
         typ: 'at+jwt',
         algorithms: ['RS256', 'ES256'],
-        clockTolerance: 5,
+        clockTolerance: CLOCK_SKEW_S,
         requiredClaims: ['exp', 'iat', 'sub', 'client_id'],
       }));
     } catch (err) {
@@ -56,10 +79,18 @@ export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: nu
     // A sender-constrained token (DPoP, mTLS) is only as good as its proof; we verify none,
     // so it must not be accepted as a bearer token (RFC 9449 §7.1, RFC 8705 §3).
     if (payload.cnf !== undefined) throw new TokenRejected('sender-constrained tokens are not accepted here');
-    const claims = payload as AccessTokenClaims;
+    const claims = checkClaims(payload);
     verified.set(key, claims, { ttl: Math.max(1, claims.exp! * 1000 - Date.now()) });
     return claims;
   };
+}
+
+function checkClaims(payload: JWTPayload): AccessTokenClaims {
+  const parsed = Claims.safeParse(payload);
+  if (!parsed.success) throw new TokenRejected(`the token's ${parsed.error.issues[0]!.path.join('.')} claim is malformed`);
+  // jose checks iat only against a maximum age; a token "issued" in the future is refused here.
+  if (parsed.data.iat > Date.now() / 1000 + CLOCK_SKEW_S) throw new TokenRejected("the token's iat claim is in the future");
+  return parsed.data;
 }
 
 function describe(err: unknown): string {

@@ -4,6 +4,7 @@ import { appError } from '#shared/errors/index.js';
 import { withTransaction } from '#shared/db/index.js';
 import { BillingErrors } from '../errors/billing.js';
 import type { BillingEntitlementRow } from '../queries/billing.js';
+import { listingExists } from '../queries/listings.js';
 import { claimUsage, consumeQuota, entitlementsOf, findUsage, rollOverPeriod, storeUsageResult, usableEntitlements } from '../queries/usage.js';
 import { periodContaining } from './periods.js';
 
@@ -56,6 +57,13 @@ export function createUsageService(deps: { db: Knex; now?: () => number }) {
   return {
     async report(userId: string, input: UsageReport): Promise<UsageResult> {
       const at = now();
+      // An unknown listing answers what a hidden draft answers, decided before any insert (the
+      // foreign key's 409 would tell a random id from a hidden draft): a used key is still a
+      // reused key, anything else has no entitlement. Outside the transaction, which must begin
+      // with its write: SQLite cannot upgrade a read transaction while another replica writes.
+      if (!(await listingExists(db, input.listingId))) {
+        throw appError(BillingErrors, (await findUsage(db, userId, input.clientReqId)) ? 'IDEMPOTENCY_KEY_REUSED' : 'NOT_ENTITLED');
+      }
       return withTransaction(db, async (trx) => {
         const id = randomUUID();
         const claimed = await claimUsage(trx, { id, user_id: userId, client_req_id: input.clientReqId, listing_id: input.listingId, units: input.units, created_at: at });

@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
-import { appError, HttpErrors } from '#shared/errors/index.js';
+import { appError, HttpErrors, StorageErrors } from '#shared/errors/index.js';
 import { koaBody } from '#shared/http/index.js';
 import { koaGuard } from '../middleware/koa-guard.js';
 import type { Permission } from '../auth/scopes.js';
 import type { Principal } from '../auth/principal.js';
+import { UNSUPPORTED_CHARACTER } from './fields.js';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
 type AnyObject = z.ZodObject<z.ZodRawShape>;
@@ -40,8 +41,11 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
   if (!schema) return {} as z.output<T>;
   const r = schema.safeParse(value ?? {});
   if (r.success) return r.data;
-  const issues = r.error.issues.slice(0, 10).map((i) => ({ in: where, path: i.path.join('.'), message: i.message }));
-  throw appError(HttpErrors, 'VALIDATION_FAILED', { data: { issues } });
+  const toIssue = (i: z.core.$ZodIssue) => ({ in: where, path: i.path.join('.'), message: i.message });
+  // The same answer a NUL gets where PostgreSQL refuses it (shared/db/errors.ts), on every backend.
+  const unstorable = r.error.issues.filter((i) => i.code === 'custom' && i.params?.code === UNSUPPORTED_CHARACTER);
+  if (unstorable.length) throw appError(StorageErrors, 'UNSUPPORTED_CHARACTER', { data: { issues: unstorable.slice(0, 10).map(toIssue) } });
+  throw appError(HttpErrors, 'VALIDATION_FAILED', { data: { issues: r.error.issues.slice(0, 10).map(toIssue) } });
 }
 
 export interface RouteDeps {

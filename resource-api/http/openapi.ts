@@ -5,10 +5,10 @@ import { scopesFor } from '../auth/scopes.js';
 import type { RouteContract } from './contract.js';
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Invalid input (VALIDATION_FAILED, INVALID_JSON, …)',
+  400: 'Invalid input (VALIDATION_FAILED, INVALID_JSON, UNSUPPORTED_CHARACTER, …)',
   401: 'Missing or invalid credentials',
   402: 'Payment required',
-  403: 'Not allowed (role, scope or ownership)',
+  403: 'Not allowed (role, scope, ownership, or a session write from an untrusted origin)',
   404: 'Not found',
   409: 'Conflict with the current state',
   413: 'Body too large',

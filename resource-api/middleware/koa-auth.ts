@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Knex } from 'knex';
 import { appError } from '#shared/errors/index.js';
+import { assertOrigin, originsOf } from '#shared/http/index.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { currentSession } from '#shared/auth/session.js';
 import type { Config } from '#shared/config/index.js';
@@ -11,6 +12,12 @@ import { findUserAccess } from '../queries/users.js';
 import type { Principal } from '../auth/principal.js';
 
 export const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?portcullis\.session_token=/;
+
+/**
+ * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`; the scheme name is case-insensitive
+ * (RFC 9110 §11.1). Anything else (no token, other characters, `Basic`) is malformed.
+ */
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 export interface AuthDeps {
   db: Knex;
@@ -35,12 +42,14 @@ export function challenge(error?: string, description?: string, scope?: string):
  * come from the database, so a demotion or ban applies to the very next request.
  */
 export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Middleware {
+  // The browsers the cookie may write from: the same allow-list as CORS (koa-cors.ts).
+  const cookieOrigins = originsOf(deps.config.frontendOrigins);
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     const hasCookie = SESSION_COOKIE.test(ctx.get('Cookie'));
     if (header && hasCookie) throw appError(AuthErrors, 'AMBIGUOUS_CREDENTIALS', { headers: challenge('invalid_request', 'send one credential') });
     if (header) {
-      const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(header);
+      const m = BEARER.exec(header);
       if (!m) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_request', 'malformed Authorization header') });
       let claims: AccessTokenClaims;
       try {
@@ -57,6 +66,9 @@ export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Midd
       return next();
     }
     if (hasCookie) {
+      // SameSite=Lax still lets a same-site sibling (another port, a subdomain) write with the
+      // cookie: an unsafe request must prove its origin (shared/http/origin-check.ts).
+      assertOrigin(ctx, cookieOrigins);
       const session = await currentSession(deps.auth, deps.config, ctx.req.headers);
       if (!session) throw appError(AuthErrors, 'INVALID_SESSION', { headers: challenge() });
       ctx.state.principal = await principalFor(deps.db, session.user.id, { method: 'session', clientId: null, scopes: null });

@@ -38,6 +38,11 @@ export async function findListing(db: Knex, idOrSlug: string): Promise<ListingRo
   return db(TABLE).where(UUID.test(idOrSlug) ? 'id' : 'slug', idOrSlug).first();
 }
 
+/** Whether a listing row exists in any state (listings are only ever soft-deleted). */
+export async function listingExists(db: Knex, id: string): Promise<boolean> {
+  return (await db(TABLE).where('id', id).first('id')) !== undefined;
+}
+
 export async function updateListing(db: Knex, id: string, expected: ListingStatus[], changes: Partial<ListingRow>): Promise<number> {
   return db(TABLE).where('id', id).whereIn('status', expected).update(changes);
 }

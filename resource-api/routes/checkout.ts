@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { defineRoute, type RouteContract } from '../http/contract.js';
 import type { CheckoutService } from '../billing/checkout.js';
+import { canonicalUuid } from '../http/fields.js';
 
 const TAG = 'billing';
 // A plain string: the allow-list check (422 INVALID_RETURN_URL) is the one judge of URLs.
 const ReturnUrl = z.string().min(1).max(2048);
-const SessionBody = z.strictObject({ listingId: z.uuid(), returnUrl: ReturnUrl, clientReqId: z.uuid().optional() });
+// clientReqId becomes Stripe's idempotency key: one canonical spelling per key.
+const SessionBody = z.strictObject({ listingId: canonicalUuid(), returnUrl: ReturnUrl, clientReqId: canonicalUuid().optional() });
 const PortalBody = z.strictObject({ returnUrl: ReturnUrl });
 
 /** /v1/checkout: Stripe-hosted payment pages and the customer portal. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nulFreeString } from '../http/fields.js';
 
 const price = z
   .strictObject({
@@ -32,6 +33,18 @@ export const listingPatch = z
   .strictObject({ title: text(3, 120), summary: text(1, 280), description: text(0, 10_000), price, quota })
   .partial()
   .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change' });
+
+/**
+ * The catalogue search. Every text input is NUL-free (400 UNSUPPORTED_CHARACTER): SQLite's LIKE
+ * stops at a NUL, so `q=%00` would otherwise match every listing, and PostgreSQL refuses it.
+ */
+export const listingSearch = z.strictObject({
+  q: nulFreeString().trim().min(1).max(100).optional(),
+  publisher: nulFreeString().min(1).max(64).optional(),
+  priceType: z.enum(['one_time', 'recurring']).optional(),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+  cursor: nulFreeString().max(200).optional(),
+});
 
 export type ListingInput = z.output<typeof listingInput>;
 export type ListingPatch = z.output<typeof listingPatch>;

@@ -5,7 +5,7 @@ import type { ListingRow } from '../queries/listings.js';
 import type { ListingService } from '../services/listings.js';
 import type { Permission } from '../auth/scopes.js';
 import type { Principal } from '../auth/principal.js';
-import { listingInput, listingPage, listingPatch, listingView } from './listings.schema.js';
+import { listingInput, listingPage, listingPatch, listingSearch, listingView } from './listings.schema.js';
 
 const iso = (t: number | string | null) => (t === null ? null : new Date(Number(t)).toISOString());
 
@@ -35,13 +35,7 @@ export function listingRoutes(listings: ListingService): RouteContract[] {
   return [
     defineRoute({
       method: 'get', path: '/v1/listings', summary: 'Published listings, newest first', tag: 'listings', access: 'public',
-      query: z.strictObject({
-        q: z.string().trim().min(1).max(100).optional(),
-        publisher: z.string().min(1).max(64).optional(),
-        priceType: z.enum(['one_time', 'recurring']).optional(),
-        limit: z.coerce.number().int().min(1).max(50).default(20),
-        cursor: z.string().max(200).optional(),
-      }),
+      query: listingSearch,
       response: listingPage, status: 200, errors: [400],
       handler: async (_ctx, { query }) => {
         const after = cursorParam(query.cursor);

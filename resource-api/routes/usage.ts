@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { defineRoute, type RouteContract } from '../http/contract.js';
 import type { UsageService } from '../billing/usage.js';
+import { canonicalUuid } from '../http/fields.js';
 
 const TAG = 'usage';
-const ReportBody = z.strictObject({ clientReqId: z.uuid(), listingId: z.uuid(), units: z.number().int().min(1).max(1_000_000) });
+// The idempotency key is compared in canonical form only: upper-case must not be a second key.
+const ReportBody = z.strictObject({ clientReqId: canonicalUuid(), listingId: canonicalUuid(), units: z.number().int().min(1).max(1_000_000) });
 const UsageResult = z.object({
   id: z.uuid(),
   clientReqId: z.uuid(),
@@ -37,7 +39,7 @@ export function usageRoutes(usage: UsageService): RouteContract[] {
     defineRoute({
       method: 'get', path: '/v1/usage', tag: TAG, access: { permission: { usage: ['read'] } },
       summary: 'Remaining quota per entitlement and period',
-      query: z.strictObject({ listingId: z.uuid().optional() }), response: z.object({ items: z.array(Quota) }), status: 200, errors: [400, 401, 403],
+      query: z.strictObject({ listingId: canonicalUuid().optional() }), response: z.object({ items: z.array(Quota) }), status: 200, errors: [400, 401, 403],
       handler: async (_ctx, { query, principal }) => ({ items: await usage.quotas(principal!.userId, query.listingId) }),
     }),
   ];

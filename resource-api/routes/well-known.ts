@@ -2,7 +2,11 @@ import Router from '@koa/router';
 import type { Config } from '#shared/config/index.js';
 import { API_SCOPES } from '#shared/oauth/scopes.js';
 
-/** RFC 9728 protected resource metadata, so clients can find our authorization server. */
+/**
+ * RFC 9728 protected resource metadata, so clients can find our authorization server. No
+ * `resource_signing_alg_values_supported`: RFC 9728 §2 means it for signed resource responses,
+ * and this API signs none.
+ */
 export function wellKnownRoutes(config: Config): Router {
   const router = new Router();
   const metadata = {
@@ -10,7 +14,6 @@ export function wellKnownRoutes(config: Config): Router {
     authorization_servers: [config.authz.issuer],
     scopes_supported: [...API_SCOPES],
     bearer_methods_supported: ['header'],
-    resource_signing_alg_values_supported: ['RS256', 'ES256'],
     resource_name: 'Portcullis marketplace API',
   };
   router.get('/.well-known/oauth-protected-resource', (ctx) => {

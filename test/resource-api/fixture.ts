@@ -6,11 +6,13 @@ import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oi
 
 export const USERS = { alice: 'user', pat: 'publisher', quinn: 'publisher', ada: 'admin' } as const;
 export type UserName = keyof typeof USERS;
+/** FRONTEND_URL: a session cookie writes only from here (koa-auth's origin check). */
+export const FRONTEND = 'http://localhost:3000';
 export const ALL_API_SCOPES = 'listings:read listings:write reviews:write checkout:create usage:report usage:read';
 
 /** A running authz-server, the in-process API on the same database, and signed-in users. */
 export async function apiFixture(backend: Backend = 'sqlite') {
-  const env: AuthzEnv = await authzEnv(backend, PG_URL, { FRONTEND_URL: 'http://localhost:3000' });
+  const env: AuthzEnv = await authzEnv(backend, PG_URL, { FRONTEND_URL: FRONTEND });
   const authz: AuthzServer = await env.start();
   await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', ...ALL_API_SCOPES.split(' ')] });
   const ids = {} as Record<UserName, string>;
@@ -43,7 +45,10 @@ export async function apiFixture(backend: Backend = 'sqlite') {
     async request(method: string, path: string, opts: { as?: UserName; via?: 'bearer' | 'session'; scope?: string; body?: unknown; headers?: Record<string, string> } = {}) {
       const headers: Record<string, string> = { ...opts.headers };
       if (opts.as && (opts.via ?? 'bearer') === 'bearer') headers.authorization = `Bearer ${await this.token(opts.as, opts.scope)}`;
-      if (opts.as && opts.via === 'session') headers.cookie = await this.cookie(opts.as);
+      if (opts.as && opts.via === 'session') {
+        headers.cookie = await this.cookie(opts.as);
+        headers.origin ??= FRONTEND; // as the marketplace UI's browser sends it
+      }
       if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
       const res = await fetch(`${api.url}${path}`, { method, headers, body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) });
       const text = await res.text();

@@ -94,7 +94,10 @@ export async function startReviewsApi(backend: Backend, pgUrl?: string) {
     call(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
       const headers: Record<string, string> = { ...opts.headers };
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-      if (opts.cookie) headers.cookie = opts.cookie;
+      if (opts.cookie) {
+        headers.cookie = opts.cookie;
+        headers.origin ??= config.frontendOrigins[0]!; // a session writes only from the UI's origin
+      }
       if (opts.json !== undefined) headers['content-type'] ??= 'application/json';
       const body = opts.json === undefined ? undefined : typeof opts.json === 'string' ? opts.json : JSON.stringify(opts.json);
       return fetch(`${url}${path}`, { method, headers, body });
