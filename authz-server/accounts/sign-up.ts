@@ -6,7 +6,7 @@ import type { Auth } from '#shared/auth/better-auth.js';
 import type { Config } from '#shared/config/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Mailer } from '#shared/mail/mailer.js';
-import { passwordProblem } from '#shared/auth/password-policy.js';
+import { checkPassword, describeRefusal } from '#shared/auth/password-policy.js';
 import { existingAccountNotice, verificationMail } from './auth-deps.js';
 
 export const signUpInput = z
@@ -16,8 +16,9 @@ export const signUpInput = z
     password: z.string(),
   })
   .superRefine((v, ctx) => {
-    const problem = passwordProblem(v.password, { email: v.email });
-    if (problem) ctx.addIssue({ code: 'custom', path: ['password'], message: `The password ${problem}.` });
+    const refused = checkPassword(v.password, { email: v.email, name: v.name });
+    // `params` carries zxcvbn's advice for the page to show beside the field (and the JSON details).
+    if (refused) ctx.addIssue({ code: 'custom', path: ['password'], message: `The password ${refused.message}.`, params: { help: describeRefusal(refused), warning: refused.warning, suggestions: refused.suggestions } });
   });
 
 export type SignUpInput = z.input<typeof signUpInput>;

@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Container } from '#shared/container.js';
 import { koaBody } from '#shared/http/index.js';
-import { passwordProblem } from '#shared/auth/password-policy.js';
+import { checkPassword, describeRefusal } from '#shared/auth/password-policy.js';
 import { renderForgot, renderReset, renderSignUp } from '../pages/account.js';
 import { renderMessage } from '../pages/message.js';
 import { createSignUp, signUpInput } from '../accounts/sign-up.js';
@@ -14,6 +14,22 @@ const SENT = 'If the address can be used, we have sent a message to it. Follow t
 const wantsJson = (ctx: Context) => ctx.is('application/json') === 'application/json';
 const form = (ctx: Context) => ((ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {}) as Record<string, unknown>;
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
+/** What sign-up.ts puts in the `params` of a refused password's issue. */
+type PasswordIssue = { help: string; warning: string | null; suggestions: string[] };
+const EXPIRED = 'This reset link is invalid, expired or already used. Ask for a new one.';
+
+/**
+ * The account a reset link belongs to, read the way better-auth's /reset-password reads it (a
+ * lookup, nothing consumed), so the new password is also checked against the user's own name
+ * and address. Undefined for an unknown or expired link.
+ */
+async function resetTokenOwner(auth: Container['auth'], token: string): Promise<{ email: string; name: string } | undefined> {
+  if (!token) return undefined;
+  const { internalAdapter } = await auth.$context;
+  const verification = await internalAdapter.findVerificationValue(`reset-password:${token}`);
+  if (!verification || verification.expiresAt < new Date()) return undefined;
+  return (await internalAdapter.findUserById(verification.value)) ?? undefined;
+}
 
 /**
  * Account self-service on the authz-server: sign-up (verified-account flow), email
@@ -27,15 +43,20 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
 
   router.get('/sign-up', (ctx) => renderSignUp(ctx, {}));
   router.post('/sign-up', limits.signUp, body, async (ctx) => {
-    const parsed = signUpInput.safeParse(form(ctx));
+    // The page's form also carries the layout's synchronizer token, which is not an input.
+    const { _csrf: _token, ...fields } = form(ctx);
+    const parsed = signUpInput.safeParse(fields);
     if (!parsed.success) {
       const message = parsed.error.issues[0]?.message ?? 'Check the form.';
+      const issue = parsed.error.issues.find((i) => i.code === 'custom' && i.path[0] === 'password');
+      const refused = issue?.code === 'custom' ? (issue.params as PasswordIssue | undefined) : undefined;
       if (wantsJson(ctx)) {
         ctx.status = 400;
-        ctx.body = { error: { code: 'VALIDATION_FAILED', message, requestId: ctx.state.requestId } };
+        const details = refused ? { details: { field: 'password', warning: refused.warning, suggestions: refused.suggestions } } : {};
+        ctx.body = { error: { code: 'VALIDATION_FAILED', message, requestId: ctx.state.requestId, ...details } };
         return;
       }
-      return renderSignUp(ctx, { name: str(form(ctx).name), email: str(form(ctx).email), error: message }, 400);
+      return renderSignUp(ctx, { name: str(form(ctx).name), email: str(form(ctx).email), error: message, ...(refused ? { passwordRefusal: refused.help } : {}) }, 400);
     }
     await signUp(parsed.data);
     // The same event whether the address was new or taken: the trail must not be an oracle either.
@@ -72,19 +93,23 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
 
   router.get('/reset-password', (ctx) => {
     const token = str(ctx.query.token);
-    if (!token || ctx.query.error) return renderMessage(ctx, 'Link expired', 'This reset link is invalid, expired or already used. Ask for a new one.', 400);
+    if (!token || ctx.query.error) return renderMessage(ctx, 'Link expired', EXPIRED, 400);
     renderReset(ctx, { token });
   });
   router.post('/reset-password', body, async (ctx) => {
     const token = str(form(ctx).token);
     const password = str(form(ctx).password);
-    const problem = passwordProblem(password);
-    if (problem) return renderReset(ctx, { token, error: `The password ${problem}.` }, 400);
-    const res = await c.auth.api.resetPassword({ body: { token, newPassword: password }, asResponse: true });
-    if (!res.ok) {
+    const expired = () => {
       c.audit.record('password.reset', { outcome: 'failure', ...fromRequest(ctx), properties: { stage: 'completed' } });
-      return renderMessage(ctx, 'Link expired', 'This reset link is invalid, expired or already used. Ask for a new one.', 400);
-    }
+      renderMessage(ctx, 'Link expired', EXPIRED, 400);
+    };
+    // The link first: the strength estimate is CPU work that only a link's holder may ask for.
+    const owner = await resetTokenOwner(c.auth, token);
+    if (!owner) return expired();
+    const refused = checkPassword(password, owner);
+    if (refused) return renderReset(ctx, { token, error: `The password ${refused.message}.`, passwordRefusal: describeRefusal(refused) }, 400);
+    const res = await c.auth.api.resetPassword({ body: { token, newPassword: password }, asResponse: true });
+    if (!res.ok) return expired();
     c.audit.record('password.reset', { outcome: 'success', ...fromRequest(ctx), properties: { stage: 'completed' } });
     renderMessage(ctx, 'Password changed', 'Your password is changed and you are signed out everywhere. Sign in with the new password.');
   });

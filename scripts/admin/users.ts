@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createAuth } from '#shared/auth/better-auth.js';
 import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
 import { migrateLatest, createDb } from '#shared/db/index.js';
-import { passwordProblem } from '#shared/auth/password-policy.js';
+import { checkPassword, describeRefusal } from '#shared/auth/password-policy.js';
 import { revokeAccount } from '#authz/queries/oidc-models.js';
 import { createAudit, type Audit } from '#shared/audit/index.js';
 import { createLogger } from '#shared/logging/logger.js';
@@ -36,8 +36,9 @@ const createCommand: Record<string, Command> = {
       const role = (values.role ?? 'user') as RoleName;
       if (!ROLE_NAMES.includes(role)) throw new UsageError(`role must be one of ${ROLE_NAMES.join(', ')}`);
       const password = await readPassword();
-      const problem = passwordProblem(password, { email: values.email });
-      if (problem) throw new UsageError(`password ${problem}`);
+      // The same rules as sign-up, with the operator-given address and name as context words.
+      const refused = checkPassword(password, { email: values.email, name: values.name });
+      if (refused) throw new UsageError(describeRefusal(refused));
       const config = await adminConfig();
       const db = createDb(config.db);
       try {

@@ -90,6 +90,23 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     expect(await env.db('user').count({ n: '*' })).to.deep.equal(before);
   });
 
+  it('answers a common password on the JSON sign-up with 400 VALIDATION_FAILED, the refusal and zxcvbn\'s advice, storing nothing', async () => {
+    const before = await env.db('user').count({ n: '*' });
+    const res = await signUp({ name: 'Pat', email: 'pat@example.com', password: 'password123456' });
+    expect(res.status).to.equal(400);
+    const body = (await res.json()) as { error: { requestId: string } };
+    expect(body.error.requestId).to.be.a('string');
+    expect(body).to.deep.equal({
+      error: {
+        code: 'VALIDATION_FAILED',
+        message: 'The password is too easy to guess.',
+        requestId: body.error.requestId,
+        details: { field: 'password', warning: 'This is similar to a commonly used password.', suggestions: ['Add more words that are less common.'] },
+      },
+    });
+    expect(await env.db('user').count({ n: '*' })).to.deep.equal(before);
+  });
+
   it('takes statistically indistinguishable time at sign-in for an unknown email and a wrong password', async () => {
     const samples = async (email: string) => {
       const out: number[] = [];
@@ -177,7 +194,7 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     const other = await laptop.request(`${issuer}/account/sessions/revoke`, { form: { id: 'someone-elses-session' } });
     expect(other.text).to.contain('No such session.');
 
-    const everywhere = await laptop.request(`${issuer}/account/sign-out-everywhere`, { method: 'POST' });
+    const everywhere = await laptop.request(`${issuer}/account/sign-out-everywhere`, { form: {} });
     expect(everywhere.status).to.equal(200);
     expect(await sessionOf(laptop)).to.equal(null);
     const refresh = await oidc.refreshTokenGrant(config, laptopTokens.refresh_token!).then(() => 'worked', (e: oidc.ResponseBodyError) => e.error);

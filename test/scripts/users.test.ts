@@ -45,6 +45,22 @@ describe('admin CLI: users', function () {
     expect((await admin(['users:set-role', 'nobody@example.com', 'admin'])).code).to.equal(2);
   });
 
+  it('users:create refuses a weak password with exit 2, the refusal and zxcvbn\'s advice on stderr, and creates no one', async () => {
+    const common = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', 'users:create', '--email', 'cli-weak@example.com', '--name', 'Cli Weak'], { ...env.env, PORTCULLIS_PASSWORD: 'password123456' });
+    const streams = { stdout: '', stderr: '' };
+    common.child.stdout!.on('data', (d) => (streams.stdout += d));
+    common.child.stderr!.on('data', (d) => (streams.stderr += d));
+    const closed = new Promise<number | null>((resolve) => common.child.on('close', resolve));
+    expect(await closed).to.equal(2);
+    expect(streams).to.deep.equal({ stdout: '', stderr: 'The password is too easy to guess. This is similar to a commonly used password. Add more words that are less common.\n' });
+    // The operator-given name is a context word: refused for this user, fine for another.
+    const own = await admin(['users:create', '--email', 'cli-weak@example.com', '--name', 'Zephyrinus McGillicuddy'], 'McGillicuddyZephyrinus');
+    expect(own.code).to.equal(2);
+    expect(own.out).to.contain('The password is too easy to guess. There should not be any personal or page related data. Add more words that are less common.');
+    expect(await env.db('user').where({ email: 'cli-weak@example.com' })).to.deep.equal([]);
+    expect((await admin(['users:create', '--email', 'cli-weak@example.com', '--name', 'Cli Weak'], 'McGillicuddyZephyrinus')).code).to.equal(0);
+  });
+
   it('a ban revokes sessions and refresh tokens at once, and sign-in is refused until unbanned', async () => {
     await env.createUser({ email: 'ban-me@example.com', password: PASSWORD });
     const browser = new HttpBrowser();
