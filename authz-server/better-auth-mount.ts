@@ -111,7 +111,9 @@ function parseJson(body: Buffer | undefined): Record<string, unknown> | undefine
 async function readBody(ctx: Context): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+  // Not destroyed when the limit stops the loop: the server discards the rest and the kept-alive
+  // connection goes on (shared/http/server.ts).
+  for await (const chunk of ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_BODY) throw appError(HttpErrors, 'PAYLOAD_TOO_LARGE');
     chunks.push(chunk);

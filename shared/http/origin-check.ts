@@ -8,12 +8,15 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  * sheet, "Verifying origin with standard headers"). SameSite=Lax alone lets a same-site
  * sibling (another port or subdomain) post with the victim's cookies, so every unsafe request
  * must say where it comes from: an `Origin` on the allow-list, or — where a browser sent no
- * Origin — `Sec-Fetch-Site: same-origin`. Neither (or `Origin: null`) fails closed.
+ * Origin, or an opaque `Origin: null` — `Sec-Fetch-Site: same-origin`. Neither fails closed.
  */
 export function originAllowed(ctx: Pick<Context, 'method' | 'get'>, allowed: ReadonlySet<string>): boolean {
   if (SAFE.has(ctx.method)) return true;
   const origin = ctx.get('Origin');
-  if (origin) return allowed.has(origin);
+  if (origin && origin !== 'null') return allowed.has(origin);
+  // Pages served with `Referrer-Policy: no-referrer` make the browser send `Origin: null` even
+  // for their own same-origin form posts (Fetch §3.1, origin serialization): Sec-Fetch-Site,
+  // which no script can set, then tells.
   return ctx.get('Sec-Fetch-Site') === 'same-origin';
 }
 

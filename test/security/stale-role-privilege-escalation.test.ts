@@ -4,7 +4,7 @@ import { roles } from '#shared/auth/permissions.js';
 import { apiContracts } from '#api/app.js';
 import type { RouteContract } from '#api/http/contract.js';
 import { tokenRequest } from '../authz-server/oidc.flow.js';
-import { API_SCOPES, errorOf, sharedStack, type Stack } from './stack.js';
+import { API_SCOPES, FRONTEND, errorOf, sharedStack, type Stack } from './stack.js';
 
 /**
  * Threat: privilege escalation with a stale role (security page: "marketplace:role is in the ID
@@ -35,7 +35,8 @@ describe('security: privilege escalation via a stale role claim', function () {
   });
 
   const call = (c: RouteContract, auth: { token?: string; cookie?: string }) =>
-    s.api(c.method.toUpperCase(), c.path.replace(/:\w+/g, FAKE_ID), { ...auth, ...(c.body ? { json: {} } : {}) });
+    // The marketplace UI's origin, as its browser sends with a cookie-authenticated write.
+    s.api(c.method.toUpperCase(), c.path.replace(/:\w+/g, FAKE_ID), { ...auth, ...(c.body ? { json: {} } : {}), ...(auth.cookie ? { headers: { origin: FRONTEND } } : {}) });
   const sessionOnly = (c: RouteContract) => Object.entries((c.access as { permission: Record<string, string[]> }).permission).some(([r, as]) => as.some((a) => ['listing:suspend', 'review:moderate', 'audit:read'].includes(`${r}:${a}`)));
 
   async function admin(email: string) {
