@@ -59,8 +59,13 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     return finish(ctx, { login: { accountId, ...proof(twoFactor), ts } });
   }
 
-  async function finish(ctx: Context, result: InteractionResults): Promise<void> {
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  /**
+   * Hands the result back to the provider. Consent keeps the sign-in submitted earlier in the
+   * same authorization request (`merge`): with prompt=login, a consent result alone would
+   * look like a request that never signed in, and the provider would ask again, forever.
+   */
+  async function finish(ctx: Context, result: InteractionResults, merge = false): Promise<void> {
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
     ctx.status = 303;
     ctx.redirect(returnTo);
   }
@@ -177,7 +182,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     for (const [indicator, scopes] of Object.entries(pd.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
     c.audit.record('authorization.granted', { outcome: 'success', actor: who, ...fromRequest(ctx), properties: { scope: String(d.params.scope ?? ''), grantId, prompt: d.prompt.reasons.join(' ') } });
-    return finish(ctx, { consent: { grantId } });
+    return finish(ctx, { consent: { grantId } }, true);
   });
 
   // "Not you?" on the consent page: this browser's session ends (and the OpenID session bound
