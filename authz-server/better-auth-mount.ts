@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import type { Knex } from 'knex';
 import { BASE_ERROR_CODES } from 'better-auth';
 import { appError, HttpErrors, StorageErrors } from '#shared/errors/index.js';
-import { RateLimitErrors } from '#shared/rate-limit/index.js';
+import { RateLimitErrors, type RateLimitRuleName } from '#shared/rate-limit/index.js';
 import type { Container } from '#shared/container.js';
 import type { AuthzLimits } from './rate-limits.js';
 
@@ -47,7 +47,8 @@ export function betterAuthMount(c: Pick<Container, 'auth' | 'db'>, limits: Authz
       if ([json?.email, json?.password].some((v) => typeof v === 'string' && v.includes('\u0000'))) throw appError(StorageErrors, 'UNSUPPORTED_CHARACTER');
       checks = [['sign-in:account', email]]; // sign-in:ip is limits.signInApi, before this
     } else if (SECOND_FACTOR.has(route)) {
-      checks = [['sign-in:ip', ctx.ip], ['totp:account', await twoFactorAccount(c.db, ctx.get('Cookie'))]];
+      const accounts = await secondFactorAccounts(c.db, ctx.get('Cookie'));
+      checks = [['sign-in:ip', ctx.ip], ...accounts.map((a) => ['totp:account', a] as [RateLimitRuleName, string])];
     } else if (route === '/send-verification-email') {
       checks = [['verify-mail:ip', ctx.ip], ['verify-mail:recipient', email]];
     }
@@ -85,23 +86,51 @@ function withoutTokens(value: unknown): unknown {
 }
 
 /**
- * The account a pending second-factor step belongs to: better-auth's signed two_factor cookie
- * names a verification row whose value is the user id. Only a rate-limit key: a forged cookie
- * finds nothing (and better-auth refuses it anyway), so it is keyed by itself.
+ * The accounts whose code a second-factor request would check, for the totp:account buckets.
+ * better-auth checks the signed-in session's account when the request carries a live session
+ * (plugins/two-factor/verify-two-factor.ts), else the pending sign-in named by the signed
+ * two_factor cookie (a verification row whose value is the user id). Every cookie that could
+ * be either one counts — read leniently (any spacing, quoted, percent-encoded, with or without
+ * the `__Secure-` prefix, first or not), so that no spelling better-auth accepts escapes the
+ * account's bucket. A forged cookie names no row and charges nothing: better-auth refuses it
+ * before looking at a code.
  */
+export async function secondFactorAccounts(db: Knex, cookieHeader: string): Promise<string[]> {
+  const tokens = cookieValues(cookieHeader, 'session_token');
+  const pending = cookieValues(cookieHeader, 'two_factor');
+  const sessions = tokens.length ? await db('session').select('userId', 'expiresAt').whereIn('token', tokens) : [];
+  const rows = pending.length ? await db('verification').select('identifier', 'value').whereIn('identifier', pending) : [];
+  const live = sessions.filter((r) => new Date(r.expiresAt as string | Date).getTime() > Date.now()).map((r) => String(r.userId));
+  const waiting = pending.flatMap((id) => rows.filter((r) => r.identifier === id).map((r) => String(r.value)));
+  return [...new Set([...live, ...waiting])];
+}
+
+/** The account whose code better-auth will check (see secondFactorAccounts), for one bucket. */
 export async function twoFactorAccount(db: Knex, cookieHeader: string): Promise<string | undefined> {
-  const raw = /(?:^|;\s*)(?:__Secure-)?portcullis\.two_factor=([^;]+)/.exec(cookieHeader)?.[1];
-  if (!raw) return undefined;
-  const value = decodeURIComponent(raw);
-  const identifier = value.slice(0, Math.max(0, value.lastIndexOf('.'))) || value;
-  const row = await db('verification').select('value').where({ identifier }).first();
-  return String(row?.value ?? value);
+  return (await secondFactorAccounts(db, cookieHeader))[0];
+}
+
+/** Signed values of our `name` cookie as better-call reads them, without the signature; at most four. */
+function cookieValues(cookieHeader: string, name: 'two_factor' | 'session_token'): string[] {
+  const re = new RegExp(`(?:^|;)\\s*(?:__Secure-)?portcullis\\.${name}\\s*=([^;]*)`, 'g');
+  return [...cookieHeader.matchAll(re)].slice(0, 4).map((m) => {
+    let v = m[1]!.trim();
+    if (v.startsWith('"')) v = v.slice(1, -1);
+    try {
+      v = decodeURIComponent(v);
+    } catch {
+      // better-call keeps a value it cannot decode as it is
+    }
+    return v.slice(0, Math.max(0, v.lastIndexOf('.'))) || v;
+  });
 }
 
 function parseJson(body: Buffer | undefined): Record<string, unknown> | undefined {
   if (!body?.length) return undefined;
   try {
-    const v = JSON.parse(body.toString('utf8')) as unknown;
+    // As better-auth reads it (Fetch's body.json(): UTF-8 with a leading BOM dropped), or a
+    // byte-order mark would hide the email from the account's bucket.
+    const v = JSON.parse(new TextDecoder().decode(body)) as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined; // not JSON: better-auth answers it
