@@ -66,7 +66,7 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
 
   app.use(providerStorageErrors(provider));
   app.use(tokenResponseHeaders());
-  app.use(koaProviderCsp());
+  app.use(koaProviderCsp(c.config.authz.issuer));
   app.use(mount(provider as unknown as Koa));
   const purge = startPurge(c);
   return { close: () => purge.stop() };

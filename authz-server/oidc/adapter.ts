@@ -17,6 +17,16 @@ export interface AdapterOptions {
  * wins; the loser is treated exactly like a reuse (RFC 9700 §4.14.2, §2.1.1): the whole grant
  * is revoked and the request fails with invalid_grant.
  */
+/**
+ * The grant a row dies with. An Interaction only points at the grant it may extend: revoking
+ * that grant (the logout oidc-provider runs before another account signs in, in the same
+ * interaction) must not delete the interaction that is about to resume.
+ */
+function grantColumn(model: string, id: string, payload: AdapterPayload): string | null {
+  if (model === 'Interaction') return null;
+  return payload.grantId ?? (model === 'Grant' ? id : null);
+}
+
 export function createAdapterClass(db: Knex, opts: AdapterOptions) {
   return class KnexAdapter implements Adapter {
     constructor(readonly model: string) {}
@@ -26,7 +36,7 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
         model: this.model,
         id,
         payload: JSON.stringify(payload),
-        grantId: payload.grantId ?? (this.model === 'Grant' ? id : null),
+        grantId: grantColumn(this.model, id, payload),
         userCode: payload.userCode ?? null,
         uid: payload.uid ?? null,
         accountId: payload.accountId ?? null,
