@@ -105,6 +105,9 @@ suite('security: a session that ends ends everywhere (Chromium, the thief\'s coo
     return { who, victim, stolen };
   }
 
+  /** The provider's stored OpenID sessions of an account (ending one deletes it at once). */
+  const openIdSessions = async (who: string) => s.count('oidc_models', { model: 'Session', account_id: (await s.db('user').where({ email: who }).first()).id });
+
   async function expectThiefSignedOut(stolen: Cookie[], what: string) {
     const thief = await profile(stolen);
     expect(await landing(thief), `${what}: the replayed jar must sign in again`).to.equal('sign-in');
@@ -126,6 +129,7 @@ suite('security: a session that ends ends everywhere (Chromium, the thief\'s coo
     await victim.goto(`${s.issuer}/account`);
     await victim.getByRole('button', { name: 'Sign out this session' }).click();
     await victim.getByText('That session is signed out.').waitFor();
+    expect(await openIdSessions(who), 'only the victim\'s own OpenID session is left').to.equal(1);
 
     await expectThiefSignedOut(thiefJar, 'revoke-one');
     const refresh = await oidc.refreshTokenGrant(s.client, thiefTokens.refresh_token!).then(() => 'worked', (e: oidc.ResponseBodyError) => e.error);
@@ -135,20 +139,22 @@ suite('security: a session that ends ends everywhere (Chromium, the thief\'s coo
 
   it('signing out on the account page', async function () {
     this.timeout(90_000);
-    const { victim, stolen } = await victimAndStolenJar('sign-out');
+    const { who, victim, stolen } = await victimAndStolenJar('sign-out');
     await victim.goto(`${s.issuer}/account`);
     await victim.getByRole('button', { name: 'Sign out', exact: true }).click();
     await victim.getByRole('heading', { name: 'Signed out' }).waitFor();
+    expect(await openIdSessions(who), 'the OpenID session bound to it is deleted, not only refused').to.equal(0);
     await expectThiefSignedOut(stolen, 'sign-out');
   });
 
   it('signing out through better-auth\'s own endpoint (POST /api/auth/sign-out)', async function () {
     this.timeout(90_000);
-    const { victim, stolen } = await victimAndStolenJar('api-sign-out');
+    const { who, victim, stolen } = await victimAndStolenJar('api-sign-out');
     await victim.goto(`${s.issuer}/account`);
     // The page's own CSP allows no script requests: the browser profile's request API, with its cookies.
     const out = await victim.context().request.post(`${s.issuer}/api/auth/sign-out`, { headers: { origin: s.issuer, 'content-type': 'application/json' }, data: '{}' });
     expect(out.status()).to.equal(200);
+    expect(await openIdSessions(who)).to.equal(0);
     await expectThiefSignedOut(stolen, 'api-sign-out');
   });
 
