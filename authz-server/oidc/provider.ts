@@ -24,6 +24,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
   );
   provider.proxy = c.config.http.trustProxy;
   enforceRegisteredSecretMethod(provider);
+  discoveryListsAcceptedMethods(provider);
   provider.maxIpsCount = 1; // as shared/http/app.ts: only the hop our proxy appended
   provider.on('server_error', (_ctx, err) => log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'oidc server_error'));
   // OAuth errors answered to clients carry a hidden error_detail; operators see it here.
@@ -76,4 +77,23 @@ function enforceRegisteredSecretMethod(provider: Provider): void {
     if ((this.clientAuthMethod === 'client_secret_basic') !== basic) return false;
     return compare.call(this, actual);
   };
+}
+
+/**
+ * RFC 8414 §2: the revocation and introspection auth methods in discovery are methods the
+ * server accepts. oidc-provider drops a configured method it cannot serve (client_secret_jwt
+ * without an HMAC algorithm in clientAuthSigningAlgValues, lib/helpers/configuration.js) from
+ * token_endpoint_auth_methods_supported only; the two lists follow that one, at every route
+ * of discovery (/.well-known/openid-configuration and /.well-known/oauth-authorization-server).
+ */
+function discoveryListsAcceptedMethods(provider: Provider): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    if ((ctx as { oidc?: { route?: string } }).oidc?.route !== 'discovery') return;
+    const body = ctx.body as Record<string, unknown> | undefined;
+    const accepted = new Set(body?.token_endpoint_auth_methods_supported as string[] | undefined);
+    for (const key of ['revocation_endpoint_auth_methods_supported', 'introspection_endpoint_auth_methods_supported']) {
+      if (Array.isArray(body?.[key])) body[key] = (body[key] as string[]).filter((m) => accepted.has(m));
+    }
+  });
 }
