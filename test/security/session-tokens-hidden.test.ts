@@ -40,7 +40,7 @@ describeEachBackend('security: session tokens never appear in a response', (stac
     this.timeout(60_000);
     const userId = await s.user('tokens-get@example.com');
     const cookie = await s.sessionCookie(await s.signedIn('tokens-get@example.com'));
-    const [{ id, token }] = await tokensOf(userId) as [{ id: string; token: string }];
+    const { id, token } = (await tokensOf(userId))[0]!;
     const res = await json('/get-session', cookie);
     const text = await res.text();
     const body = JSON.parse(text) as { session: Record<string, unknown>; user: { email: string } };
@@ -61,7 +61,7 @@ describeEachBackend('security: session tokens never appear in a response', (stac
     expect(body).not.to.have.property('token');
     const cookie = setCookies(res.headers).find((c) => c.name === 'portcullis.session_token');
     expect(cookie?.value, 'the cookie is the only carrier').to.match(/^[^.]+\./);
-    const [{ token }] = await tokensOf(userId) as [{ token: string }];
+    const { token } = (await tokensOf(userId))[0]!;
     expect(decodeURIComponent(cookie!.value).startsWith(`${token}.`)).to.equal(true);
     expect(text).not.to.contain(token);
   });
