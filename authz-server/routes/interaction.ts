@@ -148,7 +148,12 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const code = typeof raw === 'string' ? raw.replace(/\s+/g, '') : '';
     const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['totp:account', await twoFactorAccount(c.db, ctx.get('Cookie'))]]);
     if (wait > 0) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
-    const headers = fromNodeHeaders(ctx.req.headers);
+    // This step finishes the password step of this browser: only its pending two_factor cookie
+    // goes to better-auth. A session cookie would let better-auth check the code for that
+    // session's account instead — a stolen session plus a code skipping the password step.
+    const pending = pendingSecondFactor(ctx.get('Cookie'));
+    if (!pending) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: 'This sign-in has expired. Start again from the application.' }, 400);
+    const headers = fromNodeHeaders({ ...ctx.req.headers, cookie: pending });
     // Six digits: a TOTP code; anything else is tried as a single-use backup code.
     const res = /^\d{6}$/.test(code)
       ? await c.auth.api.verifyTOTP({ body: { code }, headers, asResponse: true })
@@ -203,4 +208,10 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
   });
 
   return router;
+}
+
+/** The Cookie header with only better-auth's pending second-factor cookie, or undefined. */
+function pendingSecondFactor(cookieHeader: string): string | undefined {
+  const kept = cookieHeader.split(';').map((c) => c.trim()).filter((c) => /^(?:__Secure-)?portcullis\.two_factor=[^;]+$/.test(c));
+  return kept.length === 1 ? kept[0] : undefined;
 }
