@@ -47,7 +47,7 @@ export const clientInput = z
     authMethod: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
     redirectUris: z.array(redirectUri).min(1, { message: 'at least one redirect URI is required' }),
     postLogoutRedirectUris: z.array(redirectUri).default([]),
-    scopes: z.array(z.string().refine((s) => ALL_SCOPES.includes(s), { message: 'unknown scope' })).min(1).default(['openid']),
+    scopes: z.array(z.string().refine((s) => ALL_SCOPES.includes(s), { error: (issue) => `unknown scope "${String(issue.input)}" (known: ${ALL_SCOPES.join(' ')})` })).min(1).default(['openid']),
     jwksUri: z.url({ protocol: /^https$/ }).optional(),
     /** Inline public keys (RFC 7591 `jwks`), for clients that cannot host a jwks_uri. */
     jwks: z.object({ keys: z.array(z.looseObject({ kty: z.string(), kid: z.string().optional() }).refine((k) => !('d' in k), { message: 'jwks must hold public keys only' })).min(1) }).optional(),

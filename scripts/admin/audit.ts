@@ -36,6 +36,7 @@ const line = (r: AuditRow) =>
 export const auditCommands: Record<string, Command> = {
   'audit:tail': {
     summary: 'print the newest audit events (--limit N, default 20; --follow to keep printing new ones)',
+    usage: '[--limit N] [--follow]',
     run: async (args, write) => {
       let values;
       try {

@@ -28,6 +28,7 @@ function one(args: string[], usage: string): string {
 export const clientCommands: Record<string, Command> = {
   'clients:create': {
     summary: 'register an OAuth client (prints its id, and its secret once)',
+    usage: CREATE_USAGE.replace(/^clients:create /, ''),
     run: async (args, write) => {
       let values;
       try {
@@ -76,7 +77,11 @@ export const clientCommands: Record<string, Command> = {
           properties: { authMethod: created.metadata.token_endpoint_auth_method, redirectUriCount: input.redirectUris.length },
         });
         write(`client_id=${created.clientId}`);
-        if (created.clientSecret) write(`client_secret=${created.clientSecret}   (shown once: store it now)`);
+        if (created.clientSecret) {
+          // The line stays machine-readable (`client_secret=…` alone); the warning goes to stderr.
+          write(`client_secret=${created.clientSecret}`);
+          process.stderr.write('The client secret is shown once: store it now.\n');
+        }
       });
     },
   },
@@ -94,11 +99,13 @@ export const clientCommands: Record<string, Command> = {
   },
   'clients:show': {
     summary: 'show one client (JSON, without its secret)',
+    usage: 'CLIENT_ID',
     run: (args, write) =>
       withDb(async (db) => write(JSON.stringify(publicView(await createClientService(db).show(one(args, 'clients:show CLIENT_ID'))), null, 2))),
   },
   'clients:delete': {
     summary: 'delete a client',
+    usage: 'CLIENT_ID',
     run: (args, write) =>
       withDb(async (db, config) => {
         const id = one(args, 'clients:delete CLIENT_ID');

@@ -65,6 +65,7 @@ export const keyCommands: Record<string, Command> = {
   },
   'keys:add': {
     summary: 'add a key (--alg RS256|ES256); published now, signs after keys:promote',
+    usage: '[--alg RS256|ES256]',
     run: (args, write) => {
       let alg: string;
       try {
@@ -78,6 +79,7 @@ export const keyCommands: Record<string, Command> = {
   },
   'keys:promote': {
     summary: 'make a key the signing key of its alg; the previous one is retired',
+    usage: 'KID',
     run: (args, write) => {
       const kid = kidArg(args, 'keys:promote');
       return withRing(write, 'promote', (keys) => ({ keys: promoteKey(keys, kid), kid }));
@@ -85,6 +87,7 @@ export const keyCommands: Record<string, Command> = {
   },
   'keys:retire': {
     summary: 'stop signing with a non-active key but keep publishing it',
+    usage: 'KID',
     run: (args, write) => {
       const kid = kidArg(args, 'keys:retire');
       return withRing(write, 'retire', (keys) => ({ keys: retireKey(keys, kid), kid }));
@@ -92,6 +95,7 @@ export const keyCommands: Record<string, Command> = {
   },
   'keys:remove': {
     summary: 'unpublish a retired key (tokens it signed stop verifying)',
+    usage: 'KID',
     run: (args, write) => {
       const kid = kidArg(args, 'keys:remove');
       return withRing(write, 'remove', (keys) => ({ keys: removeKey(keys, kid), kid }));

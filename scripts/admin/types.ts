@@ -2,6 +2,8 @@ export type Write = (line: string) => void;
 
 export interface Command {
   summary: string;
+  /** Options and arguments after the command name, for `<command> --help`. */
+  usage?: string;
   run(args: string[], write: Write): Promise<void>;
 }
 

@@ -25,6 +25,7 @@ async function readPassword(): Promise<string> {
 const createCommand: Record<string, Command> = {
   'users:create': {
     summary: 'create a verified user with a password (read from stdin or PORTCULLIS_PASSWORD)',
+    usage: USAGE.replace(/^users:create /, ''),
     run: async (args, write) => {
       let values;
       try {
@@ -101,6 +102,7 @@ export const userCommands: Record<string, Command> = {
   },
   'users:set-role': {
     summary: 'set a user\'s role (user, publisher, admin); takes effect on their next request',
+    usage: 'EMAIL user|publisher|admin',
     run: async (args, write) => {
       const [email, role] = args;
       if (!email || !role || args.length !== 2) throw new UsageError('usage: npm run admin -- users:set-role EMAIL user|publisher|admin');
@@ -115,6 +117,7 @@ export const userCommands: Record<string, Command> = {
   },
   'users:ban': {
     summary: 'ban a user (--reason TEXT, --days N); revokes their sessions and refresh tokens at once',
+    usage: 'EMAIL [--reason TEXT] [--days N]',
     run: async (args, write) => {
       let values, positionals;
       try {
@@ -136,6 +139,7 @@ export const userCommands: Record<string, Command> = {
   },
   'users:unban': {
     summary: 'lift a ban',
+    usage: 'EMAIL',
     run: async (args, write) => {
       if (args.length !== 1) throw new UsageError('usage: npm run admin -- users:unban EMAIL');
       await withUser(args[0]!, async ({ id, db }) => {

@@ -58,6 +58,11 @@ describe('scripts/admin.ts (CLI process)', function () {
     const unknown = await admin(['no:such-command']);
     expect(unknown.code).to.equal(2);
     expect(unknown.out).to.include('Usage: npm run admin');
+    expect(unknown.out).to.include('unknown command: no:such-command');
+    const help = await admin(['clients:create', '--help']);
+    expect(help.code).to.equal(0);
+    expect(help.out).to.include('usage: npm run admin -- clients:create --name NAME --type public|confidential');
+    expect(help.out).not.to.match(/Unknown option/i);
   });
 
   it('db:status, db:migrate, db:status report the registry', async () => {
@@ -92,7 +97,8 @@ describe('scripts/admin.ts (CLI process)', function () {
   it('confidential create prints the secret once; show never contains it', async () => {
     const created = await ok(['clients:create', '--id', 'conf-app', '--name', 'Conf', '--type', 'confidential', '--redirect-uri', 'https://conf.example/cb', '--client-credentials']);
     expect(created).to.include('client_id=conf-app');
-    const secret = /^client_secret=(\S+)/m.exec(created)?.[1];
+    const secret = /^client_secret=(\S+)$/m.exec(created)?.[1]; // alone on its line: scripts read it
+    expect(created).to.include('The client secret is shown once: store it now.');
     expect(secret).to.be.a('string').with.length.at.least(40);
     const confRows = (await audited('client.created')).filter((r) => r.subject_id === 'conf-app');
     expect(confRows).to.deep.equal([cliRow('client.created', ['client', 'conf-app'], { authMethod: 'client_secret_basic', redirectUriCount: 1 })]);
