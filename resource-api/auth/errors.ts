@@ -7,5 +7,6 @@ export const AuthErrors = {
   INSUFFICIENT_SCOPE: { status: 403, message: 'The access token lacks the scope this needs.' },
   FORBIDDEN: { status: 403, message: 'Your role does not allow this.' },
   ACCOUNT_DISABLED: { status: 403, message: 'This account is disabled.' },
+  USER_TOKEN_REQUIRED: { status: 403, message: 'This acts for a person: a client acting for itself (client_credentials) may not call it.' },
   AUTH_SERVER_UNAVAILABLE: { status: 503, message: 'Tokens cannot be verified right now.', expose: true },
 } as const;

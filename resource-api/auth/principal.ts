@@ -1,7 +1,11 @@
 import type { RoleName } from '#shared/auth/permissions.js';
 
-/** Who is calling, as established by koa-auth. `scopes` is null for a session (no token). */
+/**
+ * A person, as established by koa-auth: signed in with a session, or a client acting for them
+ * with a bearer token. `scopes` is null for a session (no token).
+ */
 export interface Principal {
+  kind: 'user';
   method: 'bearer' | 'session';
   userId: string;
   email: string;
@@ -11,8 +15,25 @@ export interface Principal {
   scopes: readonly string[] | null;
 }
 
+/**
+ * A client acting for itself: a client_credentials token, whose `sub` is its `client_id`
+ * (RFC 9068 §2.2). It has no role and no person behind it, so it may call only the routes that
+ * need none (contract access `public`); every other route answers 403 USER_TOKEN_REQUIRED.
+ */
+export interface ClientPrincipal {
+  kind: 'client';
+  method: 'bearer';
+  clientId: string;
+  scopes: readonly string[];
+}
+
+export type Caller = Principal | ClientPrincipal;
+
+/** The person behind a request, if there is one. */
+export const personOf = (c: Caller | undefined): Principal | undefined => (c?.kind === 'user' ? c : undefined);
+
 declare module 'koa' {
   interface DefaultState {
-    principal?: Principal;
+    principal?: Caller;
   }
 }

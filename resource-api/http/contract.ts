@@ -5,7 +5,7 @@ import { appError, HttpErrors, StorageErrors } from '#shared/errors/index.js';
 import { koaBody } from '#shared/http/index.js';
 import { koaGuard } from '../middleware/koa-guard.js';
 import type { Permission } from '../auth/scopes.js';
-import type { Principal } from '../auth/principal.js';
+import { personOf, type Principal } from '../auth/principal.js';
 import { UNSUPPORTED_CHARACTER } from './fields.js';
 
 type Method = 'get' | 'post' | 'patch' | 'delete';
@@ -21,7 +21,12 @@ export interface RouteContract<P extends AnyObject = AnyObject, Q extends AnyObj
   path: string;
   summary: string;
   tag: string;
-  /** `public`: no credential needed (an optional one is still read); otherwise a permission. */
+  /**
+   * `public`: no credential needed (an optional one is still read), and a client acting for
+   * itself (client_credentials) is served like an anonymous caller. Otherwise the route acts for
+   * a person — any signed-in one (`authenticated`) or one whose role and token scopes allow a
+   * permission — and a client's own token is 403 USER_TOKEN_REQUIRED.
+   */
   access: 'public' | { permission: Permission } | 'authenticated';
   params?: P;
   query?: Q;
@@ -30,6 +35,7 @@ export interface RouteContract<P extends AnyObject = AnyObject, Q extends AnyObj
   status: 200 | 201 | 204;
   /** Error statuses this route can answer besides the generic ones. */
   errors: number[];
+  /** `principal`: the person calling; undefined for an anonymous caller or a client acting for itself. */
   handler: (ctx: Context, input: { params: z.output<P>; query: z.output<Q>; body: z.output<B>; principal: Principal | undefined }) => Promise<unknown>;
 }
 
@@ -76,7 +82,7 @@ export function registerRoutes(contracts: readonly RouteContract[], deps: RouteD
         params: parse(c.params, ctx.params, 'path'),
         query: parse(c.query, ctx.query, 'query'),
         body: parse(c.body, (ctx.request as unknown as { body?: unknown }).body, 'body'),
-        principal: ctx.state.principal,
+        principal: personOf(ctx.state.principal),
       };
       const result = await c.handler(ctx, input as never);
       ctx.status = c.status;

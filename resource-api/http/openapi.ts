@@ -8,7 +8,7 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid input (VALIDATION_FAILED, INVALID_JSON, UNSUPPORTED_CHARACTER, …)',
   401: 'Missing or invalid credentials',
   402: 'Payment required',
-  403: 'Not allowed (role, scope, ownership, or a session write from an untrusted origin)',
+  403: 'Not allowed (role, scope, ownership, a session write from an untrusted origin, or USER_TOKEN_REQUIRED: a client acting for itself on a route that acts for a person)',
   404: 'Not found',
   409: 'Conflict with the current state',
   413: 'Body too large',
@@ -18,6 +18,19 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 const json = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+
+/**
+ * Who may call, as OpenAPI security requirements: `public` routes take no credential, a person's
+ * token (`bearer`), a client's own token (`clientToken`, client_credentials) or the session;
+ * every other route acts for a person: `bearer` with the route's scopes, or the session.
+ */
+function security(c: RouteContract, scopes: string[]) {
+  if (c.access === 'public') return [{}, { bearer: [] }, { clientToken: [] }, { session: [] }];
+  return [{ bearer: scopes }, { session: [] }];
+}
+
+const CLIENT_TOKENS =
+  'A client acting for itself (client_credentials token, `sub` = `client_id`) may call the operations whose security lists `clientToken` — the public ones, where it sees what an anonymous caller sees. Every other operation acts for a person and answers it `403 USER_TOKEN_REQUIRED`.';
 
 /** OpenAPI 3.1 generated from the same contracts that register the routes. */
 export function openApiDocument(contracts: readonly RouteContract[], config: Config) {
@@ -40,18 +53,20 @@ export function openApiDocument(contracts: readonly RouteContract[], config: Con
       ...(parameters.length ? { parameters } : {}),
       ...(c.body ? { requestBody: { required: true, content: { 'application/json': { schema: json(c.body, 'input') } } } } : {}),
       responses,
-      security: c.access === 'public' ? [{}, { bearer: [] }, { session: [] }] : [{ bearer: scopes.filter((s): s is string => s !== null) }, { session: [] }],
+      security: security(c, scopes.filter((s): s is string => s !== null)),
       ...(permission ? { 'x-permission': permission } : {}),
     };
   }
+  const apiScopes = Object.fromEntries(API_SCOPES.map((s) => [s, s]));
   return {
     openapi: '3.1.0',
-    info: { title: 'Portcullis marketplace API', version: '1' },
+    info: { title: 'Portcullis marketplace API', version: '1', description: CLIENT_TOKENS },
     servers: [{ url: config.api.audience }],
     paths,
     components: {
       securitySchemes: {
-        bearer: { type: 'oauth2', flows: { authorizationCode: { authorizationUrl: `${config.authz.issuer}/auth`, tokenUrl: `${config.authz.issuer}/token`, scopes: Object.fromEntries(API_SCOPES.map((s) => [s, s])) } } },
+        bearer: { type: 'oauth2', description: "A person's token (authorization code).", flows: { authorizationCode: { authorizationUrl: `${config.authz.issuer}/auth`, tokenUrl: `${config.authz.issuer}/token`, scopes: apiScopes } } },
+        clientToken: { type: 'oauth2', description: CLIENT_TOKENS, flows: { clientCredentials: { tokenUrl: `${config.authz.issuer}/token`, scopes: apiScopes } } },
         session: { type: 'apiKey', in: 'cookie', name: 'portcullis.session_token' },
       },
       schemas: {

@@ -48,7 +48,8 @@ export function koaAudit(audit: Audit): Middleware {
       const o = classify(ctx, status, code, details);
       if (o) {
         const p = ctx.state.principal;
-        audit.record(o.event, { outcome: o.outcome, actor: p ? { userId: p.userId, ...(p.clientId ? { clientId: p.clientId } : {}) } : {}, ...(o.subject ? { subject: o.subject } : {}), ...fromRequest(ctx), properties: o.properties ?? {} });
+        const actor = !p ? {} : p.kind === 'client' ? { clientId: p.clientId } : { userId: p.userId, ...(p.clientId ? { clientId: p.clientId } : {}) };
+        audit.record(o.event, { outcome: o.outcome, actor, ...(o.subject ? { subject: o.subject } : {}), ...fromRequest(ctx), properties: o.properties ?? {} });
       }
     }
   };

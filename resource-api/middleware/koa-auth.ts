@@ -9,7 +9,7 @@ import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
 import { AuthErrors } from '../auth/errors.js';
 import { TokenRejected, type AccessTokenClaims } from '../auth/access-token.js';
 import { findUserAccess } from '../queries/users.js';
-import type { Principal } from '../auth/principal.js';
+import type { ClientPrincipal, Principal } from '../auth/principal.js';
 
 export const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?portcullis\.session_token=/;
 
@@ -40,6 +40,9 @@ export function challenge(error?: string, description?: string, scope?: string):
  * Establishes `ctx.state.principal` from exactly one credential: a bearer JWT from our
  * authorization server, or the better-auth session cookie. The role and ban state always
  * come from the database, so a demotion or ban applies to the very next request.
+ *
+ * `optional` (public routes): anonymous callers and clients acting for themselves pass too.
+ * Otherwise the route acts for a person, and a client's own token is 403 USER_TOKEN_REQUIRED.
  */
 export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Middleware {
   // The browsers the cookie may write from: the same allow-list as CORS (koa-cors.ts).
@@ -58,11 +61,13 @@ export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Midd
         if (err instanceof TokenRejected) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', err.reason) });
         throw err;
       }
-      ctx.state.principal = await principalFor(deps.db, claims.sub, {
-        method: 'bearer',
-        clientId: claims.client_id,
-        scopes: (claims.scope ?? '').split(' ').filter(Boolean),
-      });
+      const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
+      if (isClientToken(claims)) {
+        if (!opts.optional) throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
+        ctx.state.principal = { kind: 'client', method: 'bearer', clientId: claims.client_id, scopes } satisfies ClientPrincipal;
+        return next();
+      }
+      ctx.state.principal = await principalFor(deps.db, claims.sub, { method: 'bearer', clientId: claims.client_id, scopes });
       return next();
     }
     if (hasCookie) {
@@ -79,11 +84,17 @@ export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Midd
   };
 }
 
+/**
+ * RFC 9068 §2.2: a token from a grant with no resource owner (client_credentials) has the client
+ * as its subject. Such a token never stands for a person, whatever users exist.
+ */
+const isClientToken = (claims: AccessTokenClaims) => claims.sub === claims.client_id;
+
 async function principalFor(db: Knex, userId: string, via: Pick<Principal, 'method' | 'clientId' | 'scopes'>): Promise<Principal> {
   const user = await findUserAccess(db, userId);
-  // A token for a deleted user, or a client_credentials token (sub = client), has no person behind it.
+  // A token for a deleted user has no person behind it.
   if (!user) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', 'no such user') });
   if (user.banned && (!user.banExpires || new Date(user.banExpires).getTime() > Date.now())) throw appError(AuthErrors, 'ACCOUNT_DISABLED');
   const role = (ROLE_NAMES as string[]).includes(user.role ?? '') ? (user.role as RoleName) : 'user';
-  return { ...via, userId: user.id, email: user.email, name: user.name, role };
+  return { kind: 'user', ...via, userId: user.id, email: user.email, name: user.name, role };
 }

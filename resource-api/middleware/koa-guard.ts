@@ -21,6 +21,8 @@ export function koaGuard(required: Permission): Middleware {
   return async (ctx, next) => {
     const principal = ctx.state.principal;
     if (!principal) throw appError(AuthErrors, 'UNAUTHENTICATED', { headers: challenge() });
+    // Permissions belong to roles, and a client acting for itself has none.
+    if (principal.kind === 'client') throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
     if (principal.scopes) {
       const missing = needed.filter((s) => s === null || !principal.scopes!.includes(s));
       if (missing.length > 0) {

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
+import * as oidc from 'openid-client';
 import { roles, type RoleName } from '#shared/auth/permissions.js';
 import { apiContracts } from '#api/app.js';
 import { scopesFor } from '#api/auth/scopes.js';
 import type { RouteContract } from '#api/http/contract.js';
-import { apiFixture, USERS, type ApiFixture, type UserName } from './fixture.js';
+import { apiFixture, ALL_API_SCOPES, USERS, type ApiFixture, type UserName } from './fixture.js';
+import { discover } from '../authz-server/oidc.flow.js';
 
 const FAKE_ID = '00000000-0000-4000-8000-000000000000';
 const pathOf = (c: RouteContract) => c.path.replace(/:\w+/g, FAKE_ID);
@@ -54,6 +56,28 @@ describe('route contracts', function () {
     }
   });
 
+  it('client tokens: a client acting for itself is served on every public route and refused with 403 USER_TOKEN_REQUIRED on every other', async () => {
+    const m2m = await f.env.createClient({ clientId: 'contracts-m2m', name: 'Batch job', type: 'confidential', redirectUris: ['https://m2m.example/cb'], scopes: ALL_API_SCOPES.split(' '), clientCredentials: true });
+    const cc = await discover(f.env.config.authz.issuer, m2m.clientId, oidc.ClientSecretBasic(m2m.clientSecret!), m2m.clientSecret);
+    // Every API scope: the refusal is about who is calling, not about what the token may do.
+    const { access_token } = await oidc.clientCredentialsGrant(cc, { scope: ALL_API_SCOPES, resource: f.env.config.api.audience });
+    const authorization = `Bearer ${access_token}`;
+    let publicRoutes = 0;
+    for (const c of contracts) {
+      const res = await f.request(c.method.toUpperCase(), pathOf(c), { headers: { authorization }, ...(c.body ? { body: {} } : {}) });
+      const anonymous = await f.request(c.method.toUpperCase(), pathOf(c), c.body ? { body: {} } : {});
+      const label = `${c.method} ${c.path}`;
+      if (c.access === 'public') {
+        // What an anonymous caller gets (the same page, the same 404 for a draft or a fake id).
+        expect([res.status, res.body?.error?.code ?? res.body], label).to.deep.equal([anonymous.status, anonymous.body?.error?.code ?? anonymous.body]);
+        publicRoutes++;
+      } else {
+        expect([res.status, res.body?.error?.code], label).to.deep.equal([403, 'USER_TOKEN_REQUIRED']);
+      }
+    }
+    expect(publicRoutes).to.be.greaterThan(2);
+  });
+
   it('every non-public route answers 401 without credentials', async () => {
     for (const c of contracts) {
       if (c.access === 'public') continue;
@@ -100,7 +124,12 @@ describe('route contracts', function () {
       expect(Object.keys(op.responses), c.path).to.include(String(c.status));
       for (const s of c.errors) expect(Object.keys(op.responses), c.path).to.include(String(s));
       if (c.body) expect(op.requestBody.content['application/json'].schema.additionalProperties, c.path).to.equal(false);
+      // A client acting for itself is offered exactly the public routes.
+      const scopes = typeof c.access === 'object' ? scopesFor(c.access.permission).filter((s) => s !== null) : [];
+      expect(op.security, c.path).to.deep.equal(c.access === 'public' ? [{}, { bearer: [] }, { clientToken: [] }, { session: [] }] : [{ bearer: scopes }, { session: [] }]);
+      if (c.access !== 'public') expect(op.responses['403']?.description, c.path).to.contain('USER_TOKEN_REQUIRED');
     }
+    expect(doc.components.securitySchemes.clientToken.flows.clientCredentials.tokenUrl).to.equal(`${f.env.config.authz.issuer}/token`);
   });
 
   it('every /v1 route the app serves is described by a contract (no undocumented routes)', async () => {
