@@ -4,6 +4,7 @@
  * authz-server and resource-api as child processes and prints their URLs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, ConfigError, type Config } from '#shared/config/index.js';
 import { createDb, migrateLatest } from '#shared/db/index.js';
@@ -17,6 +18,14 @@ try {
 } catch (err) {
   process.stderr.write((err instanceof ConfigError ? err.message : String(err)) + '\n');
   process.exit(1);
+}
+// A busy port is named before anything starts (otherwise the banner's health probe could reach
+// whatever answers there, and the service would then die with EADDRINUSE).
+for (const [service, port, setting] of [['authz-server', config.authz.port, 'AUTHZ_PORT'], ['resource-api', config.api.port, 'API_PORT']] as const) {
+  if (!(await portFree(config.host, port))) {
+    process.stderr.write(`Port ${port} on ${config.host} is already in use, so ${service} cannot start. Stop what runs there (another Portcullis?) or set ${setting}.\n`);
+    process.exit(1);
+  }
 }
 if (config.db.migrateOnStart) {
   const db = createDb(config.db);
@@ -44,6 +53,13 @@ const stopAll = (signal: NodeJS.Signals) => {
 };
 process.on('SIGTERM', () => stopAll('SIGTERM'));
 process.on('SIGINT', () => stopAll('SIGINT'));
+process.on('SIGHUP', () => stopAll('SIGTERM'));
+// `npm start` runs this under npm (and a shell): if that parent goes away without passing its
+// signal on, this process is re-parented — the services stop with it instead of running on.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stopAll('SIGTERM');
+}, 500).unref();
 
 void announceWhenUp();
 
@@ -79,3 +95,11 @@ await Promise.all(
   ),
 );
 process.exit(exitCode);
+
+function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
