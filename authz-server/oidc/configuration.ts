@@ -57,8 +57,13 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
       sid: null,
       auth_time: null,
     },
-    // The role claim is requested through the openid scope and belongs in the ID token.
-    conformIdTokenClaims: false,
+    // OpenID Connect Core §5.4: the profile and email claims come from userinfo when the access
+    // token can be used there (opaque, no audience). When it is a JWT for the API (RFC 8707:
+    // userinfo refuses a token with an audience) they come in the ID token instead — oidc-provider's
+    // conform mode does exactly that (lib/helpers/grant_common.js issueIdToken). The role, amr and
+    // acr are openid-scope claims: always in the ID token. ID tokens also travel in URLs
+    // (id_token_hint), so they carry nothing the client can read at userinfo.
+    conformIdTokenClaims: true,
     scopes: [...ALL_SCOPES],
     // Set at sign-in: loa:1 password, loa:2 password + TOTP (see routes/interaction.ts).
     acrValues: ['urn:portcullis:loa:1', 'urn:portcullis:loa:2'],
