@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import { loadConfig, ConfigError, type Config, type Env } from '../config/index.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import { createLogger, prettyLogs, type Logger } from '../logging/logger.js';
 import { createContainer, readinessChecks, type Container, type ContainerOptions } from '../container.js';
 import { startAuditPurgeJob } from '../audit/index.js';
 import { koaMetrics, koaMetricsEndpoint } from '../metrics/index.js';
@@ -30,12 +30,12 @@ const DEGRADABLE = ['cache'] as const;
  * container (db, migrations in development, cache), HTTP app, listen, signal handlers.
  */
 export async function runService(def: ServiceDefinition, env: Env = process.env): Promise<RunningServer> {
-  const bootLogger = createLogger({ level: 'info', service: def.name });
+  const bootLogger = createLogger({ level: 'info', service: def.name, pretty: prettyLogs(env.NODE_ENV) });
   let config: Config;
   try {
     const loaded = await loadConfig(env);
     config = loaded.config;
-    const logger = createLogger({ level: config.logLevel, service: def.name });
+    const logger = createLogger({ level: config.logLevel, service: def.name, pretty: prettyLogs(config.env) });
     for (const notice of loaded.notices) logger.warn(notice);
     return await start(def, config, logger);
   } catch (err) {

@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 import type { LogLevel } from '../config/types.js';
 
 export type { Logger };
@@ -31,6 +32,16 @@ export interface LoggerOptions {
   service: string;
   /** Tests capture output here; production writes JSON lines to stdout. */
   destination?: DestinationStream;
+  /**
+   * Readable lines (pino-pretty) instead of JSON: for a person at a terminal in development
+   * (see `prettyLogs`). Redaction applies before formatting, as for JSON.
+   */
+  pretty?: boolean;
+}
+
+/** Readable logs when a person watches: stdout is a terminal and this is not production. */
+export function prettyLogs(nodeEnv: string | undefined): boolean {
+  return nodeEnv !== 'production' && process.stdout.isTTY === true;
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
@@ -42,6 +53,8 @@ export function createLogger(opts: LoggerOptions): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+    opts.pretty
+      ? pretty({ destination: opts.destination ?? 1, colorize: !opts.destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', messageFormat: '{service} › {msg}', sync: true })
+      : (opts.destination ?? pino.destination({ dest: 1, sync: false })),
   );
 }
