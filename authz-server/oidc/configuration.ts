@@ -9,6 +9,7 @@ import { tombstoneTtlS } from '../queries/oidc-models.js';
 import { createFindAccount, ROLE_CLAIM } from './account.js';
 import { resourceIndicators } from './resource.js';
 import { sessionBindingCheck, type BindingDeps } from './session-binding.js';
+import { nativeOfflineAccess } from './offline-access.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { renderMessage } from '../pages/message.js';
 import { renderLogoutConfirm } from '../pages/logout.js';
@@ -31,6 +32,8 @@ export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_jwt', 
 function interactionsPolicy(binding: BindingDeps) {
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
+  // First, on every authorization request: the login prompt's checks always run.
+  login.checks.add(nativeOfflineAccess(), 0);
   login.checks.push(sessionBindingCheck(binding));
   login.checks.push(
     new interactionPolicy.Check('two_factor_required', 'two-factor authentication is required', (ctx) => {
