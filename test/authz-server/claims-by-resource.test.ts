@@ -102,7 +102,7 @@ function suite(backend: Backend) {
     });
 
     it('gives only what was consented: without profile and email, neither place has them', async () => {
-      for (const extra of [{}, { resource: API }]) {
+      for (const extra of [{}, { resource: API }] as Record<string, string>[]) {
         const flow = await authorize(config, new HttpBrowser(), { scope: 'openid listings:read', extra });
         const tokens = await oidc.authorizationCodeGrant(config, flow.callback!, { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
         const { idToken, userinfo } = await claimsOf(tokens);
