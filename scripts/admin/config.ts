@@ -13,6 +13,7 @@ export const configCommands: Record<string, Command> = {
       write(`  api audience  ${config.api.audience}`);
       write(`  database      ${config.db.client}`);
       write(`  cache         ${config.cache.backend}`);
+      write(`  mail          ${config.mail.disabled ? 'off (MAIL_DISABLED=true: no verification or reset mails)' : config.mail.smtpUrl ? 'smtp' : `development outbox (${config.dataDir}/outbox.jsonl)`}`);
       if (config.provenance.fromSecretsManager.length) write(`  from Secrets Manager: ${config.provenance.fromSecretsManager.join(', ')}`);
       if (config.provenance.generated.length) write(`  generated for development: ${config.provenance.generated.join(', ')}`);
     },

@@ -78,6 +78,10 @@ export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<L
         problems.push({ key: name, message: 'is required in production' });
       }
     }
+    // Production mail goes out by SMTP, or is switched off on purpose: never silently into a file.
+    if (!raw.SMTP_URL && parsed.MAIL_DISABLED !== true) {
+      problems.push({ key: 'SMTP_URL', message: 'is required in production (or set MAIL_DISABLED=true to run without mail)' });
+    }
     if (raw.STRIPE_SECRET_KEY && !raw.STRIPE_WEBHOOK_SECRET) {
       problems.push({ key: 'STRIPE_WEBHOOK_SECRET', message: 'is required in production when STRIPE_SECRET_KEY is set' });
     }
@@ -199,7 +203,7 @@ function build(
       apiUrl: p.STRIPE_API_URL as string | undefined,
     },
     posthog: posthogKey ? { apiKey: posthogKey, host: get('POSTHOG_HOST', 'https://us.i.posthog.com'), maxQueueSize: get('POSTHOG_MAX_QUEUE', 1000) } : undefined,
-    mail: { smtpUrl: p.SMTP_URL as string | undefined, from: get('MAIL_FROM', 'Portcullis <no-reply@localhost>') },
+    mail: { smtpUrl: p.SMTP_URL as string | undefined, from: get('MAIL_FROM', 'Portcullis <no-reply@localhost>'), disabled: get('MAIL_DISABLED', false) },
     rateLimitMultiplier: get('RATE_LIMIT_MULTIPLIER', 1),
     audit: { retentionDays: get('AUDIT_RETENTION_DAYS', 365) },
     metricsToken: p.METRICS_TOKEN as string | undefined,

@@ -38,7 +38,7 @@ export interface Config {
   session: { ttlS: number; idleTtlS: number };
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
   posthog: { apiKey: string; host: string; maxQueueSize: number } | undefined;
-  mail: { smtpUrl: string | undefined; from: string };
+  mail: { smtpUrl: string | undefined; from: string; disabled: boolean };
   moderation: { url: string | undefined; timeoutMs: number; failOpen: boolean };
   rateLimitMultiplier: number;
   audit: { retentionDays: number };

@@ -14,7 +14,7 @@ export interface Mail {
 
 export interface Mailer {
   send(mail: Mail): Promise<void>;
-  readonly transport: 'smtp' | 'outbox';
+  readonly transport: 'smtp' | 'outbox' | 'off';
 }
 
 export const OUTBOX_FILE = 'outbox.jsonl';
@@ -27,6 +27,14 @@ export const OUTBOX_FILE = 'outbox.jsonl';
  */
 export function createMailer(config: Config, logger: Logger): Mailer {
   const log = logger.child({ component: 'mail' });
+  if (config.mail.disabled) {
+    return {
+      transport: 'off',
+      async send(mail) {
+        log.warn({ kind: mail.kind }, 'mail not sent: MAIL_DISABLED=true');
+      },
+    };
+  }
   if (config.mail.smtpUrl) {
     const transporter = nodemailer.createTransport(config.mail.smtpUrl);
     return {

@@ -186,6 +186,7 @@ describe('scripts/admin.ts (CLI process)', function () {
     NODE_ENV: 'production',
     ISSUER_URL: 'https://auth.example.com',
     API_AUDIENCE: 'https://api.example.com',
+    MAIL_DISABLED: 'true',
   };
 
   it('secrets:generate prints three lines that production accepts', async () => {

@@ -78,7 +78,7 @@ describe('shared/config loadConfig', () => {
         session: { ttlS: 43200, idleTtlS: 3600 },
         stripe: { secretKey: undefined, webhookSecret: undefined, apiUrl: undefined },
         posthog: undefined,
-        mail: { smtpUrl: undefined, from: 'Portcullis <no-reply@localhost>' },
+        mail: { smtpUrl: undefined, from: 'Portcullis <no-reply@localhost>', disabled: false },
         moderation: { url: undefined, timeoutMs: 2000, failOpen: false },
         rateLimitMultiplier: 1,
         audit: { retentionDays: 365 },
@@ -180,7 +180,7 @@ describe('shared/config loadConfig', () => {
         session: { ttlS: 7200, idleTtlS: 600 },
         stripe: { secretKey: 'sk_test_123', webhookSecret: 'whsec_456', apiUrl: 'http://127.0.0.1:12111' },
         posthog: { apiKey: 'phc_abc', host: 'https://eu.i.posthog.com', maxQueueSize: 500 },
-        mail: { smtpUrl: 'smtps://mailer:pw@smtp.example:465', from: 'Market <auth@example.com>' },
+        mail: { smtpUrl: 'smtps://mailer:pw@smtp.example:465', from: 'Market <auth@example.com>', disabled: false },
         moderation: { url: 'https://moderation.example/check', timeoutMs: 500, failOpen: true },
         rateLimitMultiplier: 10,
         audit: { retentionDays: 30 },
@@ -342,9 +342,10 @@ describe('shared/config loadConfig', () => {
       expect(await exists(path.join(dir, DEV_SECRETS_FILE))).to.equal(false);
     });
 
-    it('with nothing set, names exactly AUTH_SECRET, COOKIE_KEYS, SIGNING_KEYS, DATABASE_URL, ISSUER_URL and API_AUDIENCE', async () => {
+    it('with nothing set, names exactly AUTH_SECRET, COOKIE_KEYS, SIGNING_KEYS, DATABASE_URL, ISSUER_URL, API_AUDIENCE and SMTP_URL', async () => {
       const err = await expectConfigError(loadConfig({ NODE_ENV: 'production', DATA_DIR: dir }));
       expect(problemKeys(err)).to.have.members([
+        'SMTP_URL',
         'AUTH_SECRET',
         'COOKIE_KEYS',
         'SIGNING_KEYS',
@@ -371,6 +372,18 @@ describe('shared/config loadConfig', () => {
       ]);
       const { config } = await loadConfig({ ...env, STRIPE_WEBHOOK_SECRET: 'whsec_abc' });
       expect(config.stripe).to.deep.equal({ secretKey: 'sk_live_abc', webhookSecret: 'whsec_abc', apiUrl: undefined });
+    });
+
+    it('refuses production without mail unless it is switched off on purpose (never a silent outbox file)', async () => {
+      const { SMTP_URL: _smtp, ...env } = await productionEnv(dir);
+      const err = await expectConfigError(loadConfig(env));
+      expect(err.problems).to.deep.equal([{ key: 'SMTP_URL', message: 'is required in production (or set MAIL_DISABLED=true to run without mail)' }]);
+      const off = await loadConfig({ ...env, MAIL_DISABLED: 'true' });
+      expect(off.config.mail).to.deep.include({ smtpUrl: undefined, disabled: true });
+      const smtp = await loadConfig({ ...env, SMTP_URL: 'smtps://mail.example.com:465' });
+      expect(smtp.config.mail).to.deep.include({ smtpUrl: 'smtps://mail.example.com:465', disabled: false });
+      // Development keeps its outbox without either.
+      expect((await withSecrets({})).config.mail).to.deep.include({ smtpUrl: undefined, disabled: false });
     });
 
     it('does not require STRIPE_WEBHOOK_SECRET outside production', async () => {

@@ -36,6 +36,7 @@ describe('shared/config loadConfig with AWS Secrets Manager (fake server, real S
     NODE_ENV: 'production',
     ISSUER_URL: 'https://auth.example.com',
     API_AUDIENCE: 'https://api.example.com',
+    MAIL_DISABLED: 'true',
   };
 
   before(async () => {

@@ -69,5 +69,6 @@ export async function productionEnv(dataDir: string): Promise<Record<string, str
     AUTH_SECRET,
     COOKIE_KEYS: `${COOKIE_KEY_1},${COOKIE_KEY_2}`,
     SIGNING_KEYS: await sharedSigningKeys(),
+    SMTP_URL: 'smtp://mail.example.com:587',
   };
 }
