@@ -10,6 +10,7 @@ import { createFindAccount, ROLE_CLAIM } from './account.js';
 import { resourceIndicators } from './resource.js';
 import { sessionBindingCheck, type BindingDeps } from './session-binding.js';
 import { nativeOfflineAccess } from './offline-access.js';
+import { introspectionAllowed } from './introspection.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { renderMessage } from '../pages/message.js';
 import { renderLogoutConfirm } from '../pages/logout.js';
@@ -93,7 +94,7 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
       dPoP: { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: async (_ctx, client) => client.clientAuthMethod !== 'none' },
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: {

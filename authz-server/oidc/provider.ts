@@ -2,6 +2,7 @@ import Provider from 'oidc-provider';
 import type { Container } from '#shared/container.js';
 import { fromRequest } from '#shared/audit/index.js';
 import { providerConfiguration } from './configuration.js';
+import { introspectionOfJwts } from './introspection.js';
 
 /**
  * One provider per process. `proxy` follows TRUST_PROXY: X-Forwarded-* are honoured only
@@ -25,6 +26,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
   provider.proxy = c.config.http.trustProxy;
   enforceRegisteredSecretMethod(provider);
   discoveryListsAcceptedMethods(provider);
+  introspectionOfJwts(provider);
   provider.maxIpsCount = 1; // as shared/http/app.ts: only the hop our proxy appended
   provider.on('server_error', (_ctx, err) => log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'oidc server_error'));
   // OAuth errors answered to clients carry a hidden error_detail; operators see it here.
