@@ -13,6 +13,7 @@ const GROUPS: Record<string, () => Promise<Record<string, Command>>> = {
   keys: async () => (await import('./keys.js')).keyCommands,
   users: async () => (await import('./users.js')).userCommands,
   audit: async () => (await import('./audit.js')).auditCommands,
+  token: async () => (await import('./token.js')).tokenCommands,
 };
 
 /** The command called `name`, or undefined when there is none. */

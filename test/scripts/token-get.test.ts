@@ -1,0 +1,80 @@
+import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
+import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
+import { PASSWORD } from '../authz-server/oidc.flow.js';
+import { productionEnv } from '../shared/config/support.js';
+
+/**
+ * `npm run admin -- token:get`: from nothing to a usable API token with one command. The
+ * person's part (sign-in and consent in a browser) is played by HttpBrowser; everything else is
+ * the CLI: its own development client, PKCE, the loopback listener, the code exchange, the
+ * decoded output and a curl line.
+ */
+describe('admin CLI: token:get', function () {
+  this.timeout(90_000);
+  let env: AuthzEnv;
+  let server: AuthzServer;
+  let userId: string;
+
+  before(async () => {
+    env = await authzEnv('sqlite');
+    server = await env.start();
+    userId = await env.createUser({ email: 'newcomer@example.com', password: PASSWORD });
+  });
+  after(() => env?.close());
+
+  const cli = (args: string[], extra: Record<string, string | undefined> = {}) => runNode([...SOURCE_FLAGS, 'scripts/admin.ts', 'token:get', ...args], { ...env.env, LOG_LEVEL: 'warn', ...extra });
+
+  it('prints the authorization URL, takes the redirect on loopback and prints the tokens decoded with a curl line', async () => {
+    const proc = cli(['--no-open']);
+    try {
+      await proc.waitFor(/http:\/\/\S+\/auth\?\S+/, 45_000);
+      const url = /(http:\/\/\S+\/auth\?\S+)/.exec(proc.output())![1]!;
+      expect(new URL(url).searchParams.get('code_challenge_method')).to.equal('S256');
+      expect(new URL(url).searchParams.get('resource')).to.equal(env.config.api.audience);
+
+      const person = new HttpBrowser();
+      let page = await person.get(url, server.issuer);
+      page = await person.submit(page, LOGIN_FORM, { email: 'newcomer@example.com', password: PASSWORD }, server.issuer);
+      page = await person.submit(page, CONSENT_FORM, { decision: 'allow' }, server.issuer);
+      expect(page.location).to.match(/^http:\/\/127\.0\.0\.1:\d+\/callback\?code=/);
+      const landed = await person.request(page.location!);
+      expect(landed.text).to.equal('Signed in. You can close this tab and return to the terminal.');
+
+      expect(await proc.exited, proc.output()).to.equal(0);
+      const out = proc.output();
+      const token = /^access_token=(\S+)$/m.exec(out)?.[1];
+      expect(token, out).to.be.a('string');
+      expect(out).to.contain('"typ":"at+jwt"');
+      expect(out).to.contain(`"sub": "${userId}"`);
+      expect(out).to.contain(`"aud": "${env.config.api.audience}"`);
+      expect(out).to.match(/^refresh_token=\S+$/m);
+      expect(out).to.contain(`curl -H "Authorization: Bearer ${token}" ${env.config.api.audience}/v1/me`);
+      expect(await env.db('oauth_clients').where({ client_id: 'portcullis-dev-cli' }).count({ n: '*' }).first()).to.deep.include({ n: 1 });
+    } finally {
+      await proc.stop(2000);
+    }
+  });
+
+  it('refuses a production configuration before registering anything', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'portcullis-token-prod-'));
+    try {
+      const proc = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', 'token:get', '--no-open'], await productionEnv(dir));
+      expect(await proc.exited).to.equal(2);
+      expect(proc.output()).to.contain('token:get is a development tool');
+      expect(proc.output()).not.to.contain('/auth?');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says to start Portcullis when the authorization server does not answer', async () => {
+    const proc = cli(['--no-open'], { ISSUER_URL: 'http://127.0.0.1:1' });
+    expect(await proc.exited).to.equal(2);
+    expect(proc.output()).to.contain('Start Portcullis first: npm start');
+  });
+});
