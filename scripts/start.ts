@@ -46,10 +46,27 @@ const children: ChildProcess[] = ['authz-server', 'resource-api'].map((service) 
   }),
 );
 
+// Development: the example marketplace UI on the first FRONTEND_URL origin, so the quick start
+// ends at a working page (DEMO_UI=false turns it off; never in production or from dist/).
+const uiUrl = config.frontendOrigins[0] ? new URL(config.frontendOrigins[0]) : undefined;
+const uiPort = uiUrl ? Number(uiUrl.port || (uiUrl.protocol === 'https:' ? 443 : 80)) : 0;
+let ui: ChildProcess | undefined;
+if (config.demoUi && !isCompiled && uiUrl?.protocol === 'http:') {
+  if (await portFree(config.host, uiPort)) {
+    ui = spawn(process.execPath, [...process.execArgv, `${root}examples/marketplace-ui/server.ts`], {
+      cwd: process.cwd(),
+      env: { ...process.env, PORTCULLIS_ISSUER: config.authz.issuer, PORTCULLIS_API: config.api.audience, UI_URL: uiUrl.origin, UI_PORT: String(uiPort), UI_HOST: config.host },
+      stdio: 'inherit',
+    });
+  } else {
+    process.stderr.write(`The example marketplace UI is not started: port ${uiPort} is in use (DEMO_UI=false hides this note).\n`);
+  }
+}
+
 let stopping = false;
 const stopAll = (signal: NodeJS.Signals) => {
   stopping = true;
-  for (const child of children) if (child.exitCode === null) child.kill(signal);
+  for (const child of [...children, ...(ui ? [ui] : [])]) if (child.exitCode === null) child.kill(signal);
 };
 process.on('SIGTERM', () => stopAll('SIGTERM'));
 process.on('SIGINT', () => stopAll('SIGINT'));
@@ -76,6 +93,7 @@ async function announceWhenUp(): Promise<void> {
   out(`\nPortcullis is running (${config.env}, ${config.db.client}, ${config.cache.backend} cache):`);
   out(`  authz-server  ${config.authz.issuer}   (issuer)`);
   out(`  resource-api  ${config.api.audience}   (API)`);
+  if (ui) out(`  marketplace   ${uiUrl!.origin}   (example UI: sign in, buy, sign out)`);
   out(`  data folder   ${config.dataDir}\n`);
 }
 

@@ -12,10 +12,14 @@ describe('npm start', function () {
 
   it('runs both services on a fresh data folder, prints their URLs and stops both on SIGTERM', async () => {
     const dataDir = path.join(await mkdtemp(path.join(os.tmpdir(), 'portcullis-start-')), 'not-yet-created');
-    const [authz, api] = [await freePort(), await freePort()];
-    const proc = runNode([...SOURCE_FLAGS, 'scripts/start.ts'], { DATA_DIR: dataDir, AUTHZ_PORT: String(authz), API_PORT: String(api) });
+    const [authz, api, ui] = [await freePort(), await freePort(), await freePort()];
+    const proc = runNode([...SOURCE_FLAGS, 'scripts/start.ts'], { DATA_DIR: dataDir, AUTHZ_PORT: String(authz), API_PORT: String(api), FRONTEND_URL: `http://localhost:${ui}` });
     try {
       await proc.waitFor(/Portcullis is running/, 45_000);
+      // The quick start ends at a working page: the example marketplace UI on FRONTEND_URL.
+      expect(proc.output()).to.contain(`marketplace   http://localhost:${ui}`);
+      const home = await fetch(`http://127.0.0.1:${ui}/`);
+      expect([home.status, (await home.text()).includes('<h1>Agent marketplace</h1>')]).to.deep.equal([200, true]);
       expect(proc.output()).to.contain(`authz-server  http://localhost:${authz}`);
       expect(proc.output()).to.contain(`resource-api  http://localhost:${api}`);
       for (const port of [authz, api]) {
@@ -42,7 +46,7 @@ describe('npm start', function () {
     const [authz, api] = [await freePort(), await freePort()];
     const squatter = net.createServer();
     await new Promise<void>((r) => squatter.listen(authz, '0.0.0.0', r));
-    const proc = runNode([...SOURCE_FLAGS, 'scripts/start.ts'], { DATA_DIR: dataDir, AUTHZ_PORT: String(authz), API_PORT: String(api) });
+    const proc = runNode([...SOURCE_FLAGS, 'scripts/start.ts'], { DATA_DIR: dataDir, AUTHZ_PORT: String(authz), API_PORT: String(api), DEMO_UI: 'false' });
     try {
       expect(await proc.exited).to.equal(1);
       expect(proc.output()).to.match(new RegExp(`Port ${authz} on \\S+ is already in use, so authz-server cannot start\\. Stop what runs there \\(another Portcullis\\?\\) or set AUTHZ_PORT\\.`));
@@ -60,7 +64,7 @@ describe('npm start', function () {
     const [authz, api] = [await freePort(), await freePort()];
     // The shape of `npm start`: a shell that forks the launcher (`; true` keeps sh from exec'ing it).
     const cmd = [process.execPath, ...SOURCE_FLAGS, 'scripts/start.ts'].map((a) => `'${a}'`).join(' ');
-    const shell = spawn('sh', ['-c', `${cmd}; true`], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, AUTHZ_PORT: String(authz), API_PORT: String(api), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const shell = spawn('sh', ['-c', `${cmd}; true`], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, AUTHZ_PORT: String(authz), API_PORT: String(api), LOG_LEVEL: 'warn', DEMO_UI: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     shell.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {

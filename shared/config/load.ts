@@ -159,6 +159,7 @@ function build(
     },
     api: { port: apiPort, audience: stripSlash(get('API_AUDIENCE', `http://localhost:${apiPort}`)) },
     frontendOrigins: get<string[]>('FRONTEND_URL', ['http://localhost:3000']).map((u) => originOf(u)),
+    demoUi: !isProduction && get('DEMO_UI', true),
     http: {
       trustProxy: get('TRUST_PROXY', false),
       trustRequestId: get('TRUST_REQUEST_ID', false),

@@ -62,6 +62,7 @@ export const settings = {
   AUTHZ_INTERNAL_URL: setting(httpUrl, 'Where the resource API reaches the authorization server for its JWKS (e.g. `http://authz-server:4000` inside a compose network).', { default: '$ISSUER_URL' }),
   API_AUDIENCE: setting(httpUrl, 'Public URL of the resource API, also its resource identifier (`aud` of access tokens).', { default: 'http://localhost:$API_PORT', production: true }),
   FRONTEND_URL: setting(originList, 'Comma-separated origins of the marketplace UI: the CORS allow-list and the default returnUrl allow-list.', { default: 'http://localhost:3000' }),
+  DEMO_UI: setting(bool, 'Development only: `npm start` also serves the example marketplace UI (examples/marketplace-ui) on the first `FRONTEND_URL` origin. Ignored in production.', { default: 'true' }),
   TRUST_PROXY: setting(bool, 'Honour `X-Forwarded-*` headers; the client address is the last `X-Forwarded-For` hop (the one your proxy appends). Only behind a proxy you control.', { default: 'false' }),
   TRUST_REQUEST_ID: setting(bool, 'Accept the incoming `X-Request-Id` (from a trusted proxy) instead of always generating one.', { default: 'false' }),
   DATA_DIR: setting(z.string().min(1), 'Folder for the embedded SQLite database and development-generated secrets.', { default: './data' }),

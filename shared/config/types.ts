@@ -13,6 +13,8 @@ export interface Config {
   authz: { port: number; issuer: string; internalUrl: string };
   api: { port: number; audience: string };
   frontendOrigins: readonly string[];
+  /** `npm start` also serves examples/marketplace-ui (development only). */
+  demoUi: boolean;
   http: { trustProxy: boolean; trustRequestId: boolean; bodyLimitBytes: number; shutdownTimeoutMs: number };
   db:
     | { client: 'sqlite'; filename: string; acquireTimeoutMs: number; migrateOnStart: boolean }

@@ -65,6 +65,7 @@ describe('shared/config loadConfig', () => {
         authz: { port: 4000, issuer: 'http://localhost:4000', internalUrl: 'http://localhost:4000' },
         api: { port: 4001, audience: 'http://localhost:4001' },
         frontendOrigins: ['http://localhost:3000'],
+        demoUi: true,
         http: { trustProxy: false, trustRequestId: false, bodyLimitBytes: 102400, shutdownTimeoutMs: 10000 },
         db: { client: 'sqlite', filename: path.join(dir, 'portcullis.sqlite'), acquireTimeoutMs: 5000, migrateOnStart: true },
         cache: { backend: 'memory' },
@@ -166,6 +167,7 @@ describe('shared/config loadConfig', () => {
         authz: { port: 8080, issuer: 'https://auth.example.com', internalUrl: 'https://auth.example.com' },
         api: { port: 8081, audience: 'https://api.example.com' },
         frontendOrigins: ['https://app.example.com', 'http://localhost:5173'],
+        demoUi: true,
         http: { trustProxy: true, trustRequestId: true, bodyLimitBytes: 2048, shutdownTimeoutMs: 500 },
         db: {
           client: 'pg',
