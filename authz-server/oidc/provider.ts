@@ -28,11 +28,13 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
   discoveryListsAcceptedMethods(provider);
   introspectionOfJwts(provider);
   provider.maxIpsCount = 1; // as shared/http/app.ts: only the hop our proxy appended
-  provider.on('server_error', (_ctx, err) => log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'oidc server_error'));
+  // The request id of the access log line (shared/http/koa-request-id.ts) on every provider line.
+  const requestId = (ctx: unknown) => (ctx as { state?: { requestId?: string } } | undefined)?.state?.requestId;
+  provider.on('server_error', (ctx, err) => log.error({ requestId: requestId(ctx), err: { type: err.name, message: err.message, stack: err.stack } }, 'oidc server_error'));
   // OAuth errors answered to clients carry a hidden error_detail; operators see it here.
   for (const event of ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'userinfo.error'] as const) {
     (provider.on as (e: string, h: (ctx: unknown, err: { error?: string; error_detail?: string }) => void) => void)(event, (ctx, err) => {
-      log.info({ event, error: err.error, detail: err.error_detail, cause: causeChain(err) }, 'oauth error');
+      log.info({ requestId: requestId(ctx), event, error: err.error, detail: err.error_detail, cause: causeChain(err) }, 'oauth error');
       // Sequential reuse, as detected by oidc-provider itself (concurrent reuse: onReuseRace).
       const oidc = (ctx as { oidc?: { client?: { clientId: string }; entities?: { AuthorizationCode?: { grantId?: string }; RefreshToken?: { grantId?: string } } } }).oidc;
       if (err.error_detail === 'authorization code already consumed') reuse('authorization_code.reuse_detected', oidc?.entities?.AuthorizationCode?.grantId ?? null, oidc?.client?.clientId);

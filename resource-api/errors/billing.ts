@@ -1,6 +1,6 @@
 /** Error codes of checkout, the customer portal, usage quotas and the Stripe webhook. */
 export const BillingErrors = {
-  BILLING_NOT_CONFIGURED: { status: 503, message: 'Billing is not configured on this server.', expose: true },
+  BILLING_NOT_CONFIGURED: { status: 503, message: 'Billing is not configured on this server.', expose: true, expected: true },
   STRIPE_UNAVAILABLE: { status: 502, message: 'The payment provider did not answer. Try again later.', expose: true },
   INVALID_RETURN_URL: { status: 422, message: 'returnUrl is not an allowed return address.' },
   LISTING_NOT_FOUND: { status: 404, message: 'No such listing.' }, // as ListingErrors: drafts do not exist publicly

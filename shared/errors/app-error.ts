@@ -9,6 +9,8 @@ export interface AppErrorOptions {
   data?: Record<string, unknown>;
   cause?: unknown;
   headers?: Record<string, string>;
+  /** An answer this deployment gives by design (not configured, shutting down): not a fault. */
+  expected?: boolean;
 }
 
 export class AppError extends Error {
@@ -17,6 +19,7 @@ export class AppError extends Error {
   readonly expose: boolean;
   readonly data: Record<string, unknown> | undefined;
   readonly headers: Record<string, string> | undefined;
+  readonly expected: boolean;
 
   constructor(status: number, code: string, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -26,6 +29,7 @@ export class AppError extends Error {
     this.expose = options.expose ?? status < 500;
     this.data = options.data;
     this.headers = options.headers;
+    this.expected = options.expected ?? false;
   }
 }
 

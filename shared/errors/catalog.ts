@@ -17,8 +17,8 @@ export const HttpErrors = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'Request headers are too large.' },
   INTERNAL_ERROR: { status: 500, message: 'Internal server error.' },
-  NOT_READY: { status: 503, message: 'The service is not ready.', expose: true },
-  SHUTTING_DOWN: { status: 503, message: 'The service is shutting down.', expose: true },
+  NOT_READY: { status: 503, message: 'The service is not ready.', expose: true, expected: true },
+  SHUTTING_DOWN: { status: 503, message: 'The service is shutting down.', expose: true, expected: true },
 } as const;
 
 export const StorageErrors = {
@@ -31,8 +31,12 @@ export const StorageErrors = {
   CACHE_UNAVAILABLE: { status: 503, message: 'The cache is unavailable.', expose: true },
 } as const;
 
-/** `expose: true` on a 5xx entry marks a fixed, generic message safe to show (e.g. 503s). */
-export type ErrorCatalog = Record<string, { status: number; message: string; expose?: boolean }>;
+/**
+ * `expose: true` on a 5xx entry marks a fixed, generic message safe to show (e.g. 503s);
+ * `expected: true` marks an answer the deployment gives by design (billing not configured,
+ * shutting down): logged as a warning with its code, not as an error with a stack.
+ */
+export type ErrorCatalog = Record<string, { status: number; message: string; expose?: boolean; expected?: boolean }>;
 
 /** Builds an AppError from a catalog entry, so the code and status always travel together. */
 export function appError<C extends ErrorCatalog>(
@@ -42,5 +46,6 @@ export function appError<C extends ErrorCatalog>(
 ): AppError {
   const entry = catalog[code]!;
   const expose = options.expose ?? entry.expose;
-  return new AppError(entry.status, code, options.message ?? entry.message, { ...options, ...(expose === undefined ? {} : { expose }) });
+  const expected = options.expected ?? entry.expected;
+  return new AppError(entry.status, code, options.message ?? entry.message, { ...options, ...(expose === undefined ? {} : { expose }), ...(expected === undefined ? {} : { expected }) });
 }

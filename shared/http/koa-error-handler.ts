@@ -19,7 +19,8 @@ export function koaErrorHandler(logger: Logger): Middleware {
       if (ctx.status === 404 && ctx.body == null) throw appError(HttpErrors, 'NOT_FOUND');
     } catch (err) {
       const e = toAppError(err);
-      if (e.status >= 500) logger.error({ requestId: ctx.state.requestId, err: errForLog(err) }, 'unhandled error');
+      if (e.status >= 500 && e.expected) logger.warn({ requestId: ctx.state.requestId, code: e.code, status: e.status }, 'answered by design');
+      else if (e.status >= 500) logger.error({ requestId: ctx.state.requestId, err: errForLog(err) }, 'unhandled error');
       respond(ctx, e);
     }
   };

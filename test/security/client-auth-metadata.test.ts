@@ -65,6 +65,18 @@ describeEachBackend('security: a client authenticates only the way it registered
     expect(await refused(grant(await as({ ...basic, secret: `${basic.secret}x` }, 'basic')))).to.deep.equal([401, 'invalid_client']);
   });
 
+  it('the server logs the refusal (oidc-provider\'s detail) with the request id the client got', async () => {
+    const res = await fetch(`${s.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'no-such-token', client_id: 'agent' }) });
+    expect(res.status).to.equal(400);
+    const requestId = res.headers.get('x-request-id')!;
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 40 && !line; i++) {
+      line = s.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'oauth error' && l.requestId === requestId);
+      if (!line) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(line, 'an "oauth error" line carrying the response\'s request id').to.include({ error: 'invalid_grant', event: 'grant.error' });
+  });
+
   it('both discovery documents list the auth methods of revocation (with none) and introspection (without)', async () => {
     for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
       const res = await fetch(`${s.issuer}${path}`);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { createDrain, createHttpApp, koaBody } from '#shared/http/index.js';
-import { AppError, StorageErrors, appError } from '#shared/errors/index.js';
+import { AppError, HttpErrors, StorageErrors, appError } from '#shared/errors/index.js';
 import type { Config } from '#shared/config/index.js';
 import { testConfig } from '../../helpers/config.js';
 import { captureLogger } from '../../helpers/log-capture.js';
@@ -30,6 +30,7 @@ describe('shared/http app base', () => {
       if (ctx.path === '/conflict') throw appError(StorageErrors, 'UNIQUE_VIOLATION', { data: { constraint: 'users_email_unique' } });
       if (ctx.path === '/unavailable') throw appError(StorageErrors, 'DATABASE_UNAVAILABLE', { cause: new Error(PLANTED) });
       if (ctx.path === '/hidden') throw new AppError(502, 'UPSTREAM', `upstream ${PLANTED}`);
+      if (ctx.path === '/by-design') throw appError(HttpErrors, 'SHUTTING_DOWN');
       return next();
     });
     app.use(koaBody({ limitBytes: cfg.http.bodyLimitBytes }));
@@ -80,6 +81,17 @@ describe('shared/http app base', () => {
     expect(text).not.to.contain(PLANTED);
     expect(text).not.to.contain('10.0.0.5');
     expect(logs.text()).to.contain('unhandled error');
+  });
+
+  it('logs an answer given by design (expected 503) as a warning with its code, not an error with a stack', async () => {
+    await serve();
+    const res = await fetch(`${base}/by-design`);
+    expect(res.status).to.equal(503);
+    expect((await json(res)).error.code).to.equal('SHUTTING_DOWN');
+    const line = logs.lines().find((l) => l.code === 'SHUTTING_DOWN')!;
+    expect([line.level, line.msg, line.status]).to.deep.equal(['warn', 'answered by design', 503]);
+    expect(logs.text()).not.to.contain('unhandled error');
+    expect(logs.text()).not.to.contain('"stack"');
   });
 
   it('never exposes the message of a non-503 5xx AppError', async () => {
