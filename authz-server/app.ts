@@ -15,6 +15,7 @@ import { currentSession } from '#shared/auth/session.js';
 import { interactionRoutes } from './routes/interaction.js';
 import { accountRoutes } from './routes/account.js';
 import { accountSettingsRoutes } from './routes/account-settings.js';
+import { koaHtmlFallback } from './routes/home.js';
 import { createAuthzLimits } from './rate-limits.js';
 import { startPurge } from './oidc/purge.js';
 import { createClientService } from './clients/service.js';
@@ -39,6 +40,7 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
     ctx.state.secureCookies = secureCookies; // pages/csrf.ts: cookie prefix and Secure
     return next();
   });
+  app.use(koaHtmlFallback(c.config)); // browsers: a start page at / and an HTML 404
   app.use(limits.signInApi);
   app.use(limits.token);
 

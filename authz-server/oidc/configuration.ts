@@ -14,6 +14,7 @@ import { introspectionAllowed } from './introspection.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { renderMessage } from '../pages/message.js';
 import { renderLogoutConfirm } from '../pages/logout.js';
+import { renderProviderError } from '../pages/provider-error.js';
 
 /**
  * oidc-provider settings. Everything v9 turns on by default that we do not serve end to end
@@ -127,7 +128,7 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
     clientBasedCORS: (_ctx, origin, client) =>
       client.clientAuthMethod === 'none' && (client.redirectUris ?? []).some((u: string) => URL.canParse(u) && new URL(u).origin === origin),
     renderError: async (ctx: KoaContextWithOIDC, out) => {
-      renderMessage(ctx as never, 'Sign-in error', out.error_description ? String(out.error_description) : String(out.error), ctx.status >= 400 ? ctx.status : 400);
+      renderProviderError(ctx as never, { error: String(out.error), ...(out.error_description ? { error_description: String(out.error_description) } : {}) }, ctx.status >= 400 ? ctx.status : 400);
     },
   };
 }

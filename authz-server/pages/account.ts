@@ -17,20 +17,52 @@ export interface PasswordFormError {
   passwordRefusal?: string;
 }
 
-export function renderSignUp(ctx: Context, input: { name?: string; email?: string } & PasswordFormError, status = 200): void {
-  const bad = Boolean(input.error) && !input.passwordRefusal;
+/** The fields of the sign-up form, plus `form` for a problem with no field of its own. */
+export type SignUpErrors = Partial<Record<'name' | 'email' | 'password' | 'form', string>>;
+
+/** A field's own error right below it, for the field's aria-describedby. */
+const fieldError = (id: string, message: string | undefined) => (message ? `\n  <p id="${id}-error" class="field-error">${esc(message)}</p>` : '');
+
+/**
+ * Every field's error at once, each below its field (and named by its aria-describedby); the
+ * summary on top repeats a single error, or counts several. `returnTo`: the sign-in this
+ * sign-up came from (an interaction), offered again once the account exists.
+ */
+export function renderSignUp(ctx: Context, input: { name?: string; email?: string; errors?: SignUpErrors; passwordRefusal?: string; returnTo?: string }, status = 200): void {
+  const errors = input.errors ?? {};
+  const messages = Object.values(errors).filter(Boolean);
+  const summary = messages.length > 1 ? `Check the ${messages.length} problems below.` : messages[0];
+  const signIn = input.returnTo ?? '/account/sign-in';
   renderPage(
     ctx,
     'Create an account',
     `<h1>Create an account</h1>
-${errorBox(input.error)}
+${errorBox(summary)}
 <form method="post" action="/account/sign-up" novalidate>
-  ${field('name', 'Name', 'text', 'name', input.name, bad)}
-  ${field('email', 'Email', 'email', 'email', input.email, bad)}
-  ${field('password', 'Password', 'password', 'new-password', '', Boolean(input.error), 'password-help')}
-  ${passwordHelp(input.passwordRefusal)}
+  ${input.returnTo ? `<input type="hidden" name="return_to" value="${esc(input.returnTo)}">\n  ` : ''}${field('name', 'Name', 'text', 'name', input.name, Boolean(errors.name), errors.name ? 'name-error' : '')}${fieldError('name', errors.name)}
+  ${field('email', 'Email', 'email', 'email', input.email, Boolean(errors.email), errors.email ? 'email-error' : '')}${fieldError('email', errors.email)}
+  ${field('password', 'Password', 'password', 'new-password', '', Boolean(errors.password), 'password-help')}
+  ${passwordHelp(errors.password ? (input.passwordRefusal ?? errors.password) : undefined)}
   <button type="submit">Create account</button>
-</form>`,
+</form>
+<p>Already have an account? <a href="${esc(signIn)}">Sign in</a></p>`,
+    status,
+  );
+}
+
+/** The address to send a new confirmation link to (the answer is the same for any address). */
+export function renderConfirmEmail(ctx: Context, input: { email?: string; error?: string }, status = 200): void {
+  renderPage(
+    ctx,
+    'Send the confirmation link again',
+    `<h1>Send the confirmation link again</h1>
+<p>Enter the address you signed up with. If it belongs to an account that is not confirmed yet, we send it a new link.</p>
+${errorBox(input.error)}
+<form method="post" action="/account/confirm-email" novalidate>
+  ${field('email', 'Email', 'email', 'email', input.email, Boolean(input.error))}
+  <button type="submit">Send the link</button>
+</form>
+<p><a href="/account/sign-in">Back to sign-in</a></p>`,
     status,
   );
 }
@@ -44,7 +76,8 @@ ${errorBox(input.error)}
 <form method="post" action="/account/forgot-password" novalidate>
   ${field('email', 'Email', 'email', 'email', input.email, Boolean(input.error))}
   <button type="submit">Send reset link</button>
-</form>`,
+</form>
+<p><a href="/account/sign-in">Back to sign-in</a></p>`,
     status,
   );
 }

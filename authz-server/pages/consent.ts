@@ -42,7 +42,7 @@ export function renderConsent(ctx: Context, input: ConsentPageInput): void {
 <form method="post" action="${esc(input.switchAction)}" class="inline-text"><button type="submit" class="link">Not you? Use another account</button></form>
 <p><strong>${esc(input.clientName)}</strong> is asking to:</p>
 ${groups.join('\n')}
-<form method="post" action="${esc(input.action)}">
+<form method="post" action="${esc(input.action)}" class="actions">
   <button type="submit" name="decision" value="allow">Allow</button>
   <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
 </form>`,

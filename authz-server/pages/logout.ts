@@ -12,7 +12,9 @@ export function renderLogoutConfirm(ctx: Context, form: string): void {
     `<h1>Sign out?</h1>
 <p>Do you want to sign out of Portcullis?</p>
 ${form}
+<div class="actions">
 <button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Sign out</button>
-<button type="submit" form="op.logoutForm" class="secondary">Stay signed in</button>`,
+<button type="submit" form="op.logoutForm" class="secondary">Stay signed in</button>
+</div>`,
   );
 }

@@ -1,8 +1,11 @@
 import type { Context } from 'koa';
-import { errorBox, esc, renderPage } from './layout.js';
+import { errorBox, esc, nextSteps, renderPage } from './layout.js';
 
-/** The second sign-in step: a TOTP code from the authenticator app, or a backup code. */
-export function renderTotpChallenge(ctx: Context, input: { action: string; error?: string }, status = 200): void {
+/**
+ * The second sign-in step: a TOTP code from the authenticator app, or a backup code.
+ * `restart`: where to sign in again once the pending sign-in has expired.
+ */
+export function renderTotpChallenge(ctx: Context, input: { action: string; error?: string; restart?: string }, status = 200): void {
   const invalid = input.error ? ' aria-invalid="true" aria-describedby="form-error"' : '';
   renderPage(
     ctx,
@@ -14,7 +17,8 @@ ${errorBox(input.error)}
   <label for="code">Authentication code</label>
   <input id="code" name="code" type="text" inputmode="text" autocomplete="one-time-code" required maxlength="20"${invalid} autofocus>
   <button type="submit">Verify</button>
-</form>`,
+</form>
+${input.restart ? nextSteps([{ href: input.restart, text: 'Sign in again' }]) : ''}`,
     status,
   );
 }

@@ -5,7 +5,9 @@ import { fromNodeHeaders } from 'better-auth/node';
 import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
 import { renderAccount, renderEnrol } from '../pages/account-settings.js';
-import { renderMessage } from '../pages/message.js';
+import { renderMessage, SIGN_IN } from '../pages/message.js';
+import { pendingTotpSetup, type TotpSetup } from '../accounts/totp-setup.js';
+import { forgetSetup, rememberSetup, setupStartedHere } from './totp-setup-cookie.js';
 import { koaForm } from '../pages/koa-form.js';
 import { revokeAccount, tombstoneTtlS } from '../queries/oidc-models.js';
 import { endBoundSessions } from '../queries/session-bindings.js';
@@ -38,6 +40,9 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     return session;
   }
 
+  const backTo = c.config.frontendOrigins[0];
+  const afterSignOut = [{ href: '/account/sign-in', text: 'Sign in again' }, ...(backTo ? [{ href: backTo, text: 'Back to the marketplace' }] : [])];
+
   async function show(ctx: Context, extra: { notice?: string; error?: string } = {}, status = 200) {
     const session = await requireSession(ctx);
     if (!session) return;
@@ -46,6 +51,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
       email: session.user.email,
       twoFactor: Boolean((session.user as { twoFactorEnabled?: boolean }).twoFactorEnabled),
       sessions: list.map((s) => ({ id: s.id, current: s.id === session.session.id, userAgent: s.userAgent ?? '', createdAt: new Date(s.createdAt) })),
+      ...(backTo ? { backTo } : {}),
       ...extra,
     }, status);
   }
@@ -65,7 +71,10 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     ctx.status = 303;
     ctx.redirect(`/account?notice=${notice}`);
   };
-  router.get('/sign-in-required', (ctx) => renderMessage(ctx, 'Sign in first', 'Sign in through an application to manage your account.', 401));
+  router.get('/sign-in-required', (ctx) => renderMessage(ctx, 'Sign in first', 'Sign in to manage your account.', 401, [SIGN_IN]));
+
+  const enrolPage = async (ctx: Context, setup: TotpSetup, error?: string, status = 200) =>
+    renderEnrol(ctx, { qrDataUrl: await QRCode.toDataURL(setup.totpUri), ...setup, ...(error ? { error } : {}) }, status);
 
   router.post('/2fa/enable', form, async (ctx) => {
     const session = await requireSession(ctx);
@@ -73,7 +82,8 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const res = await c.auth.api.enableTwoFactor({ body: { password: str(ctx, 'password') }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     if (!res.ok) return show(ctx, { error: 'Incorrect password.' });
     const { totpURI, backupCodes } = (await res.json()) as { totpURI: string; backupCodes: string[] };
-    renderEnrol(ctx, { qrDataUrl: await QRCode.toDataURL(totpURI), totpUri: totpURI, backupCodes });
+    rememberSetup(ctx, session.session.id);
+    await enrolPage(ctx, { totpUri: totpURI, backupCodes });
   });
 
   router.post('/2fa/verify', form, async (ctx) => {
@@ -82,7 +92,16 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const startedAt = new Date();
     const res = await c.auth.api.verifyTOTP({ body: { code: str(ctx, 'code').trim() }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
-    if (!res.ok) return show(ctx, { error: 'That code is not valid. Start the setup again.' });
+    if (!res.ok) {
+      // The same page again, with the setup read back from better-auth — only in the browser
+      // and session that started it, within its time (routes/totp-setup-cookie.ts): a stolen
+      // session alone cannot read a pending secret.
+      const user = session.user as { id: string; email: string; twoFactorEnabled?: boolean };
+      const setup = !user.twoFactorEnabled && setupStartedHere(ctx, session.session.id) ? await pendingTotpSetup(c.auth, user) : undefined;
+      if (setup) return enrolPage(ctx, setup, 'That code is not valid. Check that your device\'s clock is right and enter the current code.', 400);
+      return show(ctx, { error: 'That code is not valid. Start the setup again.' });
+    }
+    forgetSetup(ctx);
     // Sessions and tokens obtained with the password alone must not outlive the enrolment.
     // better-auth has just replaced this browser's session with a new one: keep only that
     // (revokeAccount ends every OpenID session of the account with them).
@@ -123,7 +142,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const res = await c.auth.api.signOut({ headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'sign_out', count: 1 } });
-    renderMessage(ctx, 'Signed out', 'You are signed out of Portcullis in this browser.');
+    renderMessage(ctx, 'Signed out', 'You are signed out of Portcullis in this browser.', 200, afterSignOut);
   });
 
   router.post('/sign-out-everywhere', form, async (ctx) => {
@@ -134,7 +153,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'sign_out_everywhere', count: grants } });
     const res = await c.auth.api.revokeSessions({ headers, asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
-    renderMessage(ctx, 'Signed out everywhere', 'Every session and every application token of your account has ended.');
+    renderMessage(ctx, 'Signed out everywhere', 'Every session and every application token of your account has ended.', 200, afterSignOut);
   });
 
   return router;

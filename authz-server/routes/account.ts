@@ -3,9 +3,11 @@ import type { Context } from 'koa';
 import type { Container } from '#shared/container.js';
 import { koaBody } from '#shared/http/index.js';
 import { checkPassword, describeRefusal } from '#shared/auth/password-policy.js';
-import { renderForgot, renderReset, renderSignUp } from '../pages/account.js';
-import { renderMessage } from '../pages/message.js';
+import { renderConfirmEmail, renderForgot, renderReset, renderSignUp, type SignUpErrors } from '../pages/account.js';
+import { renderMessage, SIGN_IN } from '../pages/message.js';
 import { createSignUp, signUpInput } from '../accounts/sign-up.js';
+import { createResendVerification } from '../accounts/resend-verification.js';
+import { accountSignInRoutes } from './account-sign-in.js';
 import type { AuthzLimits } from '../rate-limits.js';
 import { fromRequest } from '#shared/audit/index.js';
 
@@ -17,6 +19,12 @@ const str = (v: unknown) => (typeof v === 'string' ? v : '');
 /** What sign-up.ts puts in the `params` of a refused password's issue. */
 type PasswordIssue = { help: string; warning: string | null; suggestions: string[] };
 const EXPIRED = 'This reset link is invalid, expired or already used. Ask for a new one.';
+const NEW_RESET_LINK = [{ href: '/account/forgot-password', text: 'Ask for a new reset link' }];
+/** An address worth a lookup: no whitespace or control character (PostgreSQL cannot compare a NUL). */
+const EMAIL = /^[^\s@\x00-\x1f]{1,200}@[^\s@\x00-\x1f]{1,200}$/;
+/** The sign-in a sign-up came from: only ever an interaction of ours, shown as a link. */
+const returnToOf = (v: unknown) => (typeof v === 'string' && /^\/interaction\/[A-Za-z0-9_-]{1,128}\/$/.test(v) ? v : undefined);
+const SIGN_UP_FIELDS = new Set(['name', 'email', 'password']);
 
 /**
  * The account a reset link belongs to, read the way better-auth's /reset-password reads it (a
@@ -40,11 +48,14 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
   const router = new Router({ prefix: '/account' });
   const body = koaBody({ limitBytes: 16 * 1024 });
   const signUp = createSignUp(c);
+  const resendVerification = createResendVerification(c);
+  accountSignInRoutes(router, c, limits);
 
-  router.get('/sign-up', (ctx) => renderSignUp(ctx, {}));
+  router.get('/sign-up', (ctx) => renderSignUp(ctx, { returnTo: returnToOf(ctx.query.return_to) }));
   router.post('/sign-up', limits.signUp, body, async (ctx) => {
-    // The page's form also carries the layout's synchronizer token, which is not an input.
-    const { _csrf: _token, ...fields } = form(ctx);
+    // The page's form also carries the layout's synchronizer token and the way back, which are not inputs.
+    const { _csrf: _token, return_to: back, ...fields } = form(ctx);
+    const returnTo = returnToOf(back);
     const parsed = signUpInput.safeParse(fields);
     if (!parsed.success) {
       const message = parsed.error.issues[0]?.message ?? 'Check the form.';
@@ -56,7 +67,14 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
         ctx.body = { error: { code: 'VALIDATION_FAILED', message, requestId: ctx.state.requestId, ...details } };
         return;
       }
-      return renderSignUp(ctx, { name: str(form(ctx).name), email: str(form(ctx).email), error: message, ...(refused ? { passwordRefusal: refused.help } : {}) }, 400);
+      // Every field's first problem at once; anything else (an unknown field) for the summary.
+      const errors: SignUpErrors = {};
+      for (const i of parsed.error.issues) {
+        const key = String(i.path[0] ?? '');
+        const field = SIGN_UP_FIELDS.has(key) ? (key as keyof SignUpErrors) : 'form';
+        errors[field] ??= i.message;
+      }
+      return renderSignUp(ctx, { name: str(form(ctx).name), email: str(form(ctx).email), errors, returnTo, ...(refused ? { passwordRefusal: refused.help } : {}) }, 400);
     }
     await signUp(parsed.data);
     // The same event whether the address was new or taken: the trail must not be an oracle either.
@@ -67,18 +85,36 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
       ctx.body = { status: 'verification_email_sent' };
       return;
     }
-    renderMessage(ctx, 'Check your email', SENT, 202);
+    // The same links for a new and a taken address.
+    renderMessage(ctx, 'Check your email', SENT, 202, returnTo ? [{ href: returnTo, text: 'Continue signing in' }] : [SIGN_IN]);
   });
 
   router.get('/verified', (ctx) => {
-    if (ctx.query.error) return renderMessage(ctx, 'Link expired', 'This confirmation link is invalid or has expired. Sign in to get a new one.', 400);
-    renderMessage(ctx, 'Email confirmed', 'Your email address is confirmed. You can now sign in.');
+    if (ctx.query.error) return renderMessage(ctx, 'Link expired', 'This confirmation link is invalid or has expired. Ask for a new one.', 400, [{ href: '/account/confirm-email', text: 'Send a new confirmation link' }]);
+    renderMessage(ctx, 'Email confirmed', 'Your email address is confirmed. You can now sign in.', 200, [SIGN_IN]);
+  });
+
+  // A new confirmation link: the same answer whether the address is unknown, confirmed or not.
+  router.get('/confirm-email', (ctx) => renderConfirmEmail(ctx, {}));
+  router.post('/confirm-email', body, async (ctx) => {
+    const email = str(form(ctx).email).trim().toLowerCase();
+    if (!EMAIL.test(email)) return renderConfirmEmail(ctx, { email, error: 'Enter a valid email address.' }, 400);
+    const wait = await limits.check(ctx, [['verify-mail:ip', ctx.ip], ['verify-mail:recipient', email]]);
+    if (wait > 0) return renderConfirmEmail(ctx, { email, error: `Too many requests. Try again in ${wait} seconds.` }, 429);
+    await resendVerification(email);
+    ctx.set('Cache-Control', 'no-store');
+    if (wantsJson(ctx)) {
+      ctx.status = 202;
+      ctx.body = { status: 'verification_email_sent' };
+      return;
+    }
+    renderMessage(ctx, 'Check your email', SENT, 202, [SIGN_IN]);
   });
 
   router.get('/forgot-password', (ctx) => renderForgot(ctx, {}));
   router.post('/forgot-password', body, async (ctx) => {
     const email = str(form(ctx).email).trim().toLowerCase();
-    if (!/^[^\s@]+@[^\s@]+$/.test(email)) return renderForgot(ctx, { email, error: 'Enter a valid email address.' }, 400);
+    if (!EMAIL.test(email)) return renderForgot(ctx, { email, error: 'Enter a valid email address.' }, 400);
     const wait = await limits.check(ctx, [['password-reset:ip', ctx.ip], ['password-reset:account', email]]);
     if (wait > 0) return renderForgot(ctx, { email, error: `Too many requests. Try again in ${wait} seconds.` }, 429);
     await c.auth.api.requestPasswordReset({ body: { email, redirectTo: '/account/reset-password' } });
@@ -88,12 +124,12 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
       ctx.body = { status: 'reset_email_sent' };
       return;
     }
-    renderMessage(ctx, 'Check your email', SENT, 202);
+    renderMessage(ctx, 'Check your email', SENT, 202, [SIGN_IN]);
   });
 
   router.get('/reset-password', (ctx) => {
     const token = str(ctx.query.token);
-    if (!token || ctx.query.error) return renderMessage(ctx, 'Link expired', EXPIRED, 400);
+    if (!token || ctx.query.error) return renderMessage(ctx, 'Link expired', EXPIRED, 400, NEW_RESET_LINK);
     renderReset(ctx, { token });
   });
   router.post('/reset-password', body, async (ctx) => {
@@ -101,7 +137,7 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
     const password = str(form(ctx).password);
     const expired = () => {
       c.audit.record('password.reset', { outcome: 'failure', ...fromRequest(ctx), properties: { stage: 'completed' } });
-      renderMessage(ctx, 'Link expired', EXPIRED, 400);
+      renderMessage(ctx, 'Link expired', EXPIRED, 400, NEW_RESET_LINK);
     };
     // The link first: the strength estimate is CPU work that only a link's holder may ask for.
     const owner = await resetTokenOwner(c.auth, token);
@@ -111,7 +147,7 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
     const res = await c.auth.api.resetPassword({ body: { token, newPassword: password }, asResponse: true });
     if (!res.ok) return expired();
     c.audit.record('password.reset', { outcome: 'success', ...fromRequest(ctx), properties: { stage: 'completed' } });
-    renderMessage(ctx, 'Password changed', 'Your password is changed and you are signed out everywhere. Sign in with the new password.');
+    renderMessage(ctx, 'Password changed', 'Your password is changed and you are signed out everywhere. Sign in with the new password.', 200, [SIGN_IN]);
   });
 
   return router;

@@ -75,6 +75,10 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     return client?.clientName ?? String(d.params.client_id);
   };
   const action = (d: Details, step: string) => `/interaction/${d.uid}/${step}`;
+  // Sign-up links back here once the account exists (a link only: routes/account.ts accepts
+  // nothing but an interaction path).
+  const loginPage = (ctx: Context, d: Details, input: { clientName: string; email: string; error?: string }, status?: number) =>
+    renderLogin(ctx, { action: action(d, 'login'), signUpHref: `/account/sign-up?return_to=/interaction/${d.uid}/`, ...input }, status);
 
   router.get('/', async (ctx) => {
     const d = await details(ctx);
@@ -86,7 +90,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
       const forced = d.prompt.reasons.includes('login_prompt') || d.prompt.reasons.includes('max_age') || demandsTwoFactor(d);
       const session = forced ? null : await currentSession(c.auth, c.config, ctx.req.headers);
       if (session) return login(ctx, d, session.user.id, false, epochTime(new Date(session.session.createdAt).getTime()));
-      return renderLogin(ctx, { action: action(d, 'login'), clientName: await clientName(d), email: typeof d.params.login_hint === 'string' ? d.params.login_hint : '' });
+      return loginPage(ctx, d, { clientName: await clientName(d), email: typeof d.params.login_hint === 'string' ? d.params.login_hint : '' });
     }
     if (d.prompt.name === 'consent') {
       const pd = d.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
@@ -113,11 +117,11 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const email = typeof form.email === 'string' ? form.email.trim() : '';
     const password = typeof form.password === 'string' ? form.password : '';
     const name = await clientName(d);
-    if (!email || !password) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
+    if (!email || !password) return loginPage(ctx, d, { clientName: name, email, error: SIGN_IN_FAILED }, 401);
     // No account can hold a NUL (PostgreSQL cannot even compare one): bad input, not a lookup.
-    if (email.includes('\u0000') || password.includes('\u0000')) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email: '', error: SIGN_IN_FAILED }, 400);
+    if (email.includes('\u0000') || password.includes('\u0000')) return loginPage(ctx, d, { clientName: name, email: '', error: SIGN_IN_FAILED }, 400);
     const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['sign-in:account', email.toLowerCase()]]);
-    if (wait > 0) return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
+    if (wait > 0) return loginPage(ctx, d, { clientName: name, email, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     // A before-hook refusal (the unverified account, shared/auth/better-auth.ts) is thrown even with
     // asResponse: it must look exactly like a wrong password, never like a 500.
     const res = await c.auth.api.signInEmail({ body: { email, password }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true }).catch((err: unknown) => {
@@ -132,7 +136,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (!res.ok) {
       c.audit.record('sign_in.failed', { outcome: 'failure', actor: { clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: 'password', reason: `http_${res.status}`, emailHash: email } });
       // One message for unknown email, wrong password, banned or unverified account.
-      return renderLogin(ctx, { action: action(d, 'login'), clientName: name, email, error: SIGN_IN_FAILED }, 401);
+      return loginPage(ctx, d, { clientName: name, email, error: SIGN_IN_FAILED }, 401);
     }
     const signedIn = (await res.json()) as { user?: { id: string }; twoFactorRedirect?: boolean };
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
@@ -211,7 +215,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
 }
 
 /** The Cookie header with only better-auth's pending second-factor cookie, or undefined. */
-function pendingSecondFactor(cookieHeader: string): string | undefined {
+export function pendingSecondFactor(cookieHeader: string): string | undefined {
   const kept = cookieHeader.split(';').map((c) => c.trim()).filter((c) => /^(?:__Secure-)?portcullis\.two_factor=[^;]+$/.test(c));
   return kept.length === 1 ? kept[0] : undefined;
 }

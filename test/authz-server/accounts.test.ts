@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
 import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
-import { linkIn, mailFor as outboxMail } from '../helpers/outbox.js';
+import { linkIn, mailFor as outboxMail, outbox } from '../helpers/outbox.js';
+import { describeDevice } from '#authz/pages/device.js';
+import { HOSTILE_STRINGS, body, enc, mulberry32, type Body } from '../reliability/fuzz/corpus.js';
 import { PASSWORD, REDIRECT, authorize, discover, signedInTokens } from './oidc.flow.js';
 
 describe('accounts: sign-up, verification, sign-in and password reset', function () {
@@ -221,8 +223,186 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
   it('links the sign-in page to sign-up and password reset', async () => {
     const { page } = await authorize(config, new HttpBrowser(), { signIn: false });
     expect(page.text).to.match(LOGIN_FORM);
-    expect(page.text).to.contain('href="/account/forgot-password"').and.to.contain('href="/account/sign-up"');
-    const signup = await new HttpBrowser().request(`${issuer}/account/sign-up`);
+    const uid = /\/interaction\/([^/"]+)\/login/.exec(page.text)![1]!;
+    expect(page.text).to.contain('href="/account/forgot-password"').and.to.contain(`href="/account/sign-up?return_to=/interaction/${uid}/"`);
+    const signup = await new HttpBrowser().request(`${issuer}/account/sign-up?return_to=/interaction/${uid}/`);
     expect(signup.text).to.contain('<label for="email">Email</label>').and.to.contain('<button type="submit">Create account</button>');
+    expect(signup.text).to.contain(`<input type="hidden" name="return_to" value="/interaction/${uid}/">`).and.to.contain(`Already have an account? <a href="/interaction/${uid}/">Sign in</a>`);
+  });
+
+  it('takes only an interaction of ours as the way back from sign-up (a link, never elsewhere)', async () => {
+    for (const back of ['https://evil.example/', '//evil.example/', '/interaction/x/../../evil', 'javascript:alert(1)']) {
+      const page = await new HttpBrowser().request(`${issuer}/account/sign-up?return_to=${encodeURIComponent(back)}`);
+      expect(page.text, back).not.to.contain('name="return_to"');
+      expect(page.text, back).to.contain('Already have an account? <a href="/account/sign-in">Sign in</a>');
+      const posted = await fetch(`${issuer}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ name: 'Bo', email: 'back@example.com', password: PASSWORD, return_to: back }) });
+      expect(posted.status).to.equal(202);
+      const text = await posted.text();
+      expect(text, back).not.to.contain('evil');
+      expect(text, back).to.contain('href="/account/sign-in"');
+    }
+  });
+
+  it('shows every sign-up field\'s error at once, each named by its field\'s aria-describedby; the JSON answer keeps the first', async () => {
+    const form = await fetch(`${issuer}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ name: '', email: 'not-an-email', password: 'short' }) });
+    expect(form.status).to.equal(400);
+    const text = await form.text();
+    expect(text).to.contain('<p class="error" role="alert" id="form-error">Check the 3 problems below.</p>');
+    expect(text).to.contain('<input id="name" name="name" type="text" autocomplete="name" required value="" aria-invalid="true" aria-describedby="name-error">\n  <p id="name-error" class="field-error">Enter your name.</p>');
+    expect(text).to.contain('<input id="email" name="email" type="email" autocomplete="email" required value="not-an-email" aria-invalid="true" aria-describedby="email-error">\n  <p id="email-error" class="field-error">Enter a valid email address.</p>');
+    expect(text).to.contain('aria-invalid="true" aria-describedby="password-help">').and.to.match(/<p id="password-help" class="error">The password must be at least 12 characters\.[^<]*<\/p>/);
+    const one = await fetch(`${issuer}/account/sign-up`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ name: 'Al', email: 'not-an-email', password: PASSWORD }) });
+    const oneText = await one.text();
+    expect(oneText).to.contain('<p class="error" role="alert" id="form-error">Enter a valid email address.</p>');
+    expect(oneText).to.contain('value="Al">').and.not.to.contain('name-error').and.not.to.contain('aria-invalid="true" aria-describedby="password-help"');
+    const json = await signUp({ name: '', email: 'not-an-email', password: 'short' });
+    expect(((await json.json()) as { error: { message: string } }).error.message).to.equal('Enter your name.');
+  });
+
+  describe('a new confirmation mail (/account/confirm-email)', () => {
+    const resend = (email: string, base = issuer, json = false) =>
+      fetch(`${base}/account/confirm-email`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...(json ? { accept: 'application/json', 'content-type': 'application/json' } : {}) }, body: json ? JSON.stringify({ email }) : new URLSearchParams({ email }) });
+    const observable = async (res: Response) => {
+      const headers: Record<string, string> = {};
+      res.headers.forEach((v, k) => {
+        if (k !== 'date' && k !== 'x-request-id') headers[k] = v.replace(/nonce-[A-Za-z0-9+/=]+/g, 'nonce');
+      });
+      return { status: res.status, headers, body: (await res.text()).replace(/nonce="[^"]+"/g, 'nonce') };
+    };
+    const verifyMails = async (to: string) => (await outbox(env.env.DATA_DIR!)).filter((m) => m.to === to && m.kind === 'verify-email').length;
+
+    it('answers an unknown, a confirmed and an unconfirmed address identically (status, headers, body), page and JSON, and mails only the unconfirmed one', async () => {
+      await signUp({ name: 'Ulla', email: 'ulla@example.com', password: PASSWORD });
+      await mailFor('ulla@example.com', 'verify-email');
+      const before = { ulla: await verifyMails('ulla@example.com'), taken: await verifyMails('taken@example.com') };
+      for (const json of [false, true]) {
+        const seen = [];
+        for (const email of ['ulla@example.com', 'taken@example.com', 'noone@example.com']) seen.push(await observable(await resend(email, issuer, json)));
+        expect(seen[0]!.status).to.equal(202);
+        expect(seen[1], `confirmed, json ${json}`).to.deep.equal(seen[0]);
+        expect(seen[2], `unknown, json ${json}`).to.deep.equal(seen[0]);
+        if (json) expect(seen[0]!.body).to.equal('{"status":"verification_email_sent"}');
+        else expect(seen[0]!.body).to.contain('Check your email').and.to.contain('href="/account/sign-in"');
+      }
+      for (let i = 0; i < 100 && (await verifyMails('ulla@example.com')) < before.ulla + 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await verifyMails('ulla@example.com')).to.equal(before.ulla + 2);
+      expect(await verifyMails('taken@example.com')).to.equal(before.taken);
+      expect(await verifyMails('noone@example.com')).to.equal(0);
+      const link = linkIn(await mailFor('ulla@example.com', 'verify-email'));
+      expect((await new HttpBrowser().get(link, new URL(issuer).origin)).text).to.contain('Email confirmed');
+      expect((await signInApi('ulla@example.com', PASSWORD)).status).to.equal(200);
+    });
+
+    it('refuses a malformed address with 400 and the form, before any lookup', async () => {
+      for (const email of ['', 'no-at-sign', 'a\u0000@example.com', 'two words@example.com']) {
+        const res = await resend(email);
+        expect(res.status, JSON.stringify(email)).to.equal(400);
+        expect(await res.text()).to.contain('Enter a valid email address.');
+      }
+    });
+
+    it('counts against verify-mail:recipient (per address) and verify-mail:ip: 429 with Retry-After, the same for every address', async () => {
+      const strict = await env.start({ RATE_LIMIT_MULTIPLIER: '1' });
+      try {
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push((await resend('ulla@example.com', strict.url)).status);
+        expect(statuses).to.deep.equal([202, 202, 202, 429]); // verify-mail:recipient holds 3
+        const limited = await resend('noone@example.com', strict.url);
+        expect(limited.status).to.equal(202); // another address: its own bucket; the address's 5th request overall
+        const ip = await resend('third@example.com', strict.url);
+        expect(ip.status).to.equal(429); // verify-mail:ip holds 5
+        expect(ip.headers.get('retry-after')).to.match(/^\d+$/);
+        expect(await ip.text()).to.contain('Too many requests. Try again in');
+      } finally {
+        await strict.stop();
+      }
+    });
+  });
+
+  describe('the account\'s own sign-in (/account/sign-in)', () => {
+    /** Loads the sign-in page (its form token and cookie), then posts the form as Chromium would. */
+    async function accountSignIn(email: string, password: string) {
+      const browser = new HttpBrowser();
+      await browser.request(`${issuer}/account/sign-in`);
+      return { browser, page: await browser.request(`${issuer}/account/sign-in`, { form: { email, password } }) };
+    }
+
+    it('answers unknown, wrong-password and unverified accounts identically, with the new-confirmation line', async () => {
+      await signUp({ name: 'Vic', email: 'vic-account@example.com', password: PASSWORD });
+      const seen = [];
+      for (const [email, password] of [['nobody-acct@example.com', PASSWORD], ['taken@example.com', 'wrong password 1234'], ['vic-account@example.com', PASSWORD]] as const) {
+        const { page } = await accountSignIn(email, password);
+        seen.push({ status: page.status, setCookie: page.headers.getSetCookie().filter((c) => !c.includes('csrf')), body: page.text.replace(/nonce="[^"]+"/g, 'nonce').replace(/name="_csrf" value="[^"]+"/g, '_csrf').replaceAll(email, 'EMAIL') });
+      }
+      expect(seen[0]!.status).to.equal(401);
+      expect(seen[0]!.body).to.contain('Incorrect email or password.').and.to.contain('Didn\'t get a confirmation mail? <a href="/account/confirm-email">Send it again</a>');
+      expect(seen[1]).to.deep.equal(seen[0]);
+      expect(seen[2]).to.deep.equal(seen[0]);
+    });
+
+    it('signs in and lands on /account; a signed-in visit to the sign-in page goes there too', async () => {
+      const { browser, page } = await accountSignIn('taken@example.com', PASSWORD);
+      expect([page.status, page.location]).to.deep.equal([303, `${issuer}/account`]);
+      const account = await browser.request(`${issuer}/account`);
+      expect(account.text).to.contain('Signed in as <strong>taken@example.com</strong>');
+      const again = await browser.request(`${issuer}/account/sign-in`);
+      expect([again.status, again.location]).to.deep.equal([303, `${issuer}/account`]);
+    });
+
+    it('refuses a post from another origin or without the form token (the interaction\'s guard)', async () => {
+      const browser = new HttpBrowser();
+      await browser.request(`${issuer}/account/sign-in`);
+      const evil = await browser.request(`${issuer}/account/sign-in`, { form: { email: 'taken@example.com', password: PASSWORD }, headers: { origin: 'http://evil.example' } });
+      expect([evil.status, /ORIGIN_NOT_ALLOWED/.test(evil.text)]).to.deep.equal([403, true]);
+      const noToken = await browser.request(`${issuer}/account/sign-in`, { form: { _csrf: '', email: 'taken@example.com', password: PASSWORD } });
+      expect([noToken.status, /CSRF_TOKEN_INVALID/.test(noToken.text)]).to.deep.equal([403, true]);
+      for (const path of ['/account/sign-in', '/account/sign-in/totp']) {
+        const res = await browser.request(`${issuer}${path}`, { form: { code: '000000' }, headers: { origin: 'http://evil.example' } });
+        expect(res.status, path).to.equal(403);
+      }
+    });
+
+    it('the code step takes only the pending two_factor cookie: a session alone gets "expired", not a code check', async () => {
+      const { browser } = await accountSignIn('taken@example.com', PASSWORD);
+      const res = await browser.request(`${issuer}/account/sign-in/totp`, { form: { code: '000000' } });
+      expect(res.status).to.equal(400);
+      expect(res.text).to.contain('This sign-in has expired. Sign in again.').and.to.contain('href="/account/sign-in"');
+    });
+  });
+
+  it('answers hostile input to the account sign-in, its code step, sign-up and the confirmation form without a 5xx', async function () {
+    this.timeout(120_000);
+    const browser = new HttpBrowser();
+    const page = await browser.request(`${issuer}/account/sign-in`);
+    const _csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)![1]!;
+    const cookie = await browser.jar.getCookieString(issuer);
+    const rand = mulberry32(0x5eed);
+    const post = (path: string, b: Body) => fetch(`${issuer}${path}`, { method: 'POST', headers: { origin: issuer, accept: 'text/html', cookie, ...(b.contentType ? { 'content-type': b.contentType } : {}) }, body: b.body, redirect: 'manual' });
+    for (const path of ['/account/sign-in', '/account/sign-in/totp', '/account/sign-up', '/account/confirm-email']) {
+      for (const value of HOSTILE_STRINGS) {
+        const form = new URLSearchParams({ _csrf, email: value, password: value, code: value, name: value, return_to: value });
+        const res = await post(path, { label: 'hostile fields', contentType: 'application/x-www-form-urlencoded', body: form.toString() });
+        expect(res.status, `${path} ${JSON.stringify(value).slice(0, 40)}`).to.be.below(500);
+        await res.arrayBuffer();
+      }
+      for (let i = 0; i < 20; i++) {
+        const b = body(rand, ['email', 'password', 'code', 'name']);
+        const res = await post(path, b);
+        expect(res.status, `${path} ${b.label}`).to.be.below(500);
+        await res.arrayBuffer();
+      }
+    }
+    for (const value of HOSTILE_STRINGS) {
+      const res = await fetch(`${issuer}/account/sign-up?return_to=${enc(value)}`, { headers: { accept: 'text/html' } });
+      expect(res.status, JSON.stringify(value).slice(0, 40)).to.equal(200);
+      expect(await res.text()).not.to.contain('name="return_to"');
+    }
+  });
+
+  it('names sessions by browser and OS, never by the raw user agent', () => {
+    expect(describeDevice('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36')).to.equal('Chrome 140 on Linux');
+    expect(describeDevice('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1')).to.equal('Safari 17 on iOS 17.0');
+    expect(describeDevice('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0')).to.equal('Firefox 128 on Windows 10');
+    for (const ua of ['', '   ', 'node', 'curl/8.5.0', '<script>alert(1)</script>']) expect(describeDevice(ua), ua).to.equal('Unknown device');
   });
 });
