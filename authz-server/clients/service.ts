@@ -26,7 +26,8 @@ export function createClientService(db: Knex) {
       const c = parsed.data;
       const http = opts.developmentWebLoopback ? undefined : webHttpRedirect(c);
       if (http) throw appError(ClientErrors, 'INVALID_CLIENT_METADATA', { message: http });
-      const clientId = c.clientId ?? randomBytes(16).toString('base64url');
+      // Hex, not base64url: an id starting with '-' reads as an option on a command line.
+      const clientId = c.clientId ?? randomBytes(16).toString('hex');
       const authMethod = c.authMethod ?? (c.type === 'public' ? 'none' : 'client_secret_basic');
       const clientSecret = authMethod.startsWith('client_secret_') ? randomBytes(32).toString('base64url') : undefined;
       const metadata: Record<string, unknown> = {

@@ -16,7 +16,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import * as client from 'openid-client';
 
 const ISSUER = process.env.PORTCULLIS_ISSUER ?? 'http://localhost:4000';
@@ -32,8 +32,8 @@ const REFRESH_MARGIN_S = 30;
 interface Stored { access_token: string; refresh_token?: string; expires_at: number }
 
 async function config(): Promise<client.Configuration> {
-  // Plain http is for a development issuer on loopback only; openid-client refuses it otherwise.
-  const options = new URL(ISSUER).protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : undefined;
+  // Plain http only for a development issuer on this machine; openid-client refuses it otherwise.
+  const options = new URL(ISSUER).protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(new URL(ISSUER).hostname) ? { execute: [client.allowInsecureRequests] } : undefined;
   return client.discovery(new URL(ISSUER), CLIENT_ID, undefined, client.None(), options);
 }
 
@@ -44,8 +44,10 @@ async function save(tokens: client.TokenEndpointResponse, previous?: Stored): Pr
     refresh_token: tokens.refresh_token ?? previous?.refresh_token,
     expires_at: Math.floor(Date.now() / 1000) + (tokens.expires_in ?? 0),
   };
-  await writeFile(TOKEN_FILE, JSON.stringify(stored), { mode: 0o600 });
-  await chmod(TOKEN_FILE, 0o600); // also when the file existed with wider rights
+  // A fresh file created 0600, then renamed over the old one: the tokens are never readable by others.
+  const tmp = `${TOKEN_FILE}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(stored), { mode: 0o600, flag: 'wx' });
+  await rename(tmp, TOKEN_FILE);
   return stored;
 }
 
@@ -100,7 +102,11 @@ async function accessToken(): Promise<string> {
 }
 
 async function call(apiPath: string): Promise<void> {
-  const res = await fetch(new URL(apiPath, API), { headers: { authorization: `Bearer ${await accessToken()}` } });
+  // The token goes to the marketplace API only: an absolute URL elsewhere (from a tool or a
+  // model's output) must not carry it away.
+  const url = new URL(apiPath, API);
+  if (url.origin !== new URL(API).origin) throw new Error(`refusing to send the token to ${url.origin}: only ${new URL(API).origin}`);
+  const res = await fetch(url, { headers: { authorization: `Bearer ${await accessToken()}` } });
   console.log(res.status, await res.text());
   if (!res.ok) process.exitCode = 1;
 }

@@ -24,6 +24,9 @@ const SCOPE = 'openid email profile offline_access listings:read checkout:create
 const COOKIE = 'marketplace.sid';
 
 interface Session {
+  createdAt: number;
+  /** The refresh under way: concurrent API calls share it (a second use of the refresh token would look like reuse and revoke the grant). */
+  refreshing?: Promise<string | undefined>;
   pkce?: { verifier: string; state: string };
   tokens?: { access_token: string; id_token?: string; refresh_token?: string; expires_at: number };
   email?: string;
@@ -33,7 +36,8 @@ const sessions = new Map<string, Session>();
 
 let discovered: client.Configuration | undefined;
 async function oidc(): Promise<client.Configuration> {
-  const options = new URL(ISSUER).protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : undefined;
+  // Plain http only for a development issuer on this machine; anything else must be https.
+  const options = new URL(ISSUER).protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(new URL(ISSUER).hostname) ? { execute: [client.allowInsecureRequests] } : undefined;
   discovered ??= await client.discovery(new URL(ISSUER), CLIENT_ID, undefined, client.None(), options);
   return discovered;
 }
@@ -41,23 +45,40 @@ async function oidc(): Promise<client.Configuration> {
 const app = new Koa({ keys: [process.env.UI_COOKIE_KEY ?? randomBytes(32).toString('base64url')] });
 const secure = UI.startsWith('https:');
 
-function session(ctx: Context, create = false): Session | undefined {
-  let id = ctx.cookies.get(COOKIE, { signed: true });
-  if (id && sessions.has(id)) return sessions.get(id);
-  if (!create) return undefined;
-  id = randomUUID();
-  sessions.set(id, {});
-  ctx.cookies.set(COOKIE, id, { signed: true, httpOnly: true, sameSite: 'lax', secure, path: '/' });
-  return sessions.get(id);
+const SESSION_TTL_MS = 12 * 3600_000;
+const cookieName = secure ? `__Host-${COOKIE}` : COOKIE; // __Host-: no sibling subdomain can set it
+
+function session(ctx: Context): Session | undefined {
+  const id = ctx.cookies.get(cookieName, { signed: true });
+  const s = id ? sessions.get(id) : undefined;
+  if (s && Date.now() - s.createdAt > SESSION_TTL_MS) sessions.delete(id!);
+  return s && sessions.has(id!) ? s : undefined;
 }
 
-/** The session's access token, refreshed (rotation) when it is about to expire. */
+/** A new session with a new id (never one the browser brought: no session fixation). */
+function newSession(ctx: Context, from: Partial<Session> = {}): Session {
+  const old = ctx.cookies.get(cookieName, { signed: true });
+  if (old) sessions.delete(old);
+  for (const [id, s] of sessions) if (Date.now() - s.createdAt > SESSION_TTL_MS) sessions.delete(id);
+  const id = randomUUID();
+  const s: Session = { ...from, createdAt: Date.now() };
+  sessions.set(id, s);
+  ctx.cookies.set(cookieName, id, { signed: true, httpOnly: true, sameSite: 'lax', secure, path: '/' });
+  return s;
+}
+
+/** The session's access token, refreshed (rotation) once when it is about to expire. */
 async function accessToken(s: Session): Promise<string | undefined> {
   if (!s.tokens) return undefined;
   if (s.tokens.expires_at - 30 > Date.now() / 1000) return s.tokens.access_token;
   if (!s.tokens.refresh_token) return undefined;
-  const t = await client.refreshTokenGrant(await oidc(), s.tokens.refresh_token, { resource: RESOURCE });
-  s.tokens = { access_token: t.access_token, id_token: t.id_token ?? s.tokens.id_token, refresh_token: t.refresh_token ?? s.tokens.refresh_token, expires_at: Math.floor(Date.now() / 1000) + (t.expires_in ?? 0) };
+  s.refreshing ??= refresh(s).finally(() => (s.refreshing = undefined));
+  return s.refreshing;
+}
+
+async function refresh(s: Session): Promise<string | undefined> {
+  const t = await client.refreshTokenGrant(await oidc(), s.tokens!.refresh_token!, { resource: RESOURCE });
+  s.tokens = { access_token: t.access_token, id_token: t.id_token ?? s.tokens!.id_token, refresh_token: t.refresh_token ?? s.tokens!.refresh_token, expires_at: Math.floor(Date.now() / 1000) + (t.expires_in ?? 0) };
   return s.tokens.access_token;
 }
 
@@ -113,7 +134,7 @@ app.use(async (ctx) => {
   }
 
   if (ctx.method === 'GET' && ctx.path === '/login') {
-    const fresh = session(ctx, true)!;
+    const fresh = newSession(ctx);
     fresh.pkce = { verifier: client.randomPKCECodeVerifier(), state: client.randomState() };
     const url = client.buildAuthorizationUrl(await oidc(), {
       redirect_uri: `${UI}/callback`, scope: SCOPE, state: fresh.pkce.state, resource: RESOURCE,
@@ -123,11 +144,18 @@ app.use(async (ctx) => {
   }
 
   if (ctx.method === 'GET' && ctx.path === '/callback') {
-    if (!s?.pkce) return page(ctx, 'Sign-in expired', '<h1>Sign-in expired</h1><p><a href="/login">Sign in again</a></p>', 400);
-    const t = await client.authorizationCodeGrant(await oidc(), new URL(ctx.originalUrl, UI), { pkceCodeVerifier: s.pkce.verifier, expectedState: s.pkce.state }, { resource: RESOURCE });
-    s.pkce = undefined;
-    s.tokens = { access_token: t.access_token, id_token: t.id_token, refresh_token: t.refresh_token, expires_at: Math.floor(Date.now() / 1000) + (t.expires_in ?? 0) };
-    s.email = t.claims()?.email as string | undefined;
+    const pkce = s?.pkce;
+    if (s) s.pkce = undefined;
+    const expired = () => page(ctx, 'Sign-in expired', '<h1>Sign-in did not complete</h1><p><a href="/login">Sign in again</a></p>', 400);
+    if (!pkce) return expired();
+    // A denial (error=access_denied), a stale or forged state: a page, not a 500.
+    const t = await client.authorizationCodeGrant(await oidc(), new URL(ctx.originalUrl, UI), { pkceCodeVerifier: pkce.verifier, expectedState: pkce.state }, { resource: RESOURCE }).catch(() => undefined);
+    if (!t) return expired();
+    // Signed in: a new session id, so a cookie planted before the sign-in never holds the tokens.
+    newSession(ctx, {
+      tokens: { access_token: t.access_token, id_token: t.id_token, refresh_token: t.refresh_token, expires_at: Math.floor(Date.now() / 1000) + (t.expires_in ?? 0) },
+      email: t.claims()?.email as string | undefined,
+    });
     return ctx.redirect('/');
   }
 
@@ -141,9 +169,9 @@ app.use(async (ctx) => {
   if (ctx.method === 'POST' && ctx.path === '/logout') {
     const idToken = s?.tokens?.id_token;
     if (s?.tokens?.refresh_token) await client.tokenRevocation(await oidc(), s.tokens.refresh_token).catch(() => undefined);
-    const id = ctx.cookies.get(COOKIE, { signed: true });
+    const id = ctx.cookies.get(cookieName, { signed: true });
     if (id) sessions.delete(id);
-    ctx.cookies.set(COOKIE, null, { signed: true });
+    ctx.cookies.set(cookieName, null, { signed: true });
     // RP-initiated logout: the authorization server ends its own sessions, then sends the browser back.
     return ctx.redirect(client.buildEndSessionUrl(await oidc(), { post_logout_redirect_uri: `${UI}/`, ...(idToken ? { id_token_hint: idToken } : {}) }).href);
   }

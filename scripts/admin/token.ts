@@ -13,7 +13,9 @@ import { UsageError, type Command } from './types.js';
 /** The development client token:get registers for itself: public, native, loopback redirect. */
 export const DEV_CLIENT_ID = 'portcullis-dev-cli';
 const USAGE = 'token:get [--scope "openid email …"] [--resource URL] [--client ID] [--port N] [--no-open] [--timeout SECONDS]';
-const DEFAULT_SCOPE = `openid email profile offline_access ${API_SCOPES.join(' ')}`;
+/** No offline_access by default: a refresh token is a long-lived credential to print only on request. */
+const DEFAULT_SCOPE = `openid email profile ${API_SCOPES.join(' ')}`;
+const CLIENT_SCOPES = `openid email profile offline_access ${API_SCOPES.join(' ')}`;
 
 /**
  * `token:get`: the first token in one command. Authorization code + PKCE (RFC 7636) with a
@@ -53,7 +55,7 @@ async function ensureDevClient(config: Config): Promise<string> {
     if (!(await findClient(db, DEV_CLIENT_ID))) {
       await createClientService(db).create({
         clientId: DEV_CLIENT_ID, name: 'Portcullis token:get (development)', type: 'public', applicationType: 'native',
-        redirectUris: ['http://127.0.0.1/callback'], scopes: DEFAULT_SCOPE.split(' '),
+        redirectUris: ['http://127.0.0.1/callback'], scopes: CLIENT_SCOPES.split(' '),
       } as never);
     }
     return DEV_CLIENT_ID;
@@ -68,7 +70,8 @@ async function getToken(config: Config, flow: Flow, write: (s: string) => void):
   // openid-client is loaded here only: a production image (no dev dependencies) never gets this far.
   const oidc = await import('openid-client');
   const issuer = new URL(config.authz.issuer);
-  const insecure = issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined;
+  // Plain http only for a development issuer on this machine.
+  const insecure = issuer.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname) ? { execute: [oidc.allowInsecureRequests] } : undefined;
   const client = await oidc.discovery(issuer, flow.clientId, undefined, oidc.None(), insecure).catch((err: Error) => {
     throw new UsageError(`Cannot reach the authorization server at ${issuer.href} (${err.message}). Start Portcullis first: npm start`);
   });

