@@ -23,6 +23,9 @@ const CLOSED = new Set([
   '/change-password', '/reset-password', '/request-password-reset', '/sign-up/email', '/verify-password',
   '/two-factor/enable', '/two-factor/disable', '/two-factor/get-totp-uri', '/two-factor/generate-backup-codes',
   '/two-factor/send-otp', '/two-factor/verify-otp', '/delete-user', '/admin/set-user-password',
+  // Ending sessions and creating users go through our pages and the admin CLI, which also end
+  // the grants obtained through them and apply the password policy.
+  '/revoke-session', '/revoke-sessions', '/revoke-other-sessions', '/admin/revoke-user-session', '/admin/revoke-user-sessions', '/admin/create-user',
 ]);
 const SECOND_FACTOR = new Set(['/two-factor/verify-totp', '/two-factor/verify-backup-code']);
 const MAX_BODY = 16 * 1024;

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { currentSession } from '#shared/auth/session.js';
 import type { Config } from '#shared/config/index.js';
-import { bindSession, findBinding } from '../queries/session-bindings.js';
+import { bindSession, findBinding, sessionRowExists, unbindSession } from '../queries/session-bindings.js';
 
 const { Check } = interactionPolicy;
 
@@ -42,7 +42,11 @@ export function sessionBindingCheck(deps: BindingDeps) {
         accountId: session.accountId,
         expiresAt: Date.now() + deps.config.session.ttlS * 1000,
       });
-      return Check.NO_NEED_TO_PROMPT;
+      // Ended between the read above and the binding: its delete hook found nothing bound yet.
+      // Still there now, any later end finds the binding.
+      if (await sessionRowExists(deps.db, current.session.id)) return Check.NO_NEED_TO_PROMPT;
+      await unbindSession(deps.db, session.uid);
+      return Check.REQUEST_PROMPT;
     }
     const bound = await findBinding(deps.db, session.uid, Date.now());
     return bound?.authSessionId === current.session.id ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;

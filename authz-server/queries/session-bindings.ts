@@ -16,6 +16,15 @@ export async function bindSession(db: Knex, row: { sessionUid: string; authSessi
     .merge(['auth_session_id', 'account_id', 'expires_at']);
 }
 
+export async function unbindSession(db: Knex, sessionUid: string): Promise<void> {
+  await db(TABLE).where('session_uid', sessionUid).del();
+}
+
+/** Whether better-auth's session row is still there (its table is better-auth's, read only here). */
+export async function sessionRowExists(db: Knex, authSessionId: string): Promise<boolean> {
+  return Boolean(await db('session').select('id').where('id', authSessionId).first());
+}
+
 export async function findBinding(db: Knex, sessionUid: string, now: number): Promise<SessionBinding | undefined> {
   const row = await db(TABLE).select('auth_session_id', 'account_id').where('session_uid', sessionUid).andWhere('expires_at', '>', now).first();
   return row ? { authSessionId: row.auth_session_id, accountId: row.account_id } : undefined;

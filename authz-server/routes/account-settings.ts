@@ -130,6 +130,10 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     if (!session) return;
     const target = await c.db('session').select('id', 'token').where({ id: str(ctx, 'id'), userId: session.user.id }).first();
     if (!target) return show(ctx, { error: 'No such session.' }, 404);
+    // Expire it first (no new grant through it from here on), then end what it holds, offline
+    // access included, then delete it (the delete hook finds nothing left to do).
+    const now = new Date();
+    await c.db('session').where({ id: target.id }).update({ expiresAt: c.config.db.client === 'pg' ? now : now.toISOString() });
     await endBoundSessions(c.db, [target.id as string], { includeOffline: true, tombstoneExpiresAt: Date.now() + tombstoneTtlS(c.config.tokens) * 1000 });
     await c.auth.api.revokeSession({ headers: fromNodeHeaders(ctx.req.headers), body: { token: target.token as string } });
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'user', count: 1 } });
@@ -149,9 +153,10 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const session = await requireSession(ctx);
     if (!session) return;
     const headers = fromNodeHeaders(ctx.req.headers);
+    // Sessions first: a sign-in racing this one cannot obtain a grant after the grants are gone.
+    const res = await c.auth.api.revokeSessions({ headers, asResponse: true });
     const grants = await revokeAccount(c.db, session.user.id, c.config.tokens);
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'sign_out_everywhere', count: grants } });
-    const res = await c.auth.api.revokeSessions({ headers, asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     renderMessage(ctx, 'Signed out everywhere', 'Every session and every application token of your account has ended.', 200, afterSignOut);
   });

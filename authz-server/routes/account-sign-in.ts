@@ -73,12 +73,12 @@ export function accountSignInRoutes(router: Router, c: Pick<Container, 'auth' | 
 
   router.post('/sign-in/totp', form, async (ctx) => {
     const code = field(ctx, 'code').replace(/\s+/g, '');
-    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['totp:account', await twoFactorAccount(c.db, ctx.get('Cookie'))]]);
-    if (wait > 0) return renderTotpChallenge(ctx, { action: TOTP_ACTION, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     // Only the password step's pending cookie: a session cookie would have better-auth check
     // the code for that session's account instead (a stolen session plus a code).
     const pending = pendingSecondFactor(ctx.get('Cookie'));
     if (!pending) return renderTotpChallenge(ctx, { action: TOTP_ACTION, error: 'This sign-in has expired. Sign in again.', restart: ACTION }, 400);
+    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['totp:account', await twoFactorAccount(c.db, pending)]]);
+    if (wait > 0) return renderTotpChallenge(ctx, { action: TOTP_ACTION, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     const headers = fromNodeHeaders({ ...ctx.req.headers, cookie: pending });
     const totp = /^\d{6}$/.test(code);
     const res = totp

@@ -150,13 +150,15 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     if (d.prompt.name !== 'login') return renderMessage(ctx, 'Sign-in error', 'This sign-in step is already complete.', 400);
     const raw = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.code;
     const code = typeof raw === 'string' ? raw.replace(/\s+/g, '') : '';
-    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['totp:account', await twoFactorAccount(c.db, ctx.get('Cookie'))]]);
-    if (wait > 0) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     // This step finishes the password step of this browser: only its pending two_factor cookie
     // goes to better-auth. A session cookie would let better-auth check the code for that
     // session's account instead — a stolen session plus a code skipping the password step.
     const pending = pendingSecondFactor(ctx.get('Cookie'));
     if (!pending) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: 'This sign-in has expired. Start again from the application.' }, 400);
+    // Charged to the account whose code is checked: the pending sign-in's, never another
+    // account's session the request also carries.
+    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['totp:account', await twoFactorAccount(c.db, pending)]]);
+    if (wait > 0) return renderTotpChallenge(ctx, { action: action(d, 'totp'), error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
     const headers = fromNodeHeaders({ ...ctx.req.headers, cookie: pending });
     // Six digits: a TOTP code; anything else is tried as a single-use backup code.
     const res = /^\d{6}$/.test(code)

@@ -145,6 +145,8 @@ describeEachBackend('security: cookie-authenticated page forms must prove their 
     const _csrf = await accountToken(victim);
     const { page } = await authorize(s.client, victim, { signIn: false, scope: 'openid', extra: { prompt: 'login' } });
     const uid = /\/interaction\/([^/"]+)\/login/.exec(page.text)![1]!;
+    const victimId = (await s.db('user').where({ email: 'forms-every@example.com' }).first()).id as string;
+    const codesBefore = await s.count('oidc_models', { model: 'AuthorizationCode', account_id: victimId }); // signedIn() redeemed one
     const forms: [string, Record<string, string>][] = [
       [`/interaction/${uid}/login`, { email: 'forms-every@example.com', password: PASSWORD }],
       [`/interaction/${uid}/totp`, { code: '000000' }],
@@ -163,7 +165,8 @@ describeEachBackend('security: cookie-authenticated page forms must prove their 
       expect(refusal(await post(victim, path, fields, { origin })), `${path} no token`).to.deep.equal(refusedWith('CSRF_TOKEN_INVALID'));
     }
     expect(await sessionUser(victim)).to.equal('forms-every@example.com');
-    expect(await s.count('oidc_models', { model: 'AuthorizationCode', uid })).to.equal(0);
+    // Codes are stored by account (they carry no interaction uid): none was issued by the refused posts.
+    expect(await s.count('oidc_models', { model: 'AuthorizationCode', account_id: victimId })).to.equal(codesBefore);
   });
 
   it('leaves better-auth\'s own sign-out to its origin check: 403 INVALID_ORIGIN, MISSING_OR_NULL_ORIGIN without one; the session lives on', async function () {
