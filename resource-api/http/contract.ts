@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
-import { appError, HttpErrors, StorageErrors } from '#shared/errors/index.js';
+import { appError, HttpErrors, StorageErrors, type ErrorCatalog } from '#shared/errors/index.js';
 import { koaBody } from '#shared/http/index.js';
 import { koaGuard } from '../middleware/koa-guard.js';
 import type { Permission } from '../auth/scopes.js';
@@ -11,6 +11,17 @@ import { UNSUPPORTED_CHARACTER } from './fields.js';
 type Method = 'get' | 'post' | 'patch' | 'delete';
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 
+/** A catalog code a route can answer. The status is the catalog's, so the two cannot disagree. */
+export interface ErrorCodeRef {
+  code: string;
+  status: number;
+}
+
+/** `errorCodes(ListingErrors, 'SLUG_TAKEN')`: the names are checked against the catalog by the compiler. */
+export function errorCodes<C extends ErrorCatalog>(catalog: C, ...codes: (keyof C & string)[]): ErrorCodeRef[] {
+  return codes.map((code) => ({ code, status: catalog[code]!.status }));
+}
+
 /**
  * One route's whole contract in one place: path, who may call it, input schemas (strict:
  * unknown fields are refused), response schema and documented statuses. The same object
@@ -19,6 +30,8 @@ type AnyObject = z.ZodObject<z.ZodRawShape>;
 export interface RouteContract<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends AnyObject = AnyObject> {
   method: Method;
   path: string;
+  /** Stable camelCase name of the operation in /openapi.json (generated clients name methods after it). */
+  operationId: string;
   summary: string;
   tag: string;
   /**
@@ -33,10 +46,41 @@ export interface RouteContract<P extends AnyObject = AnyObject, Q extends AnyObj
   body?: B;
   response: z.ZodType;
   status: 200 | 201 | 204;
-  /** Error statuses this route can answer besides the generic ones. */
+  /**
+   * Error statuses this route can answer besides the cross-cutting 500 and 503 (outage, shutdown):
+   * exactly the statuses of its error codes, which openapi.errors.ts checks when the app is built.
+   */
   errors: number[];
+  /**
+   * Codes the handler and its services throw. Those of the credential, the access rule and input
+   * parsing follow from the contract itself (openapi.errors.ts), so they are not repeated here.
+   */
+  errorCodes?: ErrorCodeRef[];
   /** `principal`: the person calling; undefined for an anonymous caller or a client acting for itself. */
   handler: (ctx: Context, input: { params: z.output<P>; query: z.output<Q>; body: z.output<B>; principal: Principal | undefined }) => Promise<unknown>;
+}
+
+/**
+ * A route registered outside the contracts, described for /openapi.json only. The Stripe webhook
+ * reads its raw body (the signature covers the bytes) and is signed rather than authorized, so it
+ * lists every code it can answer itself.
+ */
+export interface SignedRouteDoc {
+  method: Method;
+  path: string;
+  operationId: string;
+  summary: string;
+  description: string;
+  tag: string;
+  /** The security scheme (openapi.security.ts) and the header that carries the signature. */
+  signature: { scheme: 'stripeSignature'; header: string; description: string };
+  /** The JSON the signature covers, as documentation: the route parses nothing before verifying. */
+  body: z.ZodType;
+  response: z.ZodType;
+  status: 200;
+  /** What each status means to the sender, who retries on anything but a 2xx. */
+  statusText: Record<number, string>;
+  errorCodes: ErrorCodeRef[];
 }
 
 export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends AnyObject>(c: RouteContract<P, Q, B>): RouteContract {

@@ -1,81 +1,79 @@
 import { z } from 'zod';
 import type { Config } from '#shared/config/index.js';
-import { API_SCOPES } from '#shared/oauth/scopes.js';
-import { scopesFor } from '../auth/scopes.js';
-import type { RouteContract } from './contract.js';
+import { stripeWebhookDoc } from '../routes/webhooks.js';
+import type { RouteContract, SignedRouteDoc } from './contract.js';
+import { ERROR_SCHEMA, assertErrorStatuses, errorResponses, operationCodes } from './openapi.errors.js';
+import { createSchemaBook } from './openapi.schemas.js';
+import { CLIENT_TOKENS, securityOf, securitySchemes } from './openapi.security.js';
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Invalid input (VALIDATION_FAILED, INVALID_JSON, UNSUPPORTED_CHARACTER, …)',
-  401: 'Missing or invalid credentials',
-  402: 'Payment required',
-  403: 'Not allowed (role, scope, ownership, a session write from an untrusted origin, or USER_TOKEN_REQUIRED: a client acting for itself on a route that acts for a person)',
-  404: 'Not found',
-  409: 'Conflict with the current state',
-  413: 'Body too large',
-  415: 'Body must be application/json',
-  422: 'Rejected by a business rule',
-  503: 'A dependency is unavailable',
-};
+type SchemaBook = ReturnType<typeof createSchemaBook>;
 
-const json = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+const pascal = (id: string) => id[0]!.toUpperCase() + id.slice(1);
+const jsonBody = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 
-/**
- * Who may call, as OpenAPI security requirements: `public` routes take no credential, a person's
- * token (`bearer`), a client's own token (`clientToken`, client_credentials) or the session;
- * every other route acts for a person: `bearer` with the route's scopes, or the session.
- */
-function security(c: RouteContract, scopes: string[]) {
-  if (c.access === 'public') return [{}, { bearer: [] }, { clientToken: [] }, { session: [] }];
-  return [{ bearer: scopes }, { session: [] }];
+/** Operation ids name a generated client's methods: unique, camelCase, checked before anything is served. */
+function assertOperationIds(ids: string[]): void {
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (!/^[a-z][a-zA-Z0-9]*$/.test(id)) throw new Error(`OpenAPI: operationId ${id} is not camelCase`);
+    if (seen.has(id)) throw new Error(`OpenAPI: operationId ${id} is used twice`);
+    seen.add(id);
+  }
 }
 
-const CLIENT_TOKENS =
-  'A client acting for itself (client_credentials token, `sub` = `client_id`) may call the operations whose security lists `clientToken` — the public ones, where it sees what an anonymous caller sees. Every other operation acts for a person and answers it `403 USER_TOKEN_REQUIRED`.';
+function contractOperation(c: RouteContract, book: SchemaBook) {
+  const name = pascal(c.operationId);
+  const parameters = [
+    ...Object.entries((c.params ? json(c.params).properties : {}) ?? {}).map(([param, schema]) => ({ name: param, in: 'path', required: true, schema })),
+    ...Object.entries((c.query ? json(c.query).properties : {}) ?? {}).map(([param, schema]) => ({ name: param, in: 'query', required: false, schema })),
+  ];
+  const success = c.status === 204 ? { description: 'Done' } : { description: 'Success', ...jsonBody(book.ref(c.response, 'output', `${name}Response`)) };
+  return {
+    operationId: c.operationId,
+    summary: c.summary,
+    tags: [c.tag],
+    ...(parameters.length ? { parameters } : {}),
+    ...(c.body ? { requestBody: { required: true, ...jsonBody(book.ref(c.body, 'input', `${name}Request`)) } } : {}),
+    responses: { [c.status]: success, ...errorResponses(operationCodes(c)) },
+    security: securityOf(c.access),
+    ...(typeof c.access === 'object' ? { 'x-permission': c.access.permission } : {}),
+  };
+}
 
-/** OpenAPI 3.1 generated from the same contracts that register the routes. */
+function signedOperation(d: SignedRouteDoc, book: SchemaBook) {
+  return {
+    operationId: d.operationId,
+    summary: d.summary,
+    description: d.description,
+    tags: [d.tag],
+    parameters: [{ name: d.signature.header, in: 'header', required: true, description: d.signature.description, schema: { type: 'string' } }],
+    requestBody: { required: true, description: 'The event exactly as Stripe sent it: the signature covers these bytes.', ...jsonBody(book.ref(d.body, 'input', `${pascal(d.operationId)}Request`)) },
+    responses: {
+      [d.status]: { description: d.statusText[d.status]!, ...jsonBody(book.ref(d.response, 'output', `${pascal(d.operationId)}Response`)) },
+      ...errorResponses(d.errorCodes, d.statusText),
+    },
+    security: [{ [d.signature.scheme]: [] }],
+  };
+}
+
+/**
+ * OpenAPI 3.1 generated from the same contracts that register the routes, plus the Stripe webhook
+ * (a raw-body route outside them). Inconsistent contracts fail here, when the app is built.
+ */
 export function openApiDocument(contracts: readonly RouteContract[], config: Config) {
+  assertOperationIds([...contracts.map((c) => c.operationId), stripeWebhookDoc.operationId]);
+  contracts.forEach(assertErrorStatuses);
+  const book = createSchemaBook();
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const c of contracts) {
-    const path = c.path.replace(/:(\w+)/g, '{$1}');
-    const parameters = [
-      ...Object.entries((c.params ? json(c.params, 'input').properties : {}) ?? {}).map(([name, schema]) => ({ name, in: 'path', required: true, schema })),
-      ...Object.entries((c.query ? json(c.query, 'input').properties : {}) ?? {}).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
-    ];
-    const permission = typeof c.access === 'object' ? c.access.permission : undefined;
-    const scopes = permission ? scopesFor(permission) : [];
-    const responses: Record<string, unknown> = {
-      [c.status]: c.status === 204 ? { description: 'Done' } : { description: 'Success', content: { 'application/json': { schema: json(c.response, 'output') } } },
-    };
-    for (const s of c.errors) responses[s] = { description: STATUS_TEXT[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-    (paths[path] ??= {})[c.method] = {
-      summary: c.summary,
-      tags: [c.tag],
-      ...(parameters.length ? { parameters } : {}),
-      ...(c.body ? { requestBody: { required: true, content: { 'application/json': { schema: json(c.body, 'input') } } } } : {}),
-      responses,
-      security: security(c, scopes.filter((s): s is string => s !== null)),
-      ...(permission ? { 'x-permission': permission } : {}),
-    };
-  }
-  const apiScopes = Object.fromEntries(API_SCOPES.map((s) => [s, s]));
+  const add = (method: string, path: string, operation: unknown) => void ((paths[path.replace(/:(\w+)/g, '{$1}')] ??= {})[method] = operation);
+  for (const c of contracts) add(c.method, c.path, contractOperation(c, book));
+  add(stripeWebhookDoc.method, stripeWebhookDoc.path, signedOperation(stripeWebhookDoc, book));
   return {
     openapi: '3.1.0',
     info: { title: 'Portcullis marketplace API', version: '1', description: CLIENT_TOKENS },
     servers: [{ url: config.api.audience }],
     paths,
-    components: {
-      securitySchemes: {
-        bearer: { type: 'oauth2', description: "A person's token (authorization code).", flows: { authorizationCode: { authorizationUrl: `${config.authz.issuer}/auth`, tokenUrl: `${config.authz.issuer}/token`, scopes: apiScopes } } },
-        clientToken: { type: 'oauth2', description: CLIENT_TOKENS, flows: { clientCredentials: { tokenUrl: `${config.authz.issuer}/token`, scopes: apiScopes } } },
-        session: { type: 'apiKey', in: 'cookie', name: 'portcullis.session_token' },
-      },
-      schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: { error: { type: 'object', required: ['code', 'message', 'requestId'], properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string' }, details: { type: 'object' } } } },
-        },
-      },
-    },
+    components: { securitySchemes: securitySchemes(config), schemas: { Error: ERROR_SCHEMA, ...book.schemas() } },
   };
 }

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { AUDIT_EVENTS, AUDIT_OUTCOMES, listAudit, type AuditRow } from '#shared/audit/index.js';
-import { defineRoute, type RouteContract } from '../http/contract.js';
+import { HttpErrors } from '#shared/errors/index.js';
+import { defineRoute, errorCodes, type RouteContract } from '../http/contract.js';
 import { cursorParam, encodeCursor } from '../http/cursor.js';
 
 
@@ -35,7 +36,7 @@ const view = (r: AuditRow): z.infer<typeof entry> => ({
 export function adminAuditRoutes(db: Knex): RouteContract[] {
   return [
     defineRoute({
-      method: 'get', path: '/v1/admin/audit', summary: 'Audit events, newest first, filtered', tag: 'admin', access: { permission: { audit: ['read'] } },
+      method: 'get', path: '/v1/admin/audit', operationId: 'listAuditEvents', summary: 'Audit events, newest first, filtered', tag: 'admin', access: { permission: { audit: ['read'] } },
       query: z.strictObject({
         actor: z.string().min(1).max(255).optional(),
         event: z.enum(Object.keys(AUDIT_EVENTS) as [string, ...string[]]).optional(),
@@ -45,7 +46,7 @@ export function adminAuditRoutes(db: Knex): RouteContract[] {
         limit: z.coerce.number().int().min(1).max(200).default(50),
         cursor: z.string().max(200).optional(),
       }),
-      response: z.object({ items: z.array(entry), nextCursor: z.string().nullable() }), status: 200, errors: [400, 401, 403],
+      response: z.object({ items: z.array(entry), nextCursor: z.string().nullable() }), status: 200, errors: [400, 401, 403, 503], errorCodes: errorCodes(HttpErrors, 'INVALID_CURSOR'),
       handler: async (_ctx, { query }) => {
         const after = cursorParam(query.cursor);
         const rows = await listAudit(db, {

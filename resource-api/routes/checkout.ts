@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineRoute, type RouteContract } from '../http/contract.js';
+import { BillingErrors } from '../errors/billing.js';
+import { defineRoute, errorCodes, type RouteContract } from '../http/contract.js';
 import type { CheckoutService } from '../billing/checkout.js';
 import { canonicalUuid } from '../http/fields.js';
 
@@ -14,17 +15,19 @@ const PortalBody = z.strictObject({ returnUrl: ReturnUrl });
 export function checkoutRoutes(checkout: CheckoutService): RouteContract[] {
   return [
     defineRoute({
-      method: 'post', path: '/v1/checkout/sessions', tag: TAG, access: { permission: { checkout: ['create'] } },
+      method: 'post', path: '/v1/checkout/sessions', operationId: 'createCheckoutSession', tag: TAG, access: { permission: { checkout: ['create'] } },
       summary: 'Start a Stripe Checkout for a listing; answers the Checkout URL to send the user to',
       body: SessionBody, response: z.object({ id: z.string(), url: z.url() }), status: 201,
-      errors: [400, 401, 403, 404, 409, 415, 422, 502, 503],
+      errors: [400, 401, 403, 404, 409, 413, 415, 422, 502, 503],
+      errorCodes: errorCodes(BillingErrors, 'BILLING_NOT_CONFIGURED', 'INVALID_RETURN_URL', 'LISTING_NOT_FOUND', 'LISTING_NOT_PURCHASABLE', 'ALREADY_SUBSCRIBED', 'STRIPE_UNAVAILABLE'),
       handler: async (_ctx, { body, principal }) => checkout.createSession(principal!, body),
     }),
     defineRoute({
-      method: 'post', path: '/v1/checkout/portal-sessions', tag: TAG, access: { permission: { checkout: ['create'] } },
+      method: 'post', path: '/v1/checkout/portal-sessions', operationId: 'createPortalSession', tag: TAG, access: { permission: { checkout: ['create'] } },
       summary: 'Open the Stripe customer portal (manage or cancel subscriptions)',
       body: PortalBody, response: z.object({ url: z.url() }), status: 201,
-      errors: [400, 401, 403, 404, 415, 422, 502, 503],
+      errors: [400, 401, 403, 404, 413, 415, 422, 502, 503],
+      errorCodes: errorCodes(BillingErrors, 'BILLING_NOT_CONFIGURED', 'INVALID_RETURN_URL', 'NO_BILLING_ACCOUNT', 'STRIPE_UNAVAILABLE'),
       handler: async (_ctx, { body, principal }) => checkout.createPortalSession(principal!, body),
     }),
   ];

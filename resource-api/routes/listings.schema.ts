@@ -63,6 +63,6 @@ export const listingView = z.object({
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
   publishedAt: z.iso.datetime().nullable(),
-});
+}).meta({ id: 'Listing' });
 
-export const listingPage = z.object({ items: z.array(listingView), nextCursor: z.string().nullable() });
+export const listingPage = z.object({ items: z.array(listingView), nextCursor: z.string().nullable() }).meta({ id: 'ListingPage' });

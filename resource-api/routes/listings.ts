@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { defineRoute, type RouteContract } from '../http/contract.js';
+import { HttpErrors, StorageErrors } from '#shared/errors/index.js';
+import { ListingErrors } from '../errors/listings.js';
+import { defineRoute, errorCodes, type ErrorCodeRef, type RouteContract } from '../http/contract.js';
 import { cursorParam, encodeCursor } from '../http/cursor.js';
 import type { ListingRow } from '../queries/listings.js';
 import type { ListingService } from '../services/listings.js';
@@ -29,14 +31,18 @@ export function toListingView(r: ListingRow): z.infer<typeof listingView> {
 
 const idParam = z.strictObject({ id: z.uuid() });
 const idOrSlug = z.strictObject({ idOrSlug: z.string().min(1).max(80).regex(/^[A-Za-z0-9-]+$/) });
+// PostgreSQL refuses a NUL in stored text (shared/db/errors.ts); SQLite stores it.
+const NUL = errorCodes(StorageErrors, 'UNSUPPORTED_CHARACTER');
+const OWNED = errorCodes(ListingErrors, 'LISTING_NOT_FOUND', 'NOT_LISTING_OWNER', 'LISTING_SUSPENDED', 'INVALID_TRANSITION');
 
 /** /v1/listings: the public catalogue and publishers' management of their listings. */
 export function listingRoutes(listings: ListingService): RouteContract[] {
   return [
     defineRoute({
-      method: 'get', path: '/v1/listings', summary: 'Published listings, newest first', tag: 'listings', access: 'public',
+      method: 'get', path: '/v1/listings', operationId: 'listListings', summary: 'Published listings, newest first', tag: 'listings', access: 'public',
       query: listingSearch,
-      response: listingPage, status: 200, errors: [400],
+      response: listingPage, status: 200, errors: [400, 401, 403, 503],
+      errorCodes: [...errorCodes(StorageErrors, 'UNSUPPORTED_CHARACTER'), ...errorCodes(HttpErrors, 'INVALID_CURSOR')],
       handler: async (_ctx, { query }) => {
         const after = cursorParam(query.cursor);
         const rows = await listings.list({ q: query.q, publisherId: query.publisher, priceType: query.priceType, after, limit: query.limit + 1 });
@@ -46,36 +52,40 @@ export function listingRoutes(listings: ListingService): RouteContract[] {
       },
     }),
     defineRoute({
-      method: 'get', path: '/v1/listings/:idOrSlug', summary: 'One listing by id or slug (drafts only for their publisher and admins)', tag: 'listings', access: 'public',
-      params: idOrSlug, response: listingView, status: 200, errors: [404],
+      method: 'get', path: '/v1/listings/:idOrSlug', operationId: 'getListing', summary: 'One listing by id or slug (drafts only for their publisher and admins)', tag: 'listings', access: 'public',
+      params: idOrSlug, response: listingView, status: 200, errors: [400, 401, 403, 404, 503], errorCodes: errorCodes(ListingErrors, 'LISTING_NOT_FOUND'),
       handler: async (_ctx, { params, principal }) => toListingView(await listings.get(params.idOrSlug, principal)),
     }),
     defineRoute({
-      method: 'post', path: '/v1/listings', summary: 'Create a draft listing', tag: 'listings', access: { permission: { listing: ['create'] } },
-      body: listingInput, response: listingView, status: 201, errors: [400, 401, 403, 409, 415],
+      method: 'post', path: '/v1/listings', operationId: 'createListing', summary: 'Create a draft listing', tag: 'listings', access: { permission: { listing: ['create'] } },
+      body: listingInput, response: listingView, status: 201, errors: [400, 401, 403, 409, 413, 415, 503],
+      errorCodes: [...errorCodes(ListingErrors, 'SLUG_TAKEN'), ...NUL],
       handler: async (_ctx, { body, principal }) => toListingView(await listings.create(body, principal!)),
     }),
     defineRoute({
-      method: 'patch', path: '/v1/listings/:id', summary: 'Edit a listing (publisher or admin)', tag: 'listings', access: { permission: { listing: ['update'] } },
-      params: idParam, body: listingPatch, response: listingView, status: 200, errors: [400, 401, 403, 404, 409, 415],
+      method: 'patch', path: '/v1/listings/:id', operationId: 'updateListing', summary: 'Edit a listing (publisher or admin)', tag: 'listings', access: { permission: { listing: ['update'] } },
+      params: idParam, body: listingPatch, response: listingView, status: 200, errors: [400, 401, 403, 404, 409, 413, 415, 503],
+      errorCodes: [...OWNED, ...NUL],
       handler: async (_ctx, { params, body, principal }) => toListingView(await listings.update(params.id, body, principal!)),
     }),
     ...(
       [
-        ['publish', 'Publish a draft', { listing: ['publish'] }, listings.publish],
-        ['unpublish', 'Return a published listing to draft', { listing: ['publish'] }, listings.unpublish],
-        ['suspend', 'Suspend a listing (admin)', { listing: ['suspend'] }, listings.suspend],
-      ] satisfies [string, string, Permission, (id: string, p: Principal) => Promise<ListingRow>][]
-    ).map(([action, summary, permission, run]) =>
+        ['publish', 'publishListing', 'Publish a draft', { listing: ['publish'] }, listings.publish, OWNED],
+        ['unpublish', 'unpublishListing', 'Return a published listing to draft', { listing: ['publish'] }, listings.unpublish, OWNED],
+        ['suspend', 'suspendListing', 'Suspend a listing (admin)', { listing: ['suspend'] }, listings.suspend,
+          errorCodes(ListingErrors, 'LISTING_NOT_FOUND', 'LISTING_SUSPENDED', 'INVALID_TRANSITION')],
+      ] satisfies [string, string, string, Permission, (id: string, p: Principal) => Promise<ListingRow>, ErrorCodeRef[]][]
+    ).map(([action, operationId, summary, permission, run, codes]) =>
       defineRoute({
-        method: 'post', path: `/v1/listings/:id/${action}`, summary, tag: 'listings', access: { permission },
-        params: idParam, response: listingView, status: 200, errors: [401, 403, 404, 409],
+        method: 'post', path: `/v1/listings/:id/${action}`, operationId, summary, tag: 'listings', access: { permission },
+        params: idParam, response: listingView, status: 200, errors: [400, 401, 403, 404, 409, 503], errorCodes: codes,
         handler: async (_ctx, { params, principal }) => toListingView(await run(params.id, principal!)),
       }),
     ),
     defineRoute({
-      method: 'delete', path: '/v1/listings/:id', summary: 'Delete a listing (soft; publisher or admin)', tag: 'listings', access: { permission: { listing: ['delete'] } },
-      params: idParam, response: z.null(), status: 204, errors: [401, 403, 404, 409],
+      method: 'delete', path: '/v1/listings/:id', operationId: 'deleteListing', summary: 'Delete a listing (soft; publisher or admin)', tag: 'listings', access: { permission: { listing: ['delete'] } },
+      params: idParam, response: z.null(), status: 204, errors: [400, 401, 403, 404, 409, 503],
+      errorCodes: errorCodes(ListingErrors, 'LISTING_NOT_FOUND', 'NOT_LISTING_OWNER', 'INVALID_TRANSITION'),
       handler: async (_ctx, { params, principal }) => listings.remove(params.id, principal!),
     }),
   ];

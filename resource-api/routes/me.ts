@@ -12,14 +12,14 @@ const meView = z.object({
   clientId: z.string().nullable(),
   scopes: z.array(z.string()).nullable(),
   entitlements: z.array(z.object({ listingId: z.string(), grantedAt: z.iso.datetime() })),
-});
+}).meta({ id: 'Me' });
 
 /** GET /v1/me: who the caller is, as the API sees it (role from the database). */
 export function meRoutes(db: Knex): RouteContract[] {
   return [
     defineRoute({
-      method: 'get', path: '/v1/me', summary: 'The caller: identity, current role, token scopes', tag: 'me', access: 'authenticated',
-      response: meView, status: 200, errors: [401, 403],
+      method: 'get', path: '/v1/me', operationId: 'getMe', summary: 'The caller: identity, current role, token scopes', tag: 'me', access: 'authenticated',
+      response: meView, status: 200, errors: [401, 403, 503],
       handler: async (_ctx, { principal: p }) => ({
         id: p!.userId, email: p!.email, name: p!.name, role: p!.role, authMethod: p!.method, clientId: p!.clientId, scopes: p!.scopes,
         entitlements: (await activeEntitlements(db, p!.userId)).map((e) => ({ listingId: e.listing_id, grantedAt: new Date(Number(e.granted_at)).toISOString() })),

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { defineRoute, type RouteContract } from '../http/contract.js';
+import { HttpErrors, StorageErrors } from '#shared/errors/index.js';
+import { ReviewErrors } from '../errors/reviews.js';
+import { defineRoute, errorCodes, type RouteContract } from '../http/contract.js';
 import { cursorParam, encodeCursor } from '../http/cursor.js';
 import { allows } from '../middleware/koa-guard.js';
 import type { Permission } from '../auth/scopes.js';
@@ -29,8 +31,10 @@ const Review = z.object({
   author: z.object({ id: z.string(), name: z.string() }),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
-});
-const ReviewPage = z.object({ items: z.array(Review), nextCursor: z.string().nullable() });
+}).meta({ id: 'Review' });
+const ReviewPage = z.object({ items: z.array(Review), nextCursor: z.string().nullable() }).meta({ id: 'ReviewPage' });
+// PostgreSQL refuses a NUL in stored text (shared/db/errors.ts); SQLite stores it.
+const NUL = errorCodes(StorageErrors, 'UNSUPPORTED_CHARACTER');
 
 function present(r: ReviewRow): z.infer<typeof Review> {
   return {
@@ -50,9 +54,10 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
   const reviews = createReviewService(deps);
   return [
     defineRoute({
-      method: 'get', path: '/v1/listings/:listingId/reviews', tag: TAG, access: 'public',
+      method: 'get', path: '/v1/listings/:listingId/reviews', operationId: 'listReviews', tag: TAG, access: 'public',
       summary: 'Visible reviews of a published listing, newest first',
-      params: ListingParams, query: ListQuery, response: ReviewPage, status: 200, errors: [400, 404],
+      params: ListingParams, query: ListQuery, response: ReviewPage, status: 200, errors: [400, 401, 403, 404, 503],
+      errorCodes: [...errorCodes(ReviewErrors, 'LISTING_NOT_FOUND'), ...errorCodes(HttpErrors, 'INVALID_CURSOR')],
       handler: async (_ctx, { params, query }) => {
         const after = cursorParam(query.cursor);
         const page = await reviews.list(params.listingId, query.limit, after);
@@ -60,29 +65,31 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
       },
     }),
     defineRoute({
-      method: 'post', path: '/v1/listings/:listingId/reviews', tag: TAG, access: { permission: { review: ['create'] } },
+      method: 'post', path: '/v1/listings/:listingId/reviews', operationId: 'createReview', tag: TAG, access: { permission: { review: ['create'] } },
       summary: 'Review a listing you are entitled to (once)',
-      params: ListingParams, body: CreateBody, response: Review, status: 201, errors: [400, 401, 403, 404, 409, 415, 422],
+      params: ListingParams, body: CreateBody, response: Review, status: 201, errors: [400, 401, 403, 404, 409, 413, 415, 422, 503],
+      errorCodes: [...errorCodes(ReviewErrors, 'LISTING_NOT_FOUND', 'NOT_ENTITLED', 'REVIEW_EXISTS', 'REVIEW_REJECTED'), ...NUL],
       handler: async (_ctx, { params, body, principal }) => present(await reviews.create(principal!.userId, params.listingId, body)),
     }),
     defineRoute({
-      method: 'patch', path: '/v1/reviews/:id', tag: TAG, access: { permission: { review: ['create'] } },
+      method: 'patch', path: '/v1/reviews/:id', operationId: 'updateReview', tag: TAG, access: { permission: { review: ['create'] } },
       summary: 'Edit your review',
-      params: ReviewParams, body: UpdateBody, response: Review, status: 200, errors: [400, 401, 403, 404, 415, 422],
+      params: ReviewParams, body: UpdateBody, response: Review, status: 200, errors: [400, 401, 403, 404, 413, 415, 422, 503],
+      errorCodes: [...errorCodes(ReviewErrors, 'REVIEW_NOT_FOUND', 'REVIEW_REJECTED'), ...NUL],
       handler: async (_ctx, { params, body, principal }) => present(await reviews.update(principal!.userId, params.id, body)),
     }),
     defineRoute({
-      method: 'delete', path: '/v1/reviews/:id', tag: TAG, access: { permission: { review: ['delete'] } },
+      method: 'delete', path: '/v1/reviews/:id', operationId: 'deleteReview', tag: TAG, access: { permission: { review: ['delete'] } },
       summary: 'Delete your review (moderators: any review)',
-      params: ReviewParams, response: z.null(), status: 204, errors: [400, 401, 403, 404],
+      params: ReviewParams, response: z.null(), status: 204, errors: [400, 401, 403, 404, 503], errorCodes: errorCodes(ReviewErrors, 'REVIEW_NOT_FOUND'),
       handler: async (_ctx, { params, principal }) => {
         await reviews.remove({ userId: principal!.userId, moderator: allows(principal!, MODERATE) }, params.id);
       },
     }),
     defineRoute({
-      method: 'post', path: '/v1/reviews/:id/hide', tag: TAG, access: { permission: MODERATE },
+      method: 'post', path: '/v1/reviews/:id/hide', operationId: 'hideReview', tag: TAG, access: { permission: MODERATE },
       summary: 'Hide a review from the listing and its rating',
-      params: ReviewParams, response: z.null(), status: 204, errors: [400, 401, 403, 404],
+      params: ReviewParams, response: z.null(), status: 204, errors: [400, 401, 403, 404, 503], errorCodes: errorCodes(ReviewErrors, 'REVIEW_NOT_FOUND'),
       handler: async (_ctx, { params }) => {
         await reviews.hide(params.id);
       },

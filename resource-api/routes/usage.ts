@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineRoute, type RouteContract } from '../http/contract.js';
+import { BillingErrors } from '../errors/billing.js';
+import { defineRoute, errorCodes, type RouteContract } from '../http/contract.js';
 import type { UsageService } from '../billing/usage.js';
 import { canonicalUuid } from '../http/fields.js';
 
@@ -31,15 +32,16 @@ const Quota = z.object({
 export function usageRoutes(usage: UsageService): RouteContract[] {
   return [
     defineRoute({
-      method: 'post', path: '/v1/usage', tag: TAG, access: { permission: { usage: ['report'] } },
+      method: 'post', path: '/v1/usage', operationId: 'reportUsage', tag: TAG, access: { permission: { usage: ['report'] } },
       summary: 'Consume quota; a repeated clientReqId replays the first answer',
-      body: ReportBody, response: UsageResult, status: 201, errors: [400, 401, 402, 403, 409, 415],
+      body: ReportBody, response: UsageResult, status: 201, errors: [400, 401, 402, 403, 409, 413, 415, 503],
+      errorCodes: errorCodes(BillingErrors, 'NOT_ENTITLED', 'QUOTA_EXCEEDED', 'IDEMPOTENCY_KEY_REUSED'),
       handler: async (_ctx, { body, principal }) => usage.report(principal!.userId, body),
     }),
     defineRoute({
-      method: 'get', path: '/v1/usage', tag: TAG, access: { permission: { usage: ['read'] } },
+      method: 'get', path: '/v1/usage', operationId: 'listQuotas', tag: TAG, access: { permission: { usage: ['read'] } },
       summary: 'Remaining quota per entitlement and period',
-      query: z.strictObject({ listingId: canonicalUuid().optional() }), response: z.object({ items: z.array(Quota) }), status: 200, errors: [400, 401, 403],
+      query: z.strictObject({ listingId: canonicalUuid().optional() }), response: z.object({ items: z.array(Quota) }), status: 200, errors: [400, 401, 403, 503],
       handler: async (_ctx, { query, principal }) => ({ items: await usage.quotas(principal!.userId, query.listingId) }),
     }),
   ];

@@ -1,12 +1,40 @@
 import Router from '@koa/router';
 import Stripe from 'stripe';
-import { appError } from '#shared/errors/index.js';
+import { z } from 'zod';
+import { appError, HttpErrors } from '#shared/errors/index.js';
 import { BillingErrors } from '../errors/billing.js';
 import { readRawBody } from '../billing/raw-body.js';
 import type { StripeWebhookService } from '../billing/webhook.js';
+import { errorCodes, type SignedRouteDoc } from '../http/contract.js';
 
 /** Stripe's recommended tolerance for the signed timestamp (replay window). */
 export const SIGNATURE_TOLERANCE_S = 300;
+const DEFAULT_LIMIT_BYTES = 1024 * 1024;
+
+/** The envelope of a Stripe event; the route verifies the raw bytes and lets the SDK parse them. */
+const StripeEvent = z
+  .looseObject({ id: z.string(), object: z.literal('event'), type: z.string(), created: z.number().int(), livemode: z.boolean(), data: z.looseObject({ object: z.looseObject({}) }) })
+  .meta({ id: 'StripeEvent' });
+const WebhookAck = z.object({ received: z.literal(true), outcome: z.enum(['processed', 'ignored', 'duplicate']) }).meta({ id: 'StripeWebhookAck' });
+
+/** The webhook as /openapi.json describes it; it is called by Stripe, never by API clients. */
+export const stripeWebhookDoc: SignedRouteDoc = {
+  method: 'post', path: '/v1/webhooks/stripe', operationId: 'receiveStripeWebhook', tag: 'billing',
+  summary: 'Stripe event delivery: verified, then processed once per event id',
+  description:
+    `Called by Stripe. The raw body must verify against \`Stripe-Signature\` (STRIPE_WEBHOOK_SECRET, signed within ${SIGNATURE_TOLERANCE_S} s, exactly one \`t=\`) before it is parsed. ` +
+    'An event and its effects commit together; a repeated event id changes nothing. Stripe delivers again after any answer but a 2xx.',
+  signature: { scheme: 'stripeSignature', header: 'Stripe-Signature', description: '`t=<unix seconds>,v1=<HMAC-SHA256 of "t.body", hex>` as Stripe sends it.' },
+  body: StripeEvent, response: WebhookAck, status: 200,
+  statusText: {
+    200: 'Done: `processed`, `ignored` (no handler for this event type) or `duplicate` (this event id was already processed)',
+    400: 'The signature header is missing, does not match the raw body, or its timestamp is outside the tolerance: nothing is processed',
+    413: `The body is over ${DEFAULT_LIMIT_BYTES} bytes: nothing is processed`,
+    500: 'Processing failed: everything was rolled back and the event marked failed, so the redelivery is processed afresh',
+    503: 'Billing is not configured (no STRIPE_WEBHOOK_SECRET; development only) or a dependency is unavailable: nothing is processed',
+  },
+  errorCodes: [...errorCodes(BillingErrors, 'WEBHOOK_SIGNATURE_INVALID', 'BILLING_NOT_CONFIGURED'), ...errorCodes(HttpErrors, 'PAYLOAD_TOO_LARGE')],
+};
 
 export interface WebhookRouteDeps {
   /** STRIPE_WEBHOOK_SECRET. Unset (development only: production refuses to start): 503, nothing processed. */
@@ -21,8 +49,8 @@ export interface WebhookRouteDeps {
  * covers the raw bytes, so the body is read here and verified with the SDK before anything else.
  */
 export function stripeWebhookRoutes(deps: WebhookRouteDeps): Router {
-  const limit = deps.limitBytes ?? 1024 * 1024;
-  return new Router().post('/v1/webhooks/stripe', async (ctx) => {
+  const limit = deps.limitBytes ?? DEFAULT_LIMIT_BYTES;
+  return new Router().post(stripeWebhookDoc.path, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const secret = deps.webhookSecret;
     if (!secret) throw appError(BillingErrors, 'BILLING_NOT_CONFIGURED');
@@ -42,6 +70,6 @@ export function stripeWebhookRoutes(deps: WebhookRouteDeps): Router {
     }
     const outcome = await deps.webhooks.process(event);
     ctx.status = 200;
-    ctx.body = { received: true, outcome };
+    ctx.body = { received: true, outcome } satisfies z.input<typeof WebhookAck>;
   });
 }

@@ -237,8 +237,11 @@ function documented(x: Result): boolean {
 
 async function apiTargets(base: string): Promise<Target[]> {
   const doc = (await (await fetch(`${base}/openapi.json`)).json()) as {
-    paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: { content: { 'application/json': { schema: { properties?: Record<string, unknown> } } } }; security?: unknown[] }>>;
+    paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: { content: { 'application/json': { schema: { $ref?: string } } } }; security?: unknown[] }>>;
+    components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
   };
+  // Bodies are named schemas: `#/components/schemas/<name>`.
+  const fieldsOf = (schema?: { $ref?: string }) => Object.keys((schema?.$ref ? doc.components.schemas[schema.$ref.split('/').pop()!] : undefined)?.properties ?? {});
   const targets: Target[] = [];
   for (const [p, ops] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(ops)) {
@@ -248,7 +251,7 @@ async function apiTargets(base: string): Promise<Target[]> {
         path: p.replace(/\{(\w+)\}/g, ':$1'),
         params: (op.parameters ?? []).filter((x) => x.in === 'path').map((x) => x.name),
         query: (op.parameters ?? []).filter((x) => x.in === 'query').map((x) => x.name),
-        fields: Object.keys(op.requestBody?.content['application/json'].schema.properties ?? {}),
+        fields: fieldsOf(op.requestBody?.content['application/json'].schema),
         auths: ['none', 'bearer', 'bearer', 'session', 'garbage'],
       });
     }
