@@ -26,6 +26,8 @@ describe('npm start', function () {
         const res = await fetch(`http://127.0.0.1:${port}/readyz`);
         expect(res.status, `port ${port}`).to.equal(200);
       }
+      // A supported runtime: oidc-provider warns at start on anything older than its LTS floor.
+      expect(proc.output()).not.to.contain('Unsupported runtime');
       // Each service says it runs on generated development secrets (generated once, by the launcher).
       expect(proc.output().match(/development secrets in use/g)?.length).to.equal(2);
       proc.child.kill('SIGTERM');
