@@ -1,18 +1,8 @@
 import type { Context } from 'koa';
+import { SCOPE_DESCRIPTIONS } from '#shared/oauth/scopes.js';
 import { esc, renderPage } from './layout.js';
 
-const DESCRIPTIONS: Record<string, string> = {
-  openid: 'Confirm who you are',
-  profile: 'See your name',
-  email: 'See your email address',
-  offline_access: 'Stay signed in (keep access when you are away)',
-  'listings:read': 'Read marketplace listings',
-  'listings:write': 'Create and edit your listings',
-  'reviews:write': 'Write reviews in your name',
-  'checkout:create': 'Start purchases in your name',
-  'usage:report': 'Report usage against your quotas',
-  'usage:read': 'See your usage and quotas',
-};
+const DESCRIPTIONS: Record<string, string> = SCOPE_DESCRIPTIONS;
 
 export interface ConsentPageInput {
   action: string;

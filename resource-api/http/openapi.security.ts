@@ -1,17 +1,8 @@
 import type { Config } from '#shared/config/index.js';
-import { API_SCOPES, type ApiScope } from '#shared/oauth/scopes.js';
+import { API_SCOPES, SCOPE_DESCRIPTIONS } from '#shared/oauth/scopes.js';
 import { scopesFor } from '../auth/scopes.js';
 import type { RouteContract } from './contract.js';
 
-/** What each API scope lets a client do, in the words of the consent page (authz-server/pages/consent.ts). */
-export const SCOPE_DESCRIPTIONS: Record<ApiScope, string> = {
-  'listings:read': 'Read marketplace listings',
-  'listings:write': 'Create and edit your listings',
-  'reviews:write': 'Write reviews in your name',
-  'checkout:create': 'Start purchases in your name',
-  'usage:report': 'Report usage against your quotas',
-  'usage:read': 'See your usage and quotas',
-};
 
 export const CLIENT_TOKENS =
   'A client acting for itself (client_credentials token, `sub` = `client_id`) may call the operations whose security lists `clientToken` — the public ones, where it sees what an anonymous caller sees. Every other operation acts for a person and answers it `403 USER_TOKEN_REQUIRED`.';

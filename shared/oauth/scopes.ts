@@ -12,3 +12,20 @@ export type ApiScope = (typeof API_SCOPES)[number];
 export function isApiScope(scope: string): scope is ApiScope {
   return (API_SCOPES as readonly string[]).includes(scope);
 }
+
+/**
+ * What each scope lets a client do, in a person's words: the consent page shows them and the
+ * API's OpenAPI document describes its scopes with them (one wording, no drift).
+ */
+export const SCOPE_DESCRIPTIONS: Record<(typeof OIDC_SCOPES)[number] | ApiScope, string> = {
+  openid: 'Confirm who you are',
+  profile: 'See your name',
+  email: 'See your email address',
+  offline_access: 'Stay signed in (keep access when you are away)',
+  'listings:read': 'Read marketplace listings',
+  'listings:write': 'Create and edit your listings',
+  'reviews:write': 'Write reviews in your name',
+  'checkout:create': 'Start purchases in your name',
+  'usage:report': 'Report usage against your quotas',
+  'usage:read': 'See your usage and quotas',
+};

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { HttpErrors, StorageErrors, type ErrorCatalog } from '#shared/errors/index.js';
-import { API_SCOPES } from '#shared/oauth/scopes.js';
+import { API_SCOPES, SCOPE_DESCRIPTIONS } from '#shared/oauth/scopes.js';
 import { apiContracts } from '#api/app.js';
 import { AuthErrors } from '#api/auth/errors.js';
 import { BillingErrors } from '#api/errors/billing.js';
@@ -9,7 +9,6 @@ import { ReviewErrors } from '#api/errors/reviews.js';
 import type { RouteContract } from '#api/http/contract.js';
 import { openApiDocument } from '#api/http/openapi.js';
 import { CROSS_CUTTING, NOT_OPERATION_CODES } from '#api/http/openapi.errors.js';
-import { SCOPE_DESCRIPTIONS } from '#api/http/openapi.security.js';
 import { apiFixture, type ApiFixture } from './fixture.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the document is JSON, walked field by field */
@@ -90,7 +89,8 @@ describe('OpenAPI document', function () {
     const schemes = doc.components.securitySchemes;
     expect(Object.keys(schemes).sort()).to.deep.equal(['bearer', 'clientToken', 'session', 'stripeSignature']);
     const scopes = schemes.bearer.flows.authorizationCode.scopes;
-    expect(scopes).to.deep.equal(SCOPE_DESCRIPTIONS);
+    // The consent page's wording, from the one table both use.
+    expect(scopes).to.deep.equal(Object.fromEntries(API_SCOPES.map((s) => [s, SCOPE_DESCRIPTIONS[s]])));
     expect(Object.keys(scopes)).to.have.members([...API_SCOPES]);
     for (const s of API_SCOPES) expect(scopes[s], s).to.be.a('string').and.not.equal(s);
     expect(schemes.clientToken.flows.clientCredentials.scopes).to.deep.equal(scopes);
