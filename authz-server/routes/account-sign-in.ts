@@ -1,18 +1,16 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { fromNodeHeaders } from 'better-auth/node';
-import { APIError } from 'better-auth/api';
 import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
 import { fromRequest } from '#shared/audit/index.js';
-import { appError, StorageErrors } from '#shared/errors/index.js';
-import { betterAuthStorageFailures } from '../accounts/storage-failures.js';
 import { renderLogin } from '../pages/login.js';
 import { renderTotpChallenge } from '../pages/two-factor.js';
 import { koaForm } from '../pages/koa-form.js';
 import { twoFactorAccount } from '../better-auth-mount.js';
 import type { AuthzLimits } from '../rate-limits.js';
 import { pendingSecondFactor } from './interaction.js';
+import { passwordSignIn } from '../accounts/password-sign-in.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
 const ACTION = '/account/sign-in';
@@ -45,29 +43,15 @@ export function accountSignInRoutes(router: Router, c: Pick<Container, 'auth' | 
   router.post('/sign-in', form, async (ctx) => {
     const email = field(ctx, 'email').trim();
     const password = field(ctx, 'password');
-    if (!email || !password) return failed(ctx, email);
-    // No account can hold a NUL (PostgreSQL cannot even compare one): bad input, not a lookup.
-    if (email.includes('\u0000') || password.includes('\u0000')) return failed(ctx, '', SIGN_IN_FAILED, 400);
-    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['sign-in:account', email.toLowerCase()]]);
-    if (wait > 0) return failed(ctx, email, `Too many attempts. Try again in ${wait} seconds.`, 429);
-    // A before-hook refusal (the unverified account) is thrown even with asResponse: it must look
-    // exactly like a wrong password.
-    const res = await c.auth.api.signInEmail({ body: { email, password }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true }).catch((err: unknown) => {
-      if (err instanceof APIError) return new Response(null, { status: err.statusCode });
-      throw err;
-    });
-    if (res.status >= 500) {
-      if (betterAuthStorageFailures.within(5000)) throw appError(StorageErrors, 'DATABASE_UNAVAILABLE');
-      throw new Error(`better-auth sign-in answered ${res.status}`);
-    }
-    if (!res.ok) {
-      c.audit.record('sign_in.failed', { outcome: 'failure', ...fromRequest(ctx), properties: { method: 'password', reason: `http_${res.status}`, emailHash: email } });
+    const r = await passwordSignIn(c, limits, ctx, email, password);
+    if (r.kind === 'bad-input') return r.status === 400 ? failed(ctx, '', SIGN_IN_FAILED, 400) : failed(ctx, email);
+    if (r.kind === 'limited') return failed(ctx, email, `Too many attempts. Try again in ${r.wait} seconds.`, 429);
+    if (r.kind === 'failed') {
+      c.audit.record('sign_in.failed', { outcome: 'failure', ...fromRequest(ctx), properties: { method: 'password', reason: `http_${r.status}`, emailHash: email } });
       return failed(ctx, email);
     }
-    const signedIn = (await res.json()) as { user?: { id: string }; twoFactorRedirect?: boolean };
-    for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
-    if (signedIn.twoFactorRedirect) return renderTotpChallenge(ctx, { action: TOTP_ACTION });
-    c.audit.record('sign_in.succeeded', { outcome: 'success', actor: { userId: signedIn.user!.id }, ...fromRequest(ctx), properties: { method: 'password', mfa: false } });
+    if (r.kind === 'two-factor') return renderTotpChallenge(ctx, { action: TOTP_ACTION });
+    c.audit.record('sign_in.succeeded', { outcome: 'success', actor: { userId: r.userId }, ...fromRequest(ctx), properties: { method: 'password', mfa: false } });
     landed(ctx);
   });
 

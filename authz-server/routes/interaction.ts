@@ -1,14 +1,11 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { fromNodeHeaders } from 'better-auth/node';
-import { APIError } from 'better-auth/api';
 import { errors, type InteractionResults } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
 import { fromRequest } from '#shared/audit/index.js';
-import { appError, StorageErrors } from '#shared/errors/index.js';
-import { betterAuthStorageFailures } from '../accounts/storage-failures.js';
 import { renderLogin } from '../pages/login.js';
 import { renderConsent } from '../pages/consent.js';
 import { renderMessage } from '../pages/message.js';
@@ -17,6 +14,7 @@ import { epochTime } from '../oidc/time.js';
 import { isApiScope } from '#shared/oauth/scopes.js';
 import type { AuthzLimits } from '../rate-limits.js';
 import { koaForm } from '../pages/koa-form.js';
+import { passwordSignIn } from '../accounts/password-sign-in.js';
 import { twoFactorAccount } from '../better-auth-mount.js';
 import { findUserById } from '../queries/users.js';
 
@@ -117,31 +115,16 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const email = typeof form.email === 'string' ? form.email.trim() : '';
     const password = typeof form.password === 'string' ? form.password : '';
     const name = await clientName(d);
-    if (!email || !password) return loginPage(ctx, d, { clientName: name, email, error: SIGN_IN_FAILED }, 401);
-    // No account can hold a NUL (PostgreSQL cannot even compare one): bad input, not a lookup.
-    if (email.includes('\u0000') || password.includes('\u0000')) return loginPage(ctx, d, { clientName: name, email: '', error: SIGN_IN_FAILED }, 400);
-    const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], ['sign-in:account', email.toLowerCase()]]);
-    if (wait > 0) return loginPage(ctx, d, { clientName: name, email, error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
-    // A before-hook refusal (the unverified account, shared/auth/better-auth.ts) is thrown even with
-    // asResponse: it must look exactly like a wrong password, never like a 500.
-    const res = await c.auth.api.signInEmail({ body: { email, password }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true }).catch((err: unknown) => {
-      if (err instanceof APIError) return new Response(null, { status: err.statusCode });
-      throw err;
-    });
-    // Our failure, not a wrong password: an outage is retryable (503), anything else a 500.
-    if (res.status >= 500) {
-      if (betterAuthStorageFailures.within(5000)) throw appError(StorageErrors, 'DATABASE_UNAVAILABLE');
-      throw new Error(`better-auth sign-in answered ${res.status}`);
-    }
-    if (!res.ok) {
-      c.audit.record('sign_in.failed', { outcome: 'failure', actor: { clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: 'password', reason: `http_${res.status}`, emailHash: email } });
+    const r = await passwordSignIn(c, limits, ctx, email, password);
+    if (r.kind === 'bad-input') return loginPage(ctx, d, { clientName: name, email: r.status === 400 ? '' : email, error: SIGN_IN_FAILED }, r.status);
+    if (r.kind === 'limited') return loginPage(ctx, d, { clientName: name, email, error: `Too many attempts. Try again in ${r.wait} seconds.` }, 429);
+    if (r.kind === 'failed') {
+      c.audit.record('sign_in.failed', { outcome: 'failure', actor: { clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: 'password', reason: `http_${r.status}`, emailHash: email } });
       // One message for unknown email, wrong password, banned or unverified account.
       return loginPage(ctx, d, { clientName: name, email, error: SIGN_IN_FAILED }, 401);
     }
-    const signedIn = (await res.json()) as { user?: { id: string }; twoFactorRedirect?: boolean };
-    for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
-    if (signedIn.twoFactorRedirect) return renderTotpChallenge(ctx, { action: action(d, 'totp') });
-    return login(ctx, d, signedIn.user!.id, false, epochTime());
+    if (r.kind === 'two-factor') return renderTotpChallenge(ctx, { action: action(d, 'totp') });
+    return login(ctx, d, r.userId, false, epochTime());
   });
 
   router.post('/totp', body, async (ctx) => {
