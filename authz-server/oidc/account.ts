@@ -1,13 +1,10 @@
 import type { Knex } from 'knex';
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
-import { findUserById, type AccountRow } from '../queries/users.js';
+import { findUserById } from '../queries/users.js';
+import { isBanned } from '#shared/auth/assurance.js';
 
 export const ROLE_CLAIM = 'marketplace:role';
 
-export function isBanned(user: Pick<AccountRow, 'banned' | 'banExpires'>, now = Date.now()): boolean {
-  if (!user.banned) return false;
-  return !user.banExpires || new Date(user.banExpires).getTime() > now;
-}
 
 /**
  * The provider's view of a person, read from the database on every token issue: a refreshed

@@ -9,6 +9,7 @@ import { tombstoneTtlS } from '../queries/oidc-models.js';
 import { createFindAccount, ROLE_CLAIM } from './account.js';
 import { resourceIndicators } from './resource.js';
 import { sessionBindingCheck, type BindingDeps } from './session-binding.js';
+import { ACR_VALUES, LOA_TWO_FACTOR } from '#shared/auth/assurance.js';
 import { nativeOfflineAccess } from './offline-access.js';
 import { introspectionAllowed } from './introspection.js';
 import type { Auth } from '#shared/auth/better-auth.js';
@@ -21,7 +22,7 @@ import { renderProviderError } from '../pages/provider-error.js';
  * is switched off (dev interactions, DPoP, PAR); only the authorization code flow exists
  * (no implicit, no ROPC), PKCE S256 is required for every client.
  */
-export const LOA_TWO_FACTOR = 'urn:portcullis:loa:2';
+export { LOA_TWO_FACTOR } from '#shared/auth/assurance.js';
 
 /** Client authentication at the token, revocation and introspection endpoints. */
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none'] as const;
@@ -71,7 +72,7 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
     conformIdTokenClaims: true,
     scopes: [...ALL_SCOPES],
     // Set at sign-in: loa:1 password, loa:2 password + TOTP (see routes/interaction.ts).
-    acrValues: ['urn:portcullis:loa:1', 'urn:portcullis:loa:2'],
+    acrValues: [...ACR_VALUES],
     responseTypes: ['code'],
     clientAuthMethods: [...CLIENT_AUTH_METHODS],
     // RFC 8414 §2: without these, clients must assume client_secret_basic only. Public clients

@@ -15,15 +15,12 @@ import { isApiScope } from '#shared/oauth/scopes.js';
 import type { AuthzLimits } from '../rate-limits.js';
 import { koaForm } from '../pages/koa-form.js';
 import { passwordSignIn } from '../accounts/password-sign-in.js';
+import { LOA_TWO_FACTOR, proofOf } from '#shared/auth/assurance.js';
 import { twoFactorAccount } from '../better-auth-mount.js';
 import { findUserById } from '../queries/users.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
-const LOA_PASSWORD = 'urn:portcullis:loa:1';
-const LOA_TWO_FACTOR = 'urn:portcullis:loa:2';
 
-/** What the sign-in proved (RFC 8176 amr values) and the matching acr. */
-const proof = (twoFactor: boolean) => (twoFactor ? { amr: ['pwd', 'otp'], acr: LOA_TWO_FACTOR } : { amr: ['pwd'], acr: LOA_PASSWORD });
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -54,7 +51,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
       return finish(ctx, { error: 'access_denied', error_description: 'This application requires two-factor authentication. Turn it on in your account first.' });
     }
     c.audit.record('sign_in.succeeded', { outcome: 'success', actor: { userId: accountId, clientId: String(d.params.client_id) }, ...fromRequest(ctx), properties: { method: 'password', mfa: twoFactor } });
-    return finish(ctx, { login: { accountId, ...proof(twoFactor), ts } });
+    return finish(ctx, { login: { accountId, ...proofOf(twoFactor), ts } });
   }
 
   /**

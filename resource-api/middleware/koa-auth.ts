@@ -4,6 +4,7 @@ import { appError } from '#shared/errors/index.js';
 import { assertOrigin, originsOf } from '#shared/http/index.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { currentSession } from '#shared/auth/session.js';
+import { isBanned } from '#shared/auth/assurance.js';
 import type { Config } from '#shared/config/index.js';
 import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
 import { AuthErrors } from '../auth/errors.js';
@@ -94,7 +95,7 @@ async function principalFor(db: Knex, userId: string, via: Pick<Principal, 'meth
   const user = await findUserAccess(db, userId);
   // A token for a deleted user has no person behind it.
   if (!user) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', 'no such user') });
-  if (user.banned && (!user.banExpires || new Date(user.banExpires).getTime() > Date.now())) throw appError(AuthErrors, 'ACCOUNT_DISABLED');
+  if (isBanned(user)) throw appError(AuthErrors, 'ACCOUNT_DISABLED');
   const role = (ROLE_NAMES as string[]).includes(user.role ?? '') ? (user.role as RoleName) : 'user';
   return { kind: 'user', ...via, userId: user.id, email: user.email, name: user.name, role };
 }
