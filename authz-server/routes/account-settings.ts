@@ -11,6 +11,7 @@ import { forgetSetup, rememberSetup, setupStartedHere } from './totp-setup-cooki
 import { koaForm } from '../pages/koa-form.js';
 import { revokeAccount, tombstoneTtlS } from '../queries/oidc-models.js';
 import { endBoundSessions } from '../queries/session-bindings.js';
+import { deleteSessionsBefore, expireSession, findOwnSession } from '../queries/sessions.js';
 import { fromRequest } from '#shared/audit/index.js';
 import type { AuthzLimits } from '../rate-limits.js';
 
@@ -106,7 +107,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     // better-auth has just replaced this browser's session with a new one: keep only that
     // (revokeAccount ends every OpenID session of the account with them).
     const userId = session.user.id;
-    await c.db('session').where({ userId }).andWhere('createdAt', '<', c.config.db.client === 'pg' ? startedAt : startedAt.toISOString()).del();
+    await deleteSessionsBefore(c.db, userId, startedAt);
     await revokeAccount(c.db, userId, c.config.tokens);
     c.audit.record('two_factor.enrolled', { outcome: 'success', actor: { userId }, ...fromRequest(ctx), properties: { method: 'totp' } });
     done(ctx, '2fa-on');
@@ -128,14 +129,13 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
   router.post('/sessions/revoke', form, async (ctx) => {
     const session = await requireSession(ctx);
     if (!session) return;
-    const target = await c.db('session').select('id', 'token').where({ id: str(ctx, 'id'), userId: session.user.id }).first();
+    const target = await findOwnSession(c.db, session.user.id, str(ctx, 'id'));
     if (!target) return show(ctx, { error: 'No such session.' }, 404);
     // Expire it first (no new grant through it from here on), then end what it holds, offline
     // access included, then delete it (the delete hook finds nothing left to do).
-    const now = new Date();
-    await c.db('session').where({ id: target.id }).update({ expiresAt: c.config.db.client === 'pg' ? now : now.toISOString() });
-    await endBoundSessions(c.db, [target.id as string], { includeOffline: true, tombstoneExpiresAt: Date.now() + tombstoneTtlS(c.config.tokens) * 1000 });
-    await c.auth.api.revokeSession({ headers: fromNodeHeaders(ctx.req.headers), body: { token: target.token as string } });
+    await expireSession(c.db, target.id);
+    await endBoundSessions(c.db, [target.id], { includeOffline: true, tombstoneExpiresAt: Date.now() + tombstoneTtlS(c.config.tokens) * 1000 });
+    await c.auth.api.revokeSession({ headers: fromNodeHeaders(ctx.req.headers), body: { token: target.token } });
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'user', count: 1 } });
     done(ctx, 'session-revoked');
   });
