@@ -5,6 +5,7 @@ import { mountRouter } from '#shared/http/index.js';
 import { createAccessTokenVerifier } from './auth/access-token.js';
 import { koaAuth } from './middleware/koa-auth.js';
 import { koaCors } from './middleware/koa-cors.js';
+import { koaResourceMetadataChallenge } from './middleware/koa-resource-metadata.js';
 import { meRoutes } from './routes/me.js';
 import { wellKnownRoutes } from './routes/well-known.js';
 import { registerRoutes, type RouteContract } from './http/contract.js';
@@ -42,6 +43,7 @@ function moderationFor(c: Pick<Container, 'config' | 'logger'>): ModerationHook 
 /** The resource API: CORS, discovery metadata, OpenAPI, then the /v1 routes. */
 export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?: number } = {}): ResourceApi {
   app.use(koaCors(c.config.frontendOrigins));
+  app.use(koaResourceMetadataChallenge(c.config.api.audience));
   app.use(koaAudit(c.audit));
   const deps = { db: c.db, auth: c.auth, config: c.config, verifyToken: createAccessTokenVerifier(c.config, opts) };
   const auth = koaAuth(deps);

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Config } from '#shared/config/index.js';
 import { API_SCOPES } from '#shared/oauth/scopes.js';
+import { PROTECTED_RESOURCE_METADATA_PATH } from '../middleware/koa-resource-metadata.js';
 
 /**
  * RFC 9728 protected resource metadata, so clients can find our authorization server. No
@@ -16,7 +17,7 @@ export function wellKnownRoutes(config: Config): Router {
     bearer_methods_supported: ['header'],
     resource_name: 'Portcullis marketplace API',
   };
-  router.get('/.well-known/oauth-protected-resource', (ctx) => {
+  router.get(PROTECTED_RESOURCE_METADATA_PATH, (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = metadata;
   });

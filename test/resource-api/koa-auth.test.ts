@@ -61,8 +61,8 @@ describe('resource API authentication and RBAC (real tokens from a running authz
       expect(me.scopes).to.deep.equal(['listings:read']);
     });
 
-    it('answers 401 with a bare Bearer challenge when there is no credential', async () => {
-      await expectError(await call('/v1/me'), 401, 'UNAUTHENTICATED', /^Bearer$/);
+    it('answers 401 with a challenge that has no error code when there is no credential (RFC 6750 §3.1)', async () => {
+      await expectError(await call('/v1/me'), 401, 'UNAUTHENTICATED', /^Bearer resource_metadata="[^"]+"$/);
     });
 
     const invalid: [string, () => Promise<string>][] = [
@@ -191,6 +191,30 @@ describe('resource API authentication and RBAC (real tokens from a running authz
         bearer_methods_supported: ['header'],
         resource_name: 'Portcullis marketplace API',
       });
+    });
+
+    it('names the protected resource metadata in every Bearer challenge (RFC 9728 §5.1), with the RFC 6750 error where one applies', async () => {
+      const metadata = `resource_metadata="${AUDIENCE}/.well-known/oauth-protected-resource"`;
+      const none = await call('/v1/me');
+      expect([none.status, none.headers.get('www-authenticate')]).to.deep.equal([401, `Bearer ${metadata}`]);
+      const bad = await call('/v1/me', { authorization: 'Bearer not.a.token' });
+      expect(bad.status).to.equal(401);
+      expect(bad.headers.get('www-authenticate')).to.match(new RegExp(`^Bearer error="invalid_token", error_description="[^"]*", ${metadata.replace(/[.?*+^$()[\]\\/]/g, '\\$&')}$`));
+      const scope = await call('/probe/publish', { authorization: `Bearer ${await token('pat@example.com', 'openid listings:read')}` }, 'POST');
+      expect([scope.status, scope.headers.get('www-authenticate')]).to.deep.equal([403, `Bearer error="insufficient_scope", scope="listings:write", ${metadata}`]);
+    });
+
+    it('lets any origin read the protected resource metadata, without credentials (a public document), preflight included', async () => {
+      const res = await call('/.well-known/oauth-protected-resource', { origin: 'https://agent.example' });
+      expect(res.headers.get('access-control-allow-origin')).to.equal('*');
+      expect(res.headers.get('access-control-allow-credentials')).to.equal(null);
+      const preflight = await call('/.well-known/oauth-protected-resource', { origin: 'https://agent.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'mcp-protocol-version' }, 'OPTIONS');
+      expect([preflight.status, preflight.headers.get('access-control-allow-origin')]).to.deep.equal([204, '*']);
+      expect(preflight.headers.get('access-control-allow-headers')).to.contain('MCP-Protocol-Version');
+      // The authorization server's metadata is as open (oidc-provider's discovery CORS reflects the origin).
+      const discovery = await fetch(`${authz.issuer}/.well-known/oauth-authorization-server`, { headers: { origin: 'https://agent.example' } });
+      expect(discovery.headers.get('access-control-allow-origin')).to.be.oneOf(['*', 'https://agent.example']);
+      expect(discovery.headers.get('access-control-allow-credentials')).to.equal(null);
     });
 
     it('sends CORS headers with credentials to FRONTEND_URL origins only', async () => {
