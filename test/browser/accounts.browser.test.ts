@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import http from 'node:http';
+import { listenAt } from '../helpers/loopback.js';
 import path from 'node:path';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
@@ -19,7 +19,7 @@ const PASSWORD = 'a very long passphrase 42';
   let browser: Browser;
   let config: oidc.Configuration;
   const consoleErrors: string[] = [];
-  let callback: http.Server;
+  let callback: Awaited<ReturnType<typeof listenAt>>;
 
   before(async () => {
     env = await authzEnv('sqlite');
@@ -27,12 +27,10 @@ const PASSWORD = 'a very long passphrase 42';
     await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email'] });
     config = await discover(server.issuer, 'agent');
     browser = await launch();
-    // The agent's loopback callback: a real listener, so the browser lands somewhere.
-    callback = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('callback reached'));
-    await new Promise<void>((r) => callback.listen(Number(new URL(REDIRECT).port), '127.0.0.1', r));
+    callback = await listenAt(REDIRECT); // the agent's loopback redirect URI
   });
   after(async () => {
-    await new Promise((r) => callback?.close(r));
+    await callback?.close();
     await browser?.close();
     await env?.close();
   });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import http from 'node:http';
+import { listenAt } from '../helpers/loopback.js';
 import * as oidc from 'openid-client';
 import * as OTPAuth from 'otpauth';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -25,7 +25,7 @@ const MARKETPLACE = 'https://marketplace.example';
   let server: AuthzServer;
   let browser: Browser;
   let config: oidc.Configuration;
-  let callback: http.Server;
+  let callback: Awaited<ReturnType<typeof listenAt>>;
   const consoleErrors: string[] = [];
 
   before(async () => {
@@ -34,11 +34,10 @@ const MARKETPLACE = 'https://marketplace.example';
     await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [REDIRECT], postLogoutRedirectUris: [], scopes: ['openid', 'offline_access', 'email'] });
     config = await discover(server.issuer, 'agent');
     browser = await launch();
-    callback = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('callback reached'));
-    await new Promise<void>((r) => callback.listen(Number(new URL(REDIRECT).port), '127.0.0.1', r));
+    callback = await listenAt(REDIRECT); // the agent's loopback redirect URI
   });
   after(async () => {
-    await new Promise((r) => callback?.close(r));
+    await callback?.close();
     await browser?.close();
     await env?.close();
   });

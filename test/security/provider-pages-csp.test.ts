@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import http from 'node:http';
+import { listenAt } from '../helpers/loopback.js';
 import path from 'node:path';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -24,7 +24,7 @@ suite('security: provider-rendered pages work under the strict CSP (Chromium)', 
   let s: Stack;
   let browser: Browser;
   let client: oidc.Configuration;
-  let rp: http.Server;
+  let rp: Awaited<ReturnType<typeof listenAt>>;
   /** What reached the relying party: method, path and (form) body. */
   const received: { method: string; path: string; body: URLSearchParams }[] = [];
   const contexts: BrowserContext[] = [];
@@ -38,7 +38,7 @@ suite('security: provider-rendered pages work under the strict CSP (Chromium)', 
       if (!/exists|unique/i.test(err.message)) throw err;
     });
     client = await oidc.discovery(new URL(s.issuer), `csp-rp-${backend}`, { redirect_uris: [CALLBACK] }, oidc.None(), { execute: [oidc.allowInsecureRequests] });
-    rp = http.createServer((req, res) => {
+    rp = await listenAt(CALLBACK, (req, res) => {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
@@ -48,7 +48,6 @@ suite('security: provider-rendered pages work under the strict CSP (Chromium)', 
         res.writeHead(200, { 'content-type': 'text/plain' }).end('relying party reached');
       });
     });
-    await new Promise<void>((r) => rp.listen(PORT, '127.0.0.1', r));
     browser = await launch();
   });
   afterEach(async () => {
@@ -59,7 +58,7 @@ suite('security: provider-rendered pages work under the strict CSP (Chromium)', 
   });
   after(async () => {
     await browser?.close();
-    await new Promise((r) => rp?.close(r));
+    await rp?.close();
   });
 
   async function profile(): Promise<Page> {

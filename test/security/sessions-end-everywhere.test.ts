@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import http from 'node:http';
+import { listenAt } from '../helpers/loopback.js';
 import path from 'node:path';
 import * as oidc from 'openid-client';
 import * as OTPAuth from 'otpauth';
@@ -27,22 +27,20 @@ suite('security: a session that ends ends everywhere (Chromium, the thief\'s coo
   let n = 0;
   const email = (what: string) => `ends-${what}-${backend}-${++n}@example.com`;
 
-  let callback: http.Server;
+  let callback: Awaited<ReturnType<typeof listenAt>>;
 
   before(async function () {
     this.timeout(60_000);
     s = stack();
     browser = await launch();
-    // The agent's loopback redirect URI: a real listener, so the browser lands somewhere.
-    callback = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('callback reached'));
-    await new Promise<void>((r) => callback.listen(Number(new URL(REDIRECT).port), '127.0.0.1', r));
+    callback = await listenAt(REDIRECT); // the agent's loopback redirect URI
   });
   afterEach(async () => {
     for (const c of contexts.splice(0)) await c.close();
   });
   after(async () => {
     await browser?.close();
-    await new Promise((r) => callback?.close(r));
+    await callback?.close();
   });
 
   /** A browser profile of its own, holding `cookies`. */
