@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { createDrain, createHttpApp, koaBody } from '#shared/http/index.js';
 import { AppError, HttpErrors, StorageErrors, appError } from '#shared/errors/index.js';
+import { BillingErrors } from '#api/errors/billing.js';
 import type { Config } from '#shared/config/index.js';
 import { testConfig } from '../../helpers/config.js';
 import { captureLogger } from '../../helpers/log-capture.js';
@@ -31,6 +32,7 @@ describe('shared/http app base', () => {
       if (ctx.path === '/unavailable') throw appError(StorageErrors, 'DATABASE_UNAVAILABLE', { cause: new Error(PLANTED) });
       if (ctx.path === '/hidden') throw new AppError(502, 'UPSTREAM', `upstream ${PLANTED}`);
       if (ctx.path === '/by-design') throw appError(HttpErrors, 'SHUTTING_DOWN');
+      if (ctx.path === '/billing-off') throw appError(BillingErrors, 'BILLING_NOT_CONFIGURED');
       return next();
     });
     app.use(koaBody({ limitBytes: cfg.http.bodyLimitBytes }));
@@ -92,6 +94,12 @@ describe('shared/http app base', () => {
     expect([line.level, line.msg, line.status]).to.deep.equal(['warn', 'answered by design', 503]);
     expect(logs.text()).not.to.contain('unhandled error');
     expect(logs.text()).not.to.contain('"stack"');
+    // The case an operator reported: billing not configured is a state, not a fault.
+    const billing = await fetch(`${base}/billing-off`);
+    expect(billing.status).to.equal(503);
+    const billingLine = logs.lines().find((l) => l.code === 'BILLING_NOT_CONFIGURED')!;
+    expect([billingLine.level, billingLine.msg]).to.deep.equal(['warn', 'answered by design']);
+    expect(logs.text()).not.to.contain('unhandled error');
   });
 
   it('never exposes the message of a non-503 5xx AppError', async () => {
