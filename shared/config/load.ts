@@ -6,6 +6,7 @@ import { fetchSecretSettings } from './secrets-manager.js';
 import { DEV_SECRETS_FILE, loadOrCreateDevSecrets, type DevSecretName } from './dev-secrets.js';
 import { parseSigningKeys } from './signing-keys.js';
 import type { Config, LogLevel, NodeEnv } from './types.js';
+import { DEFAULT_AGENT_SCOPES } from '../oauth/scopes.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -84,6 +85,12 @@ export async function loadConfig(env: Env, options: LoadOptions = {}): Promise<L
     }
     if (raw.STRIPE_SECRET_KEY && !raw.STRIPE_WEBHOOK_SECRET) {
       problems.push({ key: 'STRIPE_WEBHOOK_SECRET', message: 'is required in production when STRIPE_SECRET_KEY is set' });
+    }
+    if (parsed.CLIENT_METADATA_ALLOW_LOOPBACK === true) {
+      problems.push({ key: 'CLIENT_METADATA_ALLOW_LOOPBACK', message: 'must not be set in production (client metadata documents are fetched from public addresses only)' });
+    }
+    if (parsed.REGISTRATION_MODE === 'closed' && !raw.REGISTRATION_INITIAL_ACCESS_TOKEN) {
+      problems.push({ key: 'REGISTRATION_INITIAL_ACCESS_TOKEN', message: 'is required in production when REGISTRATION_MODE=closed' });
     }
     for (const key of ['ISSUER_URL', 'API_AUDIENCE'] as const) {
       const url = parsed[key] as string | undefined;
@@ -206,6 +213,15 @@ function build(
     posthog: posthogKey ? { apiKey: posthogKey, host: get('POSTHOG_HOST', 'https://us.i.posthog.com'), maxQueueSize: get('POSTHOG_MAX_QUEUE', 1000) } : undefined,
     mail: { smtpUrl: p.SMTP_URL as string | undefined, from: get('MAIL_FROM', 'Portcullis <no-reply@localhost>'), disabled: get('MAIL_DISABLED', false) },
     rateLimitMultiplier: get('RATE_LIMIT_MULTIPLIER', 1),
+    agents: {
+      scopes: get<string[]>('AGENT_SCOPES', [...DEFAULT_AGENT_SCOPES]),
+      registration: {
+        mode: get<'open' | 'closed' | 'off'>('REGISTRATION_MODE', 'open'),
+        initialAccessToken: p.REGISTRATION_INITIAL_ACCESS_TOKEN as string | undefined,
+        unusedDays: get('DYNAMIC_CLIENT_UNUSED_DAYS', 30),
+      },
+      metadataDocuments: { enabled: get('CLIENT_METADATA_DOCUMENTS', true), allowLoopback: get('CLIENT_METADATA_ALLOW_LOOPBACK', false) },
+    },
     audit: { retentionDays: get('AUDIT_RETENTION_DAYS', 365) },
     metricsToken: p.METRICS_TOKEN as string | undefined,
     moderation: { url: p.MODERATION_URL as string | undefined, timeoutMs: get('MODERATION_TIMEOUT_MS', 2000), failOpen: get('MODERATION_FAIL_OPEN', false) },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ALL_SCOPES, DEFAULT_AGENT_SCOPES } from '../oauth/scopes.js';
 
 /**
  * Every setting Portcullis reads, as environment variable names. This table is the single
@@ -103,6 +104,16 @@ export const settings = {
   MODERATION_URL: setting(httpUrl, 'External review moderation service called before every review is stored. Unset: no moderation (pass-through).', {}),
   MODERATION_TIMEOUT_MS: setting(int(50, 30000), 'Budget for one moderation call.', { default: '2000' }),
   MODERATION_FAIL_OPEN: setting(bool, 'Store reviews when the moderation service cannot answer (default: refuse them).', { default: 'false' }),
+  AGENT_SCOPES: setting(
+    list.pipe(z.array(z.string().refine((s) => ALL_SCOPES.includes(s), { error: (i) => `unknown scope "${String(i.input)}"` })).min(1, { message: 'needs at least one scope' })),
+    'Comma-separated scopes a self-registered client (RFC 7591) or a client ID metadata document client may hold; a registration asking for another is refused. Rules: docs/agents.md.',
+    { default: DEFAULT_AGENT_SCOPES.join(',') },
+  ),
+  REGISTRATION_MODE: setting(z.enum(['open', 'closed', 'off']), 'Dynamic client registration (RFC 7591) at `POST /reg`: `open` to public clients under the agent policy, `closed` (needs `REGISTRATION_INITIAL_ACCESS_TOKEN`), or `off`.', { default: 'open' }),
+  REGISTRATION_INITIAL_ACCESS_TOKEN: setting(secretString(32), 'The initial access token `POST /reg` requires when `REGISTRATION_MODE=closed` (≥ 32 characters).', { secret: true, production: 'when REGISTRATION_MODE=closed' }),
+  DYNAMIC_CLIENT_UNUSED_DAYS: setting(int(1, 3650), 'A self-registered client that has not been used for this many days is deleted by the hourly purge.', { default: '30' }),
+  CLIENT_METADATA_DOCUMENTS: setting(bool, 'Accept an https URL as `client_id` and fetch its client ID metadata document (what MCP clients use).', { default: 'true' }),
+  CLIENT_METADATA_ALLOW_LOOPBACK: setting(bool, 'Tests only: let client ID metadata documents live on a loopback address (every other private range stays refused). Refused in production.', { default: 'false' }),
   SECRETS_MANAGER_SECRET_ID: setting(z.string().min(1), 'AWS Secrets Manager secret (name or ARN) whose JSON fills unset settings at boot.', {}),
   SECRETS_MANAGER_ENDPOINT: setting(httpUrl, 'Secrets Manager endpoint override (tests, VPC endpoints).', {}),
   AWS_REGION: setting(z.string().regex(/^[a-z0-9-]+$/, { message: 'expected an AWS region name' }), 'Region for Secrets Manager (else the SDK\'s standard chain).', {}),

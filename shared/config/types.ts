@@ -43,6 +43,12 @@ export interface Config {
   mail: { smtpUrl: string | undefined; from: string; disabled: boolean };
   moderation: { url: string | undefined; timeoutMs: number; failOpen: boolean };
   rateLimitMultiplier: number;
+  /** Clients that join without an operator: RFC 7591 registration and client ID metadata documents. */
+  agents: {
+    scopes: readonly string[];
+    registration: { mode: 'open' | 'closed' | 'off'; initialAccessToken: string | undefined; unusedDays: number };
+    metadataDocuments: { enabled: boolean; allowLoopback: boolean };
+  };
   audit: { retentionDays: number };
   metricsToken: string | undefined;
   /** Names (never values) of settings generated for development, and where they came from. */

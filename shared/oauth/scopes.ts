@@ -9,6 +9,14 @@ export const ALL_SCOPES: readonly string[] = [...OIDC_SCOPES, ...API_SCOPES];
 
 export type ApiScope = (typeof API_SCOPES)[number];
 
+/**
+ * The scopes a client that registered itself (RFC 7591) or identifies by a client ID metadata
+ * document may hold, unless the operator sets AGENT_SCOPES: acting for a person as a buyer
+ * (read listings, report and read usage, start a checkout, write a review) — never publishing
+ * or editing listings, which stay with clients an operator registered.
+ */
+export const DEFAULT_AGENT_SCOPES: readonly string[] = ['openid', 'offline_access', 'profile', 'email', 'listings:read', 'reviews:write', 'checkout:create', 'usage:report', 'usage:read'];
+
 export function isApiScope(scope: string): scope is ApiScope {
   return (API_SCOPES as readonly string[]).includes(scope);
 }

@@ -82,6 +82,11 @@ describe('shared/config loadConfig', () => {
         mail: { smtpUrl: undefined, from: 'Portcullis <no-reply@localhost>', disabled: false },
         moderation: { url: undefined, timeoutMs: 2000, failOpen: false },
         rateLimitMultiplier: 1,
+        agents: {
+          scopes: ['openid', 'offline_access', 'profile', 'email', 'listings:read', 'reviews:write', 'checkout:create', 'usage:report', 'usage:read'],
+          registration: { mode: 'open', initialAccessToken: undefined, unusedDays: 30 },
+          metadataDocuments: { enabled: true, allowLoopback: false },
+        },
         audit: { retentionDays: 365 },
         metricsToken: undefined,
       });
@@ -156,6 +161,12 @@ describe('shared/config loadConfig', () => {
         MODERATION_FAIL_OPEN: 'true',
         RATE_LIMIT_MULTIPLIER: '10',
         AUDIT_RETENTION_DAYS: '30',
+        AGENT_SCOPES: ' openid , listings:read,',
+        REGISTRATION_MODE: 'closed',
+        REGISTRATION_INITIAL_ACCESS_TOKEN: 'iat-0123456789abcdef0123456789abcdef',
+        DYNAMIC_CLIENT_UNUSED_DAYS: '7',
+        CLIENT_METADATA_DOCUMENTS: 'false',
+        CLIENT_METADATA_ALLOW_LOOPBACK: 'true',
       });
       const { secrets, provenance, ...rest } = config;
       expect(rest).to.deep.equal({
@@ -185,6 +196,11 @@ describe('shared/config loadConfig', () => {
         mail: { smtpUrl: 'smtps://mailer:pw@smtp.example:465', from: 'Market <auth@example.com>', disabled: false },
         moderation: { url: 'https://moderation.example/check', timeoutMs: 500, failOpen: true },
         rateLimitMultiplier: 10,
+        agents: {
+          scopes: ['openid', 'listings:read'],
+          registration: { mode: 'closed', initialAccessToken: 'iat-0123456789abcdef0123456789abcdef', unusedDays: 7 },
+          metadataDocuments: { enabled: false, allowLoopback: true },
+        },
         audit: { retentionDays: 30 },
         metricsToken: undefined,
       });
@@ -386,6 +402,25 @@ describe('shared/config loadConfig', () => {
       expect(smtp.config.mail).to.deep.include({ smtpUrl: 'smtps://mail.example.com:465', disabled: false });
       // Development keeps its outbox without either.
       expect((await withSecrets({})).config.mail).to.deep.include({ smtpUrl: undefined, disabled: false });
+    });
+
+    it('refuses the loopback allowance for client metadata documents in production', async () => {
+      const env = { ...(await productionEnv(dir)), CLIENT_METADATA_ALLOW_LOOPBACK: 'true' };
+      const err = await expectConfigError(loadConfig(env));
+      expect(err.problems).to.deep.equal([
+        { key: 'CLIENT_METADATA_ALLOW_LOOPBACK', message: 'must not be set in production (client metadata documents are fetched from public addresses only)' },
+      ]);
+    });
+
+    it('refuses closed registration without its initial access token in production', async () => {
+      const env = { ...(await productionEnv(dir)), REGISTRATION_MODE: 'closed' };
+      const err = await expectConfigError(loadConfig(env));
+      expect(err.problems).to.deep.equal([{ key: 'REGISTRATION_INITIAL_ACCESS_TOKEN', message: 'is required in production when REGISTRATION_MODE=closed' }]);
+    });
+
+    it('refuses an unknown agent scope, naming it', async () => {
+      const err = await expectConfigError(loadConfig({ ...(await productionEnv(dir)), AGENT_SCOPES: 'openid,listings:admin' }));
+      expect(err.problems).to.deep.equal([{ key: 'AGENT_SCOPES', message: 'unknown scope "listings:admin"' }]);
     });
 
     it('does not require STRIPE_WEBHOOK_SECRET outside production', async () => {
