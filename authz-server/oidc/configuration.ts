@@ -12,6 +12,8 @@ import { sessionBindingCheck, type BindingDeps } from './session-binding.js';
 import { ACR_VALUES, LOA_TWO_FACTOR } from '#shared/auth/assurance.js';
 import { nativeOfflineAccess } from './offline-access.js';
 import { introspectionAllowed } from './introspection.js';
+import { registrationFeatures } from './registration.js';
+import { clientIdMetadataFeature } from './client-id-metadata.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { renderMessage } from '../pages/message.js';
 import { renderLogoutConfirm } from '../pages/logout.js';
@@ -105,6 +107,8 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
         postLogoutSuccessSource: async (ctx) => renderMessage(ctx as never, 'Signed out', 'You are signed out.'),
       },
       resourceIndicators: resourceIndicators(config) as never,
+      ...(registrationFeatures(config, db) as object),
+      clientIdMetadataDocument: clientIdMetadataFeature(config) as never,
     },
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
