@@ -40,14 +40,19 @@ export class TokenRejected extends Error {
   }
 }
 
+/** Checks one access token for one audience (the resource it is presented to). */
+export type VerifyToken = (token: string, audience?: string) => Promise<AccessTokenClaims>;
+
 /**
  * Verifies RFC 9068 access tokens from our authorization server: signature against its
  * JWKS (cached; an unknown `kid` triggers a refetch at most every 30 s), `typ` at+jwt,
- * issuer, audience = this API, exp/nbf/iat within CLOCK_SKEW_S, the claims' types. A verified
- * token is remembered (bounded LRU keyed by its SHA-256, never past its `exp`) so a repeat
- * costs no signature check.
+ * issuer, audience = the resource the token is presented to (default: the REST API; /mcp is
+ * its own resource), exp/nbf/iat within CLOCK_SKEW_S, the claims' types. A verified token is
+ * remembered (bounded LRU keyed by the audience and the token's SHA-256, never past its `exp`)
+ * so a repeat costs no signature check — and a token verified for one resource is never a hit
+ * for another (RFC 8707 §2: a token is only good where its audience says).
  */
-export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: number; jwksCooldownMs?: number } = {}) {
+export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: number; jwksCooldownMs?: number } = {}): VerifyToken {
   const jwks = createRemoteJWKSet(new URL(`${config.authz.internalUrl}/jwks`), {
     cooldownDuration: opts.jwksCooldownMs ?? 30_000,
     cacheMaxAge: 10 * 60_000,
@@ -55,15 +60,15 @@ export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: nu
   });
   const verified = new LRUCache<string, AccessTokenClaims>({ max: opts.cacheSize ?? 10_000 });
 
-  return async function verify(token: string): Promise<AccessTokenClaims> {
-    const key = createHash('sha256').update(token).digest('base64url');
+  return async function verify(token: string, audience: string = config.api.audience): Promise<AccessTokenClaims> {
+    const key = `${audience} ${createHash('sha256').update(token).digest('base64url')}`;
     const hit = verified.get(key);
     if (hit && (hit.exp ?? 0) * 1000 > Date.now()) return hit;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, jwks, {
         issuer: config.authz.issuer,
-        audience: config.api.audience,
+        audience,
         typ: 'at+jwt',
         algorithms: ['RS256', 'ES256'],
         clockTolerance: CLOCK_SKEW_S,
