@@ -3,25 +3,44 @@ import type { Config } from '#shared/config/index.js';
 import { API_SCOPES, isApiScope } from '#shared/oauth/scopes.js';
 
 /**
- * Resource indicators (RFC 8707): the marketplace API is the one resource server. Its access
- * tokens are RFC 9068 JWTs with `aud` = API_AUDIENCE. A request for API scopes without a
- * `resource` parameter gets the API as default resource; a plain OpenID request gets an
- * opaque access token for userinfo.
+ * The resource servers Portcullis issues access tokens for (RFC 8707 indicators): the
+ * marketplace REST API (API_AUDIENCE) and its MCP endpoint (`<API_AUDIENCE>/mcp`, its own
+ * protected resource, RFC 9728). A token is good at one of them only: the API checks `aud`.
+ */
+export function resourceServers(config: Pick<Config, 'api'>): { api: string; mcp: string } {
+  return { api: config.api.audience, mcp: `${config.api.audience}/mcp` };
+}
+
+/**
+ * The API scopes a client may get in a token for either resource. Every client gets all of
+ * them today; the client's own registered scopes still bound the grant (oidc-provider).
+ * Hook: clients that registered themselves (RFC 7591) or identify by a client ID metadata
+ * document are cut to AGENT_SCOPES here (docs/agents.md).
+ */
+export function resourceScopesFor(_client: unknown): readonly string[] {
+  return API_SCOPES;
+}
+
+/**
+ * Resource indicators (RFC 8707). Access tokens for a resource server are RFC 9068 JWTs with
+ * `aud` = that resource. A request for API scopes without a `resource` parameter gets the REST
+ * API as default resource; a plain OpenID request gets an opaque access token for userinfo.
  */
 export function resourceIndicators(config: Config) {
-  const audience = config.api.audience;
+  const { api, mcp } = resourceServers(config);
+  const known = new Set([api, mcp]);
   return {
     enabled: true,
     defaultResource(ctx: KoaContextWithOIDC, _client: unknown, oneOf?: string[]) {
       if (oneOf) return oneOf;
-      return requestedScopes(ctx).some(isApiScope) ? audience : undefined;
+      return requestedScopes(ctx).some(isApiScope) ? api : undefined;
     },
     useGrantedResource: () => true,
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string): Promise<ResourceServer> {
-      if (resourceIndicator !== audience) throw new errors.InvalidTarget();
+    async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string, client: unknown): Promise<ResourceServer> {
+      if (!known.has(resourceIndicator)) throw new errors.InvalidTarget();
       return {
-        scope: API_SCOPES.join(' '),
-        audience,
+        scope: resourceScopesFor(client).join(' '),
+        audience: resourceIndicator,
         accessTokenTTL: config.tokens.accessTokenTtlS,
         accessTokenFormat: 'jwt',
         jwt: { sign: { alg: 'RS256' } },
