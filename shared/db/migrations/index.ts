@@ -7,6 +7,7 @@ import { twoFactor } from './0005_two_factor.js';
 import { billing } from './0006_billing.js';
 import { audit } from './0007_audit.js';
 import { oidcSessionBindings } from './0008_oidc_session_bindings.js';
+import { dynamicClients } from './0009_dynamic_clients.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -14,4 +15,4 @@ import { oidcSessionBindings } from './0008_oidc_session_bindings.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings];
+export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings, dynamicClients];
