@@ -4,7 +4,7 @@ import { appError } from '#shared/errors/index.js';
 import { translateDbError } from '#shared/db/index.js';
 import { clientInput, type ClientInput } from './schema.js';
 import { ClientErrors } from './errors.js';
-import { deleteClient, findClient, insertClient, listClients, type ClientRow } from '../queries/clients.js';
+import { deleteClient, findClient, insertClient, listClients, type ClientRow, type ClientSource } from '../queries/clients.js';
 
 export interface CreatedClient {
   clientId: string;
@@ -54,8 +54,9 @@ export function createClientService(db: Knex) {
       return { clientId, clientSecret, metadata };
     },
 
-    list(): Promise<ClientRow[]> {
-      return listClients(db);
+    /** Every client, or those of one source (`admin`: the CLI's; `dynamic`: self-registered, RFC 7591). */
+    list(source?: ClientSource): Promise<ClientRow[]> {
+      return listClients(db, source);
     },
 
     async show(clientId: string): Promise<ClientRow> {
@@ -88,5 +89,11 @@ function webHttpRedirect(c: { type: string; applicationType?: 'web' | 'native'; 
 /** What the CLI prints: never the secret (it is shown once, by create). */
 export function publicView(row: ClientRow): Record<string, unknown> {
   const { client_secret: _secret, ...rest } = row.metadata;
-  return { client_id: row.clientId, ...rest, created_at: new Date(row.createdAt).toISOString() };
+  return {
+    client_id: row.clientId,
+    ...rest,
+    source: row.source,
+    created_at: new Date(row.createdAt).toISOString(),
+    last_used_at: row.lastUsedAt === null ? null : new Date(row.lastUsedAt).toISOString(),
+  };
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { consumeModel, destroyModel, findModel, grantIdOf, revokeGrant, upsertModel } from '../queries/oidc-models.js';
-import { findClient } from '../queries/clients.js';
+import { deleteClientAndGrants, findClient, upsertDynamicClient } from '../queries/clients.js';
 
 export interface AdapterOptions {
   /** How long a revoked grant's tombstone is kept: at least the longest token lifetime. */
@@ -32,6 +32,12 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
     constructor(readonly model: string) {}
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+      // oidc-provider writes a Client only for RFC 7591 registration and RFC 7592 update: it
+      // joins the operator's clients in oauth_clients, marked dynamic (client_id is the key).
+      if (this.model === 'Client') {
+        const { client_id: _id, ...metadata } = payload as AdapterPayload & { client_id?: string };
+        return upsertDynamicClient(db, id, metadata, Date.now());
+      }
       await upsertModel(db, {
         model: this.model,
         id,
@@ -69,6 +75,11 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
     }
 
     async destroy(id: string): Promise<void> {
+      // RFC 7592 §2.3 (DELETE): the client goes, and with it its grants and tokens.
+      if (this.model === 'Client') {
+        await deleteClientAndGrants(db, id, Date.now() + opts.tombstoneTtlS * 1000);
+        return;
+      }
       await destroyModel(db, this.model, id);
     }
 
