@@ -43,6 +43,7 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
   app.use(koaHtmlFallback(c.config)); // browsers: a start page at / and an HTML 404
   app.use(limits.signInApi);
   app.use(limits.token);
+  app.use(limits.register);
 
   app.use(betterAuthOutage(c));
   app.use(betterAuthMount(c, limits));

@@ -16,6 +16,7 @@ import { fromRequest } from '#shared/audit/index.js';
  * | verify-mail:ip, verify-mail:recipient | client IP; email | /api/auth/send-verification-email |
  * | password-reset:ip, password-reset:account | client IP; email | /account/forgot-password |
  * | token:client | Basic-auth client id, else client IP | /token |
+ * | register:ip | client IP | POST /reg (RFC 7591 dynamic registration) |
  */
 export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'config' | 'audit' | 'metrics'>) {
   const m = c.config.rateLimitMultiplier;
@@ -47,6 +48,9 @@ export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'confi
     signInApi: middleware('sign-in:ip', (ctx) => (ctx.method === 'POST' && ctx.path === '/api/auth/sign-in/email' ? ctx.ip : undefined)),
     signUp: middleware('sign-up:ip', (ctx) => (ctx.method === 'POST' ? ctx.ip : undefined)),
     token: middleware('token:client', (ctx) => (ctx.method === 'POST' && ctx.path === '/token' ? basicClientId(ctx) ?? ctx.ip : undefined)),
+    // Every registration attempt counts, refused ones too. Matched as oidc-provider routes:
+    // any letter case, one trailing slash.
+    register: middleware('register:ip', (ctx) => (ctx.method === 'POST' && /^\/reg\/?$/i.test(ctx.path) ? ctx.ip : undefined)),
   };
 }
 

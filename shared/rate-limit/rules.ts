@@ -15,6 +15,8 @@ export const RATE_LIMIT_RULES = {
   'verify-mail:ip': { capacity: 5, refillPerSecond: 1 / 60 },
   'verify-mail:recipient': { capacity: 3, refillPerSecond: 1 / 300 },
   'token:client': { capacity: 100, refillPerSecond: 10 },
+  // RFC 7591 registration (POST /reg) per client address: self-registered clients are free to create.
+  'register:ip': { capacity: 10, refillPerSecond: 1 / 60 },
 } as const satisfies Record<string, TokenBucketRule>;
 
 export type RateLimitRuleName = keyof typeof RATE_LIMIT_RULES;
