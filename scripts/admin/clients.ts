@@ -12,6 +12,14 @@ const CREATE_USAGE =
   '[--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-uri https://… | --jwks JSON] ' +
   '[--post-logout-redirect-uri URI …] [--client-credentials] [--id-token-alg RS256|ES256]';
 
+const LIST_USAGE = '[--admin | --dynamic]';
+
+function listSource(args: string[]): 'admin' | 'dynamic' | undefined {
+  if (args.length === 0) return undefined;
+  if (args.length === 1 && (args[0] === '--admin' || args[0] === '--dynamic')) return args[0].slice(2) as 'admin' | 'dynamic';
+  throw new UsageError(`usage: npm run admin -- clients:list ${LIST_USAGE}`);
+}
+
 function parseJwks(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -86,16 +94,21 @@ export const clientCommands: Record<string, Command> = {
     },
   },
   'clients:list': {
-    summary: 'list registered clients',
-    run: (_args, write) =>
-      withDb(async (db) => {
-        const rows = await createClientService(db).list();
-        if (rows.length === 0) write('no clients');
-        for (const r of rows) {
+    summary: 'list clients: operator-created first, then self-registered (RFC 7591) ones',
+    usage: LIST_USAGE,
+    run: (args, write) => {
+      const source = listSource(args);
+      return withDb(async (db) => {
+        const rows = await createClientService(db).list(source);
+        if (rows.length === 0) write(source ? `no ${source} clients` : 'no clients');
+        // One line per client: id, type, name, source, last use (dynamic clients only; '-' when never).
+        for (const r of [...rows.filter((x) => x.source === 'admin'), ...rows.filter((x) => x.source === 'dynamic')]) {
           const m = r.metadata as { client_name?: string; token_endpoint_auth_method?: string };
-          write(`${r.clientId}\t${m.token_endpoint_auth_method === 'none' ? 'public' : 'confidential'}\t${m.client_name ?? ''}`);
+          const lastUsed = r.source === 'dynamic' ? (r.lastUsedAt === null ? '-' : new Date(r.lastUsedAt).toISOString()) : '';
+          write([r.clientId, m.token_endpoint_auth_method === 'none' ? 'public' : 'confidential', m.client_name ?? '', r.source, lastUsed].join('\t').trimEnd());
         }
-      }),
+      });
+    },
   },
   'clients:show': {
     summary: 'show one client (JSON, without its secret)',
@@ -104,7 +117,7 @@ export const clientCommands: Record<string, Command> = {
       withDb(async (db) => write(JSON.stringify(publicView(await createClientService(db).show(one(args, 'clients:show CLIENT_ID'))), null, 2))),
   },
   'clients:delete': {
-    summary: 'delete a client',
+    summary: 'delete a client (operator-created or self-registered)',
     usage: 'CLIENT_ID',
     run: (args, write) =>
       withDb(async (db, config) => {

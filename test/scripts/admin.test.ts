@@ -6,6 +6,7 @@ import { loadConfig } from '#shared/config/index.js';
 import { createDb, migrations } from '#shared/db/index.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 import { auditRow } from '../helpers/audit-row.js';
+import { upsertDynamicClient } from '#authz/queries/clients.js';
 
 interface Run {
   code: number | null;
@@ -128,6 +129,37 @@ describe('scripts/admin.ts (CLI process)', function () {
     expect((await admin(['keys:add', '--alg', 'HS256'])).code).to.equal(2);
     expect((await admin(['keys:promote'])).code).to.equal(2);
     expect(await ok(['clients:list'])).to.not.include('Bad');
+  });
+
+  it('clients:list shows the source, lists self-registered clients after the operator\'s (--dynamic / --admin filter); clients:delete removes a dynamic one', async () => {
+    const used = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    const never = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
+    const db = createDb((await loadConfig({ DATA_DIR: dir, NODE_ENV: 'development' })).config.db);
+    try {
+      const metadata = (name: string) => ({ client_name: name, token_endpoint_auth_method: 'none', redirect_uris: ['http://127.0.0.1/cb'], application_type: 'native', scope: 'openid' });
+      await upsertDynamicClient(db, used, metadata('Self agent'), Date.now());
+      await upsertDynamicClient(db, never, metadata('Idle agent'), Date.now() + 1);
+      await db('oauth_clients').where({ client_id: used }).update({ last_used_at: Date.parse('2026-01-02T03:04:05.000Z') });
+    } finally {
+      await db.destroy();
+    }
+    const lines = (await ok(['clients:list'])).trim().split('\n');
+    const dynamicLines = [`${used}\tpublic\tSelf agent\tdynamic\t2026-01-02T03:04:05.000Z`, `${never}\tpublic\tIdle agent\tdynamic\t-`];
+    expect(lines.slice(-2)).to.deep.equal(dynamicLines);
+    expect(lines).to.include('conf-app\tconfidential\tConf\tadmin');
+    expect(lines.slice(0, -2).every((l) => l.endsWith('\tadmin'))).to.equal(true);
+    expect((await ok(['clients:list', '--dynamic'])).trim().split('\n')).to.deep.equal(dynamicLines);
+    expect(await ok(['clients:list', '--admin'])).to.include('conf-app\tconfidential\tConf\tadmin').and.not.include('dynamic');
+    expect(JSON.parse(await ok(['clients:show', used]))).to.include({ client_id: used, source: 'dynamic', last_used_at: '2026-01-02T03:04:05.000Z' });
+    expect(JSON.parse(await ok(['clients:show', 'conf-app']))).to.include({ source: 'admin', last_used_at: null });
+    const bad = await admin(['clients:list', '--self']);
+    expect([bad.code, bad.out.trim()]).to.deep.equal([2, 'usage: npm run admin -- clients:list [--admin | --dynamic]']);
+
+    expect(await ok(['clients:delete', used])).to.include(`deleted ${used}`);
+    expect((await audited('client.deleted')).filter((r) => r.subject_id === used)).to.deep.equal([cliRow('client.deleted', ['client', used], { reason: 'operator' })]);
+    expect((await ok(['clients:list', '--dynamic'])).trim().split('\n')).to.deep.equal([dynamicLines[1]]);
+    expect((await ok(['clients:delete', never]))).to.include(`deleted ${never}`);
+    expect(await ok(['clients:list', '--dynamic'])).to.include('no dynamic clients');
   });
 
   it('keys: list, add, promote, remove; dev-secrets.json stays 0600 and keeps its other secrets', async () => {
