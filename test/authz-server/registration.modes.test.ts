@@ -46,7 +46,7 @@ describe('dynamic registration modes and limits (REGISTRATION_MODE, register:ip)
 
     it('advertises the endpoint; without the token or with a wrong one: 401 invalid_token, nothing stored', async () => {
       expect((await discovery(issuer)).registration_endpoint).to.equal(`${issuer}/reg`);
-      for (const headers of [{}, { authorization: `Bearer ${IAT}x` }, { authorization: 'Bearer wrong' }]) {
+      for (const headers of [{}, { authorization: `Bearer ${IAT}x` }, { authorization: 'Bearer wrong' }] as Record<string, string>[]) {
         const res = await post(`${issuer}/reg`, agent(), headers);
         expect([res.status, res.body.error], JSON.stringify(headers)).to.deep.equal([401, 'invalid_token']);
         expect(res.headers.get('www-authenticate')).to.match(/^Bearer /);
@@ -61,7 +61,7 @@ describe('dynamic registration modes and limits (REGISTRATION_MODE, register:ip)
       const refused = await post(`${issuer}/reg`, agent({ token_endpoint_auth_method: 'client_secret_basic' }), { authorization: `Bearer ${IAT}` });
       expect([refused.status, refused.body.error]).to.deep.equal([400, 'invalid_client_metadata']);
       expect(await dynamicCount(env.db)).to.equal(0);
-      const config = await oidc.dynamicClientRegistration(new URL(issuer), agent({ scope: 'openid' }), oidc.None(), { initialAccessToken: IAT, execute: [oidc.allowInsecureRequests] });
+      const config = await oidc.dynamicClientRegistration(new URL(issuer), agent({ scope: 'openid' }) as Partial<oidc.ClientMetadata>, oidc.None(), { initialAccessToken: IAT, execute: [oidc.allowInsecureRequests] });
       const id = config.clientMetadata().client_id;
       expect(config.clientMetadata()).to.include({ client_name: 'Test agent', scope: 'openid', token_endpoint_auth_method: 'none' });
       expect(await env.db('oauth_clients').where({ client_id: id }).first()).to.deep.include({ source: 'dynamic' });

@@ -106,7 +106,7 @@ function suite(backend: Backend) {
     });
 
     it('a client registered with openid-client signs a person in (code + PKCE S256, resource = the API) and refreshes, within the scope it registered', async () => {
-      const config = await oidc.dynamicClientRegistration(new URL(issuer), agent({ scope: 'openid offline_access listings:read' }), oidc.None(), { execute: [oidc.allowInsecureRequests] });
+      const config = await oidc.dynamicClientRegistration(new URL(issuer), agent({ scope: 'openid offline_access listings:read' }) as Partial<oidc.ClientMetadata>, oidc.None(), { execute: [oidc.allowInsecureRequests] });
       const id = config.clientMetadata().client_id;
       // usage:read is an agent scope it did not register, listings:write one no agent may hold.
       for (const extra of ['usage:read', 'listings:write']) {
