@@ -14,6 +14,7 @@ import { nativeOfflineAccess } from './offline-access.js';
 import { introspectionAllowed } from './introspection.js';
 import { registrationFeatures } from './registration.js';
 import { clientIdMetadataFeature } from './client-id-metadata.js';
+import { createOutboundFetch } from './outbound-fetch.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { renderMessage } from '../pages/message.js';
 import { renderLogoutConfirm } from '../pages/logout.js';
@@ -53,6 +54,7 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
   const t = config.tokens;
   const https = config.authz.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
+  const metadataDocuments = clientIdMetadataFeature(config);
   return {
     adapter: createAdapterClass(db, { tombstoneTtlS: tombstoneTtlS(t), ...hooks }),
     jwks: providerJwks(config.secrets.signingKeys.keys as RingKey[]) as Configuration['jwks'],
@@ -84,6 +86,10 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
       introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((m) => m !== 'none'),
     },
     pkce: { required: () => true },
+    // Every URL the server fetches for a client (metadata documents, jwks_uri) reaches public
+    // addresses only: oidc/outbound-fetch.ts.
+    fetch: metadataDocuments.fetch(createOutboundFetch({ allowLoopback: config.agents.metadataDocuments.allowLoopback })) as Configuration['fetch'],
+    fetchResponseBodyLimits: { 'client_id metadata document': 5 * 1024, jwks_uri: 64 * 1024, sector_identifier_uri: 64 * 1024 },
     allowOmittingSingleRegisteredRedirectUri: false,
     rotateRefreshToken: true,
     cookies: {
@@ -108,7 +114,7 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
       },
       resourceIndicators: resourceIndicators(config) as never,
       ...(registrationFeatures(config, db) as object),
-      clientIdMetadataDocument: clientIdMetadataFeature(config) as never,
+      clientIdMetadataDocument: metadataDocuments.feature as never,
     },
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
