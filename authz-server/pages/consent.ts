@@ -9,12 +9,41 @@ export interface ConsentPageInput {
   /** Ends this browser's session and starts the request again with a fresh sign-in. */
   switchAction: string;
   clientName: string;
+  /**
+   * Who vouches for the client: an operator registered it, or it joined by itself (RFC 7591
+   * registration, or a client ID metadata document at `host`) and its name is only its own claim.
+   */
+  provenance: ClientProvenance;
+  /** Where the answer goes (the redirect URI), as a person reads it. */
+  redirectTo: string;
   /** The signed-in account the client will act for (session planting shows here). */
   account: string;
   /** OpenID scopes: what the client learns about the person. */
   aboutYou: string[];
   /** Resource scopes, per resource server (RFC 8707 indicator). */
   resources: { indicator: string; scopes: string[] }[];
+}
+
+export type ClientProvenance = { kind: 'operator' } | { kind: 'registered' } | { kind: 'metadata-document'; host: string };
+
+/** A redirect URI as a person can judge it: a host, "an app on this device", or the app's scheme. */
+export function describeRedirect(uri: string): string {
+  if (!URL.canParse(uri)) return uri;
+  const u = new URL(uri);
+  if (u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) return 'an app on this device';
+  if (u.protocol === 'https:' || u.protocol === 'http:') return u.host;
+  return `the app ${u.protocol.slice(0, -1)}`;
+}
+
+function who(input: ConsentPageInput): string {
+  const name = `<strong>${esc(input.clientName)}</strong>`;
+  if (input.provenance.kind === 'operator') return `<p>${name} is asking to:</p>`;
+  const from =
+    input.provenance.kind === 'metadata-document'
+      ? `It identifies itself by a document at <strong>${esc(input.provenance.host)}</strong>.`
+      : 'It registered itself with this marketplace.';
+  return `<p>${name} <small>(name given by the app itself, not checked by us)</small> is asking to:</p>
+<p class="provenance">${from} Only allow it if you started this from an app you trust.</p>`;
 }
 
 const list = (scopes: string[]) => scopes.map((s) => `<li>${esc(DESCRIPTIONS[s] ?? s)} <small>(${esc(s)})</small></li>`).join('\n');
@@ -30,8 +59,9 @@ export function renderConsent(ctx: Context, input: ConsentPageInput): void {
     `<h1>Allow access?</h1>
 <p class="account">Signed in as <strong>${esc(input.account)}</strong>.</p>
 <form method="post" action="${esc(input.switchAction)}" class="inline-text"><button type="submit" class="link">Not you? Use another account</button></form>
-<p><strong>${esc(input.clientName)}</strong> is asking to:</p>
+${who(input)}
 ${groups.join('\n')}
+<p class="redirect">After you answer you go back to <strong>${esc(input.redirectTo)}</strong>.</p>
 <form method="post" action="${esc(input.action)}" class="actions">
   <button type="submit" name="decision" value="allow">Allow</button>
   <button type="submit" name="decision" value="deny" class="secondary">Deny</button>

@@ -7,7 +7,8 @@ import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
 import { fromRequest } from '#shared/audit/index.js';
 import { renderLogin } from '../pages/login.js';
-import { renderConsent } from '../pages/consent.js';
+import { describeRedirect, renderConsent, type ClientProvenance } from '../pages/consent.js';
+import { findClient } from '../queries/clients.js';
 import { renderMessage } from '../pages/message.js';
 import { renderTotpChallenge } from '../pages/two-factor.js';
 import { epochTime } from '../oidc/time.js';
@@ -69,6 +70,13 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
     const client = await provider.Client.find(String(d.params.client_id));
     return client?.clientName ?? String(d.params.client_id);
   };
+  // Who vouches for the client (the consent page says it when nobody but the client does).
+  const provenance = async (d: Details): Promise<ClientProvenance> => {
+    const id = String(d.params.client_id);
+    const client = (await provider.Client.find(id)) as { clientIdMetadataDocument?: boolean } | undefined;
+    if (client?.clientIdMetadataDocument) return { kind: 'metadata-document', host: new URL(id).host };
+    return (await findClient(c.db, id))?.source === 'dynamic' ? { kind: 'registered' } : { kind: 'operator' };
+  };
   const action = (d: Details, step: string) => `/interaction/${d.uid}/${step}`;
   // Sign-up links back here once the account exists (a link only: routes/account.ts accepts
   // nothing but an interaction path).
@@ -96,6 +104,8 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
         action: action(d, 'consent'),
         switchAction: action(d, 'switch-account'),
         clientName: await clientName(d),
+        provenance: await provenance(d),
+        redirectTo: describeRedirect(String(d.params.redirect_uri ?? '')),
         account: account?.email ?? '',
         aboutYou: (pd.missingOIDCScope ?? []).filter((s) => !isApiScope(s)),
         resources: Object.entries(pd.missingResourceScopes ?? {}).map(([indicator, scopes]) => ({ indicator, scopes })),
