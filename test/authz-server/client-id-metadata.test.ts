@@ -49,7 +49,7 @@ describe('authz-server client ID metadata documents', function () {
   const developerDetail = (text: string) => /<summary>Details for the application's developer<\/summary>\s*<p><code>([^<]+)<\/code>(?::\s*([^<]*))?<\/p>/.exec(text)?.slice(1, 3);
 
   async function metadataAudit(db: AuthzEnv['db']) {
-    return (await db('audit_log').where({ event: 'client.metadata_fetched' }).orderBy('created_at', 'asc')).map((r: Record<string, unknown>) => ({ ...auditRow(r), id: r.id }));
+    return (await db('audit_log').where({ event: 'client.metadata_fetched' }).orderBy('created_at', 'asc')).map((r: Record<string, unknown>) => ({ ...auditRow(r), id: r.id }) as ReturnType<typeof auditRow> & { id: unknown });
   }
   /**
    * The refusals recorded since the rows `seen`, once one with `outcome` arrived (audit rows
