@@ -52,7 +52,7 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   const document = openApiDocument(contracts, c.config);
   const docs = new Router().get('/openapi.json', (ctx) => void (ctx.body = document));
   const webhook = billingWebhookRouter({ db: c.db, config: c.config, logger: c.logger, audit: c.audit });
-  for (const router of [wellKnownRoutes(c.config), docs, webhook, registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes })]) {
+  for (const router of [wellKnownRoutes(c.config), docs, webhook, registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes, audit: c.audit })]) {
     mountRouter(app, router);
   }
   return { auth, contracts };

@@ -1,32 +1,35 @@
 import type { Context, Middleware } from 'koa';
 import { fromRequest, type Audit, type AuditEventName, type AuditInput } from '#shared/audit/index.js';
 import { toAppError } from '#shared/http/index.js';
+import type { Caller } from '../auth/principal.js';
 
-type Outcome = { event: AuditEventName; outcome: AuditInput['outcome']; subject?: AuditInput['subject']; properties?: Record<string, unknown> };
-
-const field = (ctx: Context, name: string): unknown => ((ctx.request as unknown as { body?: Record<string, unknown> }).body ?? {})[name];
+/** One audit event as an operation describes it; the actor and the request are added here. */
+export interface AuditFacts {
+  event: AuditEventName;
+  subject?: AuditInput['subject'];
+  properties?: Record<string, unknown>;
+}
 
 /**
- * Which finished API requests are audit events, decided at one edge from the route and the
- * answer (never from request bodies beyond the ids the catalog allows). Services stay free of
- * audit plumbing; the catalog's allow-list still decides what is stored.
+ * Records one event for a call made in `ctx` by `caller` (the request id, address prefix and
+ * user agent come from the HTTP request that carried it, a REST call or an MCP tool call alike).
+ * The catalog's allow-list still decides which properties are stored.
  */
-function classify(ctx: Context, status: number, code: string | undefined, details: Record<string, unknown> | undefined): Outcome | undefined {
-  const id = typeof ctx.params?.id === 'string' ? ctx.params.id : undefined;
-  const listingId = field(ctx, 'listingId');
-  if (code === 'REVIEW_REJECTED') return { event: 'review.rejected', outcome: 'denied', properties: { reason: details?.reason, listingId: ctx.params?.listingId } };
-  if (code === 'INVALID_RETURN_URL') return { event: 'return_url.rejected', outcome: 'denied', properties: { reason: 'not_allowed' } };
-  if (code === 'QUOTA_EXCEEDED') return { event: 'quota.exceeded', outcome: 'denied', properties: { listingId } };
-  if (code === 'IDEMPOTENCY_KEY_REUSED') return { event: 'client_req_id.conflicted', outcome: 'denied', properties: { route: ctx.path } };
-  if (ctx.method !== 'POST') return undefined;
-  if (status === 200 && id && ctx.path.endsWith('/publish')) return { event: 'listing.published', outcome: 'success', subject: { type: 'listing', id }, properties: { status: 'published' } };
-  if (status === 200 && id && ctx.path.endsWith('/suspend')) return { event: 'listing.suspended', outcome: 'success', subject: { type: 'listing', id }, properties: { reason: 'admin' } };
-  if (status === 201 && ctx.path === '/v1/checkout/sessions') return { event: 'checkout.created', outcome: 'success', properties: { listingId } };
-  if (ctx.path === '/v1/webhooks/stripe') {
-    if (status === 400) return { event: 'webhook.rejected', outcome: 'denied', properties: { provider: 'stripe', reason: code } };
-    if (status >= 500) return { event: 'webhook.failed', outcome: 'failure', properties: { provider: 'stripe', errorCode: code } };
-    if (status === 200) return { event: 'webhook.processed', outcome: 'success', properties: { provider: 'stripe' } };
-  }
+export function recordAudit(audit: Pick<Audit, 'record'>, ctx: Context, caller: Caller | undefined, outcome: AuditInput['outcome'], facts: AuditFacts): void {
+  const actor = !caller ? {} : caller.kind === 'client' ? { clientId: caller.clientId } : { userId: caller.userId, ...(caller.clientId ? { clientId: caller.clientId } : {}) };
+  audit.record(facts.event, { outcome, actor, ...(facts.subject ? { subject: facts.subject } : {}), ...fromRequest(ctx), properties: facts.properties ?? {} });
+}
+
+/**
+ * The Stripe webhook's outcome, decided at the edge from the answer: the route is signed rather
+ * than a contract, so it has no `audit` rule of its own (contract routes declare theirs, see
+ * RouteContract.audit, and record them wherever they are called from).
+ */
+function classify(ctx: Context, status: number, code: string | undefined): (AuditFacts & { outcome: AuditInput['outcome'] }) | undefined {
+  if (ctx.method !== 'POST' || ctx.path !== '/v1/webhooks/stripe') return undefined;
+  if (status === 400) return { event: 'webhook.rejected', outcome: 'denied', properties: { provider: 'stripe', reason: code } };
+  if (status >= 500) return { event: 'webhook.failed', outcome: 'failure', properties: { provider: 'stripe', errorCode: code } };
+  if (status === 200) return { event: 'webhook.processed', outcome: 'success', properties: { provider: 'stripe' } };
   return undefined;
 }
 
@@ -35,22 +38,17 @@ export function koaAudit(audit: Audit): Middleware {
   return async (ctx, next) => {
     let status = 0;
     let code: string | undefined;
-    let details: Record<string, unknown> | undefined;
     try {
       await next();
       status = ctx.status;
       code = (ctx.body as { error?: { code?: string } } | undefined)?.error?.code;
     } catch (err) {
       const e = toAppError(err);
-      [status, code, details] = [e.status, e.code, e.data];
+      [status, code] = [e.status, e.code];
       throw err;
     } finally {
-      const o = classify(ctx, status, code, details);
-      if (o) {
-        const p = ctx.state.principal;
-        const actor = !p ? {} : p.kind === 'client' ? { clientId: p.clientId } : { userId: p.userId, ...(p.clientId ? { clientId: p.clientId } : {}) };
-        audit.record(o.event, { outcome: o.outcome, actor, ...(o.subject ? { subject: o.subject } : {}), ...fromRequest(ctx), properties: o.properties ?? {} });
-      }
+      const o = classify(ctx, status, code);
+      if (o) recordAudit(audit, ctx, ctx.state.principal, o.outcome, o);
     }
   };
 }

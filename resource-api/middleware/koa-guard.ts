@@ -4,7 +4,14 @@ import { roles } from '#shared/auth/permissions.js';
 import { AuthErrors } from '../auth/errors.js';
 import { scopesFor, type Permission } from '../auth/scopes.js';
 import { challenge } from './koa-auth.js';
-import type { Principal } from '../auth/principal.js';
+import type { Caller, Principal } from '../auth/principal.js';
+
+/**
+ * Who may call an operation. `public`: anyone, even anonymous or a client acting for itself;
+ * `authenticated`: any person; `{ permission }`: a person whose role allows it and, for a
+ * bearer token, whose token carries the scope for it (auth/scopes.ts).
+ */
+export type Access = 'public' | 'authenticated' | { permission: Permission };
 
 /** Whether the caller may use `permission`: role allows it and, for a token, scopes do too. */
 export function allows(p: Principal, permission: Permission): boolean {
@@ -13,25 +20,33 @@ export function allows(p: Principal, permission: Permission): boolean {
 }
 
 /**
- * RBAC for one route: the caller's role (fresh from the database, set by koa-auth) must allow
- * `required`; a bearer token must also carry the scope for each permission.
+ * The access rule of one operation, for every way it is called (a REST route, an MCP tool):
+ * throws the refusal the caller gets. The role is fresh from the database (koa-auth), so a
+ * demotion applies to the very next call; the token's scopes are checked before the role, so
+ * a token without the scope learns that first (RFC 6750 §3.1 insufficient_scope).
  */
-export function koaGuard(required: Permission): Middleware {
-  const needed = scopesFor(required);
-  return async (ctx, next) => {
-    const principal = ctx.state.principal;
-    if (!principal) throw appError(AuthErrors, 'UNAUTHENTICATED', { headers: challenge() });
-    // Permissions belong to roles, and a client acting for itself has none.
-    if (principal.kind === 'client') throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
-    if (principal.scopes) {
-      const missing = needed.filter((s) => s === null || !principal.scopes!.includes(s));
-      if (missing.length > 0) {
-        const wanted = needed.filter((s): s is string => s !== null).join(' ');
-        throw appError(AuthErrors, 'INSUFFICIENT_SCOPE', { headers: challenge('insufficient_scope', undefined, wanted || undefined) });
-      }
+export function authorize(caller: Caller | undefined, access: Access): void {
+  if (access === 'public') return;
+  if (!caller) throw appError(AuthErrors, 'UNAUTHENTICATED', { headers: challenge() });
+  // Permissions belong to roles, and a client acting for itself has none.
+  if (caller.kind === 'client') throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
+  if (access === 'authenticated') return;
+  const needed = scopesFor(access.permission);
+  if (caller.scopes) {
+    const missing = needed.filter((s) => s === null || !caller.scopes!.includes(s));
+    if (missing.length > 0) {
+      const wanted = needed.filter((s): s is string => s !== null).join(' ');
+      throw appError(AuthErrors, 'INSUFFICIENT_SCOPE', { headers: challenge('insufficient_scope', undefined, wanted || undefined) });
     }
-    const result = roles[principal.role].authorize(required as never);
-    if (!result.success) throw appError(AuthErrors, 'FORBIDDEN');
+  }
+  if (!roles[caller.role].authorize(access.permission as never).success) throw appError(AuthErrors, 'FORBIDDEN');
+}
+
+/** RBAC for one route: `authorize` against the caller koa-auth established. */
+export function koaGuard(required: Permission | Access): Middleware {
+  const access: Access = typeof required === 'string' || 'permission' in required ? (required as Access) : { permission: required };
+  return async (ctx, next) => {
+    authorize(ctx.state.principal, access);
     await next();
   };
 }

@@ -7,6 +7,7 @@ import type { ListingRow } from '../queries/listings.js';
 import type { ListingService } from '../services/listings.js';
 import type { Permission } from '../auth/scopes.js';
 import type { Principal } from '../auth/principal.js';
+import type { AuditFacts } from '../middleware/koa-audit.js';
 import { listingInput, listingPage, listingPatch, listingSearch, listingView } from './listings.schema.js';
 
 const iso = (t: number | string | null) => (t === null ? null : new Date(Number(t)).toISOString());
@@ -70,15 +71,18 @@ export function listingRoutes(listings: ListingService): RouteContract[] {
     }),
     ...(
       [
-        ['publish', 'publishListing', 'Publish a draft', { listing: ['publish'] }, listings.publish, OWNED],
-        ['unpublish', 'unpublishListing', 'Return a published listing to draft', { listing: ['publish'] }, listings.unpublish, OWNED],
+        ['publish', 'publishListing', 'Publish a draft', { listing: ['publish'] }, listings.publish, OWNED,
+          (id) => ({ event: 'listing.published', subject: { type: 'listing', id }, properties: { status: 'published' } })],
+        ['unpublish', 'unpublishListing', 'Return a published listing to draft', { listing: ['publish'] }, listings.unpublish, OWNED, undefined],
         ['suspend', 'suspendListing', 'Suspend a listing (admin)', { listing: ['suspend'] }, listings.suspend,
-          errorCodes(ListingErrors, 'LISTING_NOT_FOUND', 'LISTING_SUSPENDED', 'INVALID_TRANSITION')],
-      ] satisfies [string, string, string, Permission, (id: string, p: Principal) => Promise<ListingRow>, ErrorCodeRef[]][]
-    ).map(([action, operationId, summary, permission, run, codes]) =>
+          errorCodes(ListingErrors, 'LISTING_NOT_FOUND', 'LISTING_SUSPENDED', 'INVALID_TRANSITION'),
+          (id) => ({ event: 'listing.suspended', subject: { type: 'listing', id }, properties: { reason: 'admin' } })],
+      ] satisfies [string, string, string, Permission, (id: string, p: Principal) => Promise<ListingRow>, ErrorCodeRef[], ((id: string) => AuditFacts) | undefined][]
+    ).map(([action, operationId, summary, permission, run, codes, audited]) =>
       defineRoute({
         method: 'post', path: `/v1/listings/:id/${action}`, operationId, summary, tag: 'listings', access: { permission },
         params: idParam, response: listingView, status: 200, errors: [400, 401, 403, 404, 409, 503], errorCodes: codes,
+        audit: audited && { success: ({ params }) => audited(params.id) },
         handler: async (_ctx, { params, principal }) => toListingView(await run(params.id, principal!)),
       }),
     ),

@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { HttpErrors, StorageErrors } from '#shared/errors/index.js';
+import { HttpErrors, StorageErrors, type AppError } from '#shared/errors/index.js';
 import { ReviewErrors } from '../errors/reviews.js';
 import { defineRoute, errorCodes, type RouteContract } from '../http/contract.js';
 import { cursorParam, encodeCursor } from '../http/cursor.js';
 import { allows } from '../middleware/koa-guard.js';
+import type { AuditFacts } from '../middleware/koa-audit.js';
 import type { Permission } from '../auth/scopes.js';
 import type { ReviewRow } from '../queries/reviews.js';
 import { createReviewService } from '../services/reviews.js';
@@ -35,6 +36,8 @@ const Review = z.object({
 const ReviewPage = z.object({ items: z.array(Review), nextCursor: z.string().nullable() }).meta({ id: 'ReviewPage' });
 // PostgreSQL refuses a NUL in stored text (shared/db/errors.ts); SQLite stores it.
 const NUL = errorCodes(StorageErrors, 'UNSUPPORTED_CHARACTER');
+/** The moderation's reason (never the text), and the listing where the path names it. */
+const reviewRejected = (error: AppError, listingId?: string): AuditFacts => ({ event: 'review.rejected', properties: { reason: error.data?.reason, listingId } });
 
 function present(r: ReviewRow): z.infer<typeof Review> {
   return {
@@ -69,6 +72,7 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
       summary: 'Review a listing you are entitled to (once)',
       params: ListingParams, body: CreateBody, response: Review, status: 201, errors: [400, 401, 403, 404, 409, 413, 415, 422, 503],
       errorCodes: [...errorCodes(ReviewErrors, 'LISTING_NOT_FOUND', 'NOT_ENTITLED', 'REVIEW_EXISTS', 'REVIEW_REJECTED'), ...NUL],
+      audit: { refused: { REVIEW_REJECTED: ({ params }, error) => reviewRejected(error, params.listingId) } },
       handler: async (_ctx, { params, body, principal }) => present(await reviews.create(principal!.userId, params.listingId, body)),
     }),
     defineRoute({
@@ -76,6 +80,7 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
       summary: 'Edit your review',
       params: ReviewParams, body: UpdateBody, response: Review, status: 200, errors: [400, 401, 403, 404, 413, 415, 422, 503],
       errorCodes: [...errorCodes(ReviewErrors, 'REVIEW_NOT_FOUND', 'REVIEW_REJECTED'), ...NUL],
+      audit: { refused: { REVIEW_REJECTED: (_input, error) => reviewRejected(error) } },
       handler: async (_ctx, { params, body, principal }) => present(await reviews.update(principal!.userId, params.id, body)),
     }),
     defineRoute({

@@ -36,6 +36,12 @@ export function usageRoutes(usage: UsageService): RouteContract[] {
       summary: 'Consume quota; a repeated clientReqId replays the first answer',
       body: ReportBody, response: UsageResult, status: 201, errors: [400, 401, 402, 403, 409, 413, 415, 503],
       errorCodes: errorCodes(BillingErrors, 'NOT_ENTITLED', 'QUOTA_EXCEEDED', 'IDEMPOTENCY_KEY_REUSED'),
+      audit: {
+        refused: {
+          QUOTA_EXCEEDED: ({ body }) => ({ event: 'quota.exceeded', properties: { listingId: body.listingId } }),
+          IDEMPOTENCY_KEY_REUSED: () => ({ event: 'client_req_id.conflicted', properties: { route: '/v1/usage' } }),
+        },
+      },
       handler: async (_ctx, { body, principal }) => usage.report(principal!.userId, body),
     }),
     defineRoute({

@@ -73,7 +73,7 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
     const app: Koa = createHttpApp({ config, logger: logs.logger, publicUrl: config.api.audience, readiness: readinessChecks(container), drain: createDrain() });
     const authDeps = { db, auth: container.auth, config, verifyToken: createAccessTokenVerifier(config, { jwksCooldownMs: 0 }) };
     mountRouter(app, billingWebhookRouter({ db, config, logger: logs.logger, audit: container.audit, handlers }));
-    mountRouter(app, registerRoutes(billingRoutes({ db, config }), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: config.http.bodyLimitBytes }));
+    mountRouter(app, registerRoutes(billingRoutes({ db, config }), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: config.http.bodyLimitBytes, audit: container.audit }));
     const server = http.createServer(app.callback());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };

@@ -44,7 +44,7 @@ export async function startReviewsApi(backend: Backend, pgUrl?: string) {
       return hook.check(draft);
     },
   };
-  const router = registerRoutes(reviewRoutes({ db, moderation }), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: 102400 });
+  const router = registerRoutes(reviewRoutes({ db, moderation }), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: 102400, audit: container.audit });
   app.use(router.routes());
   app.use(router.allowedMethods());
   const server = http.createServer(app.callback());
