@@ -37,20 +37,30 @@ export function challenge(error?: string, description?: string, scope?: string):
   return { 'WWW-Authenticate': params.length ? `Bearer ${params.join(', ')}` : 'Bearer' };
 }
 
+export interface AuthOptions {
+  /** Public routes: anonymous callers and clients acting for themselves pass too. */
+  optional?: boolean;
+  /** A client acting for itself passes (its calls are then authorized one by one: /mcp). */
+  clients?: boolean;
+  /** Whether the session cookie is a credential here (default true; /mcp takes bearer tokens only). */
+  sessions?: boolean;
+}
+
 /**
  * Establishes `ctx.state.principal` from exactly one credential: a bearer JWT from our
  * authorization server, or the better-auth session cookie. The role and ban state always
  * come from the database, so a demotion or ban applies to the very next request.
  *
- * `optional` (public routes): anonymous callers and clients acting for themselves pass too.
- * Otherwise the route acts for a person, and a client's own token is 403 USER_TOKEN_REQUIRED.
+ * Unless `optional` or `clients`, the route acts for a person, and a client's own token is 403
+ * USER_TOKEN_REQUIRED.
  */
-export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Middleware {
+export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
   // The browsers the cookie may write from: the same allow-list as CORS (koa-cors.ts).
   const cookieOrigins = originsOf(deps.config.frontendOrigins);
+  const sessions = opts.sessions ?? true;
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
-    const hasCookie = SESSION_COOKIE.test(ctx.get('Cookie'));
+    const hasCookie = sessions && SESSION_COOKIE.test(ctx.get('Cookie'));
     if (header && hasCookie) throw appError(AuthErrors, 'AMBIGUOUS_CREDENTIALS', { headers: challenge('invalid_request', 'send one credential') });
     if (header) {
       const m = BEARER.exec(header);
@@ -64,7 +74,7 @@ export function koaAuth(deps: AuthDeps, opts: { optional?: boolean } = {}): Midd
       }
       const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
       if (isClientToken(claims)) {
-        if (!opts.optional) throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
+        if (!opts.optional && !opts.clients) throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
         ctx.state.principal = { kind: 'client', method: 'bearer', clientId: claims.client_id, scopes } satisfies ClientPrincipal;
         return next();
       }
