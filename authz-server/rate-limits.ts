@@ -47,7 +47,8 @@ export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'confi
     },
     signInApi: middleware('sign-in:ip', (ctx) => (ctx.method === 'POST' && ctx.path === '/api/auth/sign-in/email' ? ctx.ip : undefined)),
     signUp: middleware('sign-up:ip', (ctx) => (ctx.method === 'POST' ? ctx.ip : undefined)),
-    token: middleware('token:client', (ctx) => (ctx.method === 'POST' && ctx.path === '/token' ? basicClientId(ctx) ?? ctx.ip : undefined)),
+    // Matched as oidc-provider routes (any letter case, one trailing slash): /TOKEN is /token.
+    token: middleware('token:client', (ctx) => (ctx.method === 'POST' && /^\/token\/?$/i.test(ctx.path) ? basicClientId(ctx) ?? ctx.ip : undefined)),
     // Every registration attempt counts, refused ones too. Matched as oidc-provider routes:
     // any letter case, one trailing slash.
     register: middleware('register:ip', (ctx) => (ctx.method === 'POST' && /^\/reg\/?$/i.test(ctx.path) ? ctx.ip : undefined)),

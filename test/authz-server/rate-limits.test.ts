@@ -64,4 +64,14 @@ describe('authz-server rate limits', function () {
     expect(statuses.filter((s) => s === 429).length).to.be.within(1, 5);
     expect(statuses.filter((s) => s === 401).length).to.be.at.least(100);
   });
+
+  it('counts the token endpoint however its path is spelled (oidc-provider routes /TOKEN and /token/ alike)', async () => {
+    const basic = `Basic ${Buffer.from('other-client:wrong').toString('base64')}`;
+    const results = await Promise.all(
+      Array.from({ length: 105 }, (_, i) => fetch(`${server.issuer}${['/TOKEN', '/token/', '/Token'][i % 3]}`, { method: 'POST', headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401).length, 'each spelling reaches the token endpoint').to.be.at.least(100);
+    expect(statuses.filter((s) => s === 429).length).to.be.within(1, 5);
+  });
 });

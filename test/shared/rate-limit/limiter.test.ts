@@ -109,6 +109,7 @@ describe('rate limiter — shared cache up (memory backend)', () => {
       'verify-mail:ip',
       'verify-mail:recipient',
       'token:client',
+      'register:ip',
     ]);
   });
 });
