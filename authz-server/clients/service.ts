@@ -4,7 +4,7 @@ import { appError } from '#shared/errors/index.js';
 import { translateDbError } from '#shared/db/index.js';
 import { clientInput, type ClientInput } from './schema.js';
 import { ClientErrors } from './errors.js';
-import { deleteClient, findClient, insertClient, listClients, type ClientRow, type ClientSource } from '../queries/clients.js';
+import { deleteClientAndGrants, findClient, insertClient, listClients, type ClientRow, type ClientSource } from '../queries/clients.js';
 
 export interface CreatedClient {
   clientId: string;
@@ -65,8 +65,13 @@ export function createClientService(db: Knex) {
       return row;
     },
 
-    async remove(clientId: string): Promise<void> {
-      if ((await deleteClient(db, clientId)) === 0) throw appError(ClientErrors, 'CLIENT_NOT_FOUND');
+    /**
+     * Deletes the client and ends what it holds (RFC 7592 §2.3 semantics for every client): its
+     * grants are revoked — tombstoned until `tombstoneExpiresAt`, so refresh tokens issued
+     * before cannot come back — and its registration access tokens deleted.
+     */
+    async remove(clientId: string, tombstoneExpiresAt: number): Promise<void> {
+      if (!(await deleteClientAndGrants(db, clientId, tombstoneExpiresAt))) throw appError(ClientErrors, 'CLIENT_NOT_FOUND');
     },
   };
 }

@@ -4,6 +4,7 @@ import type { ClientInput } from '#authz/clients/schema.js';
 import type { Command } from './types.js';
 import { UsageError } from './types.js';
 import { withDb } from './context.js';
+import { tombstoneTtlS } from '#authz/queries/oidc-models.js';
 import { recordCliEvent } from './audit.js';
 
 const CREATE_USAGE =
@@ -122,7 +123,7 @@ export const clientCommands: Record<string, Command> = {
     run: (args, write) =>
       withDb(async (db, config) => {
         const id = one(args, 'clients:delete CLIENT_ID');
-        await createClientService(db).remove(id);
+        await createClientService(db).remove(id, Date.now() + tombstoneTtlS(config.tokens) * 1000);
         await recordCliEvent(db, config, 'client.deleted', { outcome: 'success', subject: { type: 'client', id }, properties: { reason: 'operator' } });
         write(`deleted ${id}`);
       }),

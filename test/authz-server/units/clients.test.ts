@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { createDb, migrateLatest, type Knex } from '#shared/db/index.js';
 import { AppError } from '#shared/errors/index.js';
 import { createClientService, publicView, type ClientService } from '#authz/clients/service.js';
+import { REVOKED_GRANT, upsertModel } from '#authz/queries/oidc-models.js';
 import type { ClientInput } from '#authz/clients/schema.js';
 import { createAudit } from '#shared/audit/index.js';
 import { createProvider } from '#authz/oidc/provider.js';
@@ -118,14 +119,26 @@ describe('authz-server client service (SQLite)', () => {
   });
 
   it('show and remove of an unknown client fail with CLIENT_NOT_FOUND (404)', async () => {
-    for (const p of [svc.show('ghost'), svc.remove('ghost')]) {
+    for (const p of [svc.show('ghost'), svc.remove('ghost', Date.now() + 60_000)]) {
       const err = await failure(p);
       expect([err.code, err.status]).to.deep.equal(['CLIENT_NOT_FOUND', 404]);
     }
     await svc.create({ ...base, clientId: 'gone' });
-    await svc.remove('gone');
+    await svc.remove('gone', Date.now() + 60_000);
     expect(await count()).to.equal(0);
-    expect((await failure(svc.remove('gone'))).code).to.equal('CLIENT_NOT_FOUND');
+    expect((await failure(svc.remove('gone', Date.now() + 60_000))).code).to.equal('CLIENT_NOT_FOUND');
+  });
+
+  it('remove ends what the client holds: its grants are tombstoned (their tokens die), other clients\' grants stay', async () => {
+    await svc.create({ ...base, clientId: 'leaving' });
+    await svc.create({ ...base, clientId: 'staying' });
+    const grant = (id: string, clientId: string) => upsertModel(db, { model: 'Grant', id, payload: JSON.stringify({ clientId, accountId: 'u1' }), grantId: id, userCode: null, uid: null, accountId: 'u1', expiresAt: Date.now() + 60_000 });
+    await grant('g-leaving', 'leaving');
+    await grant('g-staying', 'staying');
+    await svc.remove('leaving', Date.now() + 60_000);
+    const tombstones = await db('oidc_models').where({ model: REVOKED_GRANT }).pluck('id');
+    expect(tombstones).to.deep.equal(['g-leaving']);
+    expect(await db('oidc_models').where({ model: 'Grant', id: 'g-staying' }).first()).to.not.equal(undefined);
   });
 
   const accepted = ['https://app.example/cb', 'http://127.0.0.1:8123/cb', 'http://[::1]/cb', 'http://localhost/cb', 'com.example.app:/cb'];
