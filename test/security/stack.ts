@@ -26,7 +26,7 @@ export interface ApiAnswer {
  * database (SQLite by default), talking to a fake Stripe on loopback, with a public agent client
  * ('agent') registered the way the admin CLI registers it. Everything goes over real HTTP.
  */
-export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string> } = {}) {
+export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string>; audienceIsApiUrl?: boolean } = {}) {
   // Undone in reverse order by close(), or at once when any step of the start throws, so a
   // failed start leaves no process, fake Stripe or database handle behind.
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -45,7 +45,11 @@ export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?
   async function build() {
     const stripe: FakeStripe = await startFakeStripe();
     cleanups.push(() => stripe.close());
+    const apiPort = await freePort();
     const env: AuthzEnv = await authzEnv(opts.backend ?? 'sqlite', opts.pgUrl, {
+      // `audienceIsApiUrl`: the API's resource identifier is where it really listens, so the
+      // metadata URLs its challenges name can be followed (what MCP clients do).
+      ...(opts.audienceIsApiUrl ? { API_AUDIENCE: `http://127.0.0.1:${apiPort}` } : {}),
       FRONTEND_URL: `${FRONTEND},http://localhost:3000`,
       STRIPE_SECRET_KEY: 'sk_test_security_suite',
       STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
@@ -56,7 +60,6 @@ export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?
     const authz: AuthzServer = await env.start();
     const procs = serviceProcesses();
     cleanups.push(() => procs.stopAll(5000));
-    const apiPort = await freePort();
     const apiProc: Proc = await procs.start('resource-api', {
       ...env.env, API_PORT: String(apiPort), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false', LOG_LEVEL: 'info',
     }, 30_000);
