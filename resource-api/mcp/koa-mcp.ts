@@ -11,6 +11,9 @@ import { createMcpServer } from './server.js';
 import { splitArguments, type ContractTool } from './tools.js';
 import { toolRefusal, toolResult } from './results.js';
 import { MCP_PATH } from './resource.js';
+import { scopesFor } from '../auth/scopes.js';
+import { AuthErrors } from '../auth/errors.js';
+import { challenge } from '../middleware/koa-auth.js';
 
 export interface McpEndpointDeps {
   config: Pick<Config, 'api' | 'frontendOrigins' | 'http'>;
@@ -46,6 +49,35 @@ const jsonOnly: Middleware = async (ctx, next) => {
   await next();
 };
 
+/**
+ * MCP authorization, scope challenge handling: a tools/call whose tool needs a scope the token
+ * lacks is answered at the HTTP level — 403 with `error="insufficient_scope"` and the scopes to
+ * ask for — so the client can step up (the official SDK re-authorizes and retries by itself).
+ * The scope named is the token's own scopes plus the missing ones, so stepping up never loses a
+ * permission already granted. The role rule (FORBIDDEN), USER_TOKEN_REQUIRED and everything else
+ * stay tool results: asking the person for more scopes would not change them.
+ */
+function scopeChallenge(tools: readonly ContractTool[]): Middleware {
+  const byName = new Map(tools.map((t) => [t.definition.name, t]));
+  return async (ctx, next) => {
+    const p = ctx.state.principal;
+    const body = (ctx.request as unknown as { body?: unknown }).body;
+    const calls = (Array.isArray(body) ? body : [body]) as { method?: unknown; params?: { name?: unknown } }[];
+    if (p?.kind === 'user' && p.scopes) {
+      for (const call of calls) {
+        if (call?.method !== 'tools/call' || typeof call.params?.name !== 'string') continue;
+        const access = byName.get(call.params.name)?.contract.access;
+        if (!access || typeof access !== 'object') continue;
+        const missing = scopesFor(access.permission).filter((s): s is string => s !== null && !p.scopes!.includes(s));
+        if (missing.length === 0) continue;
+        const wanted = [...new Set([...p.scopes, ...missing])].join(' ');
+        throw appError(AuthErrors, 'INSUFFICIENT_SCOPE', { headers: challenge('insufficient_scope', `${call.params.name} needs ${missing.join(' ')}`, wanted) });
+      }
+    }
+    await next();
+  };
+}
+
 /** One tool call through the contract (access rule, input, handler, audit), as a tool result. */
 function callTool(deps: McpEndpointDeps, ctx: Context) {
   return async (tool: ContractTool, args: unknown) => {
@@ -78,8 +110,8 @@ function serve(deps: McpEndpointDeps): Middleware {
   };
 }
 
-/** POST /mcp, read top to bottom: origin, method, token, media type, bounded JSON body, MCP. */
+/** POST /mcp, read top to bottom: origin, method, token, media type, bounded JSON body, scopes, MCP. */
 export function mcpEndpoint(deps: McpEndpointDeps): Router {
   const body = koaBody({ limitBytes: deps.config.http.bodyLimitBytes });
-  return new Router().all(MCP_PATH, checkOrigin(deps.config), onlyPost, deps.auth, jsonOnly, body, serve(deps));
+  return new Router().all(MCP_PATH, checkOrigin(deps.config), onlyPost, deps.auth, jsonOnly, body, scopeChallenge(deps.tools), serve(deps));
 }

@@ -176,23 +176,41 @@ describeEachBackend('resource API: MCP tools answer as their REST routes', (stac
     });
   });
 
-  it('a token without the scope: INSUFFICIENT_SCOPE for each tool that needs one, as REST; the public tools still answer', async () => {
+  it('a token without the scope: HTTP 403 insufficient_scope naming the scopes to step up to (MCP scope challenge), INSUFFICIENT_SCOPE as REST; the public tools still answer', async () => {
     const narrowEmail = `mcp-narrow-${randomUUID()}@example.com`;
     await s.user(narrowEmail);
     const narrowRest = await tokenFor(s, narrowEmail, { scope: 'listings:read', resource: s.env.config.api.audience });
-    const narrow = await connectAgent(s, await tokenFor(s, narrowEmail, { scope: 'listings:read', resource: mcpResource(s) }));
-    const cases: [string, Record<string, unknown>, string, string, unknown][] = [
-      ['my_quotas', {}, 'GET', '/v1/usage', undefined],
-      ['report_usage', { clientReqId: randomUUID(), listingId, units: 1 }, 'POST', '/v1/usage', { clientReqId: randomUUID(), listingId, units: 1 }],
-      ['start_checkout', { listingId, returnUrl: `${FRONTEND}/done` }, 'POST', '/v1/checkout/sessions', { listingId, returnUrl: `${FRONTEND}/done` }],
-      ['write_review', { listingId, rating: 5, body: 'x' }, 'POST', `/v1/listings/${listingId}/reviews`, { rating: 5, body: 'x' }],
+    const narrowToken = await tokenFor(s, narrowEmail, { scope: 'listings:read', resource: mcpResource(s) });
+    const narrow = await connectAgent(s, narrowToken);
+    const cases: [string, string, Record<string, unknown>, string, string, unknown][] = [
+      ['my_quotas', 'usage:read', {}, 'GET', '/v1/usage', undefined],
+      ['report_usage', 'usage:report', { clientReqId: randomUUID(), listingId, units: 1 }, 'POST', '/v1/usage', { clientReqId: randomUUID(), listingId, units: 1 }],
+      ['start_checkout', 'checkout:create', { listingId, returnUrl: `${FRONTEND}/done` }, 'POST', '/v1/checkout/sessions', { listingId, returnUrl: `${FRONTEND}/done` }],
+      ['write_review', 'reviews:write', { listingId, rating: 5, body: 'x' }, 'POST', `/v1/listings/${listingId}/reviews`, { rating: 5, body: 'x' }],
     ];
-    for (const [tool, args, method, path, json] of cases) {
-      await sameRefusal(call(narrow, tool, args), s.api(method, path, { token: narrowRest, ...(json === undefined ? {} : { json }) }), 403, 'INSUFFICIENT_SCOPE');
+    const reviewsBefore = await s.count('reviews');
+    for (const [tool, scope, args, method, path, json] of cases) {
+      const res = await fetch(`${s.apiUrl}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${narrowToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: tool, arguments: args } }),
+      });
+      expect(res.status, tool).to.equal(403);
+      expect(res.headers.get('www-authenticate'), tool).to.equal(
+        `Bearer error="insufficient_scope", error_description="${tool} needs ${scope}", scope="listings:read ${scope}", resource_metadata="${s.env.config.api.audience}/.well-known/oauth-protected-resource/mcp"`,
+      );
+      expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('INSUFFICIENT_SCOPE');
+      expect(errorOf(await s.api(method, path, { token: narrowRest, ...(json === undefined ? {} : { json }) }))).to.deep.equal([403, 'INSUFFICIENT_SCOPE']);
+      // The SDK meets the same 403 (with no authorization provider to step up with, it reports it).
+      let sdkError: unknown;
+      await call(narrow, tool, args).catch((err: unknown) => (sdkError = err));
+      expect((sdkError as { code?: number } | undefined)?.code, tool).to.equal(403);
     }
+    expect(await s.count('reviews')).to.equal(reviewsBefore);
     expect(result(await call(narrow, 'get_listing', { idOrSlug: listingId }))).to.deep.equal((await s.api('GET', `/v1/listings/${listingId}`, { token: narrowRest })).body);
     await narrow.close();
   });
+
 
   it('a client acting for itself (client_credentials for /mcp): the public tools answer, the others USER_TOKEN_REQUIRED as REST', async () => {
     const m2m = await s.env.createClient({ clientId: `mcp-batch-${randomUUID()}`, name: 'Batch', type: 'confidential', redirectUris: ['https://m2m.example/cb'], scopes: ['listings:read', 'usage:read'], clientCredentials: true });
