@@ -12,10 +12,11 @@ export function resourceServers(config: Pick<Config, 'api'>): { api: string; mcp
 }
 
 /**
- * The API scopes a client may get in a token for either resource. Every client gets all of
- * them today; the client's own registered scopes still bound the grant (oidc-provider).
- * Hook: clients that registered themselves (RFC 7591) or identify by a client ID metadata
- * document are cut to AGENT_SCOPES here (docs/agents.md).
+ * The API scopes a client may get in a token for either resource: all of them. What bounds a
+ * grant is the client's own `scope` (oidc-provider refuses any other with invalid_scope); for
+ * clients that registered themselves or identify by a metadata document the agent policy keeps
+ * that `scope` within AGENT_SCOPES and fills it with exactly those when absent
+ * (clients/agent-policy.ts, oidc/registration.ts, oidc/client-id-metadata.ts; docs/agents.md).
  */
 export function resourceScopesFor(_client: unknown): readonly string[] {
   return API_SCOPES;
