@@ -52,6 +52,10 @@ export const clientInput = z
     /** Inline public keys (RFC 7591 `jwks`), for clients that cannot host a jwks_uri. */
     jwks: z.object({ keys: z.array(z.looseObject({ kty: z.string(), kid: z.string().optional() }).refine((k) => !('d' in k), { message: 'jwks must hold public keys only' })).min(1) }).optional(),
     clientCredentials: z.boolean().default(false),
+    /** RFC 8628: the client may use the device authorization grant. */
+    deviceCode: z.boolean().default(false),
+    /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof. */
+    dpopBound: z.boolean().default(false),
     idTokenAlg: z.enum(['RS256', 'ES256']).optional(),
   })
   .strict()

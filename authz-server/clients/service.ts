@@ -13,6 +13,8 @@ export interface CreatedClient {
   metadata: Record<string, unknown>;
 }
 
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
 /** Client registration rules; the admin CLI and development start call these. */
 export function createClientService(db: Knex) {
   return {
@@ -37,12 +39,13 @@ export function createClientService(db: Knex) {
         redirect_uris: c.redirectUris,
         post_logout_redirect_uris: c.postLogoutRedirectUris,
         response_types: ['code'],
-        grant_types: ['authorization_code', 'refresh_token', ...(c.clientCredentials ? ['client_credentials'] : [])],
+        grant_types: ['authorization_code', 'refresh_token', ...(c.clientCredentials ? ['client_credentials'] : []), ...(c.deviceCode ? [DEVICE_CODE_GRANT] : [])],
         scope: c.scopes.join(' '),
         ...(clientSecret ? { client_secret: clientSecret } : {}),
         ...(c.jwksUri ? { jwks_uri: c.jwksUri } : {}),
         ...(c.jwks ? { jwks: c.jwks } : {}),
         ...(c.idTokenAlg ? { id_token_signed_response_alg: c.idTokenAlg } : {}),
+        ...(c.dpopBound ? { dpop_bound_access_tokens: true } : {}),
       };
       try {
         await insertClient(db, clientId, metadata, Date.now());

@@ -15,6 +15,8 @@ import { introspectionAllowed } from './introspection.js';
 import { registrationFeatures } from './registration.js';
 import { clientIdMetadataFeature } from './client-id-metadata.js';
 import { createOutboundFetch } from './outbound-fetch.js';
+import { deviceFlowFeature } from './device-flow.js';
+import { dpopFeature, DPOP_SIGNING_ALGS } from './dpop.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { renderMessage } from '../pages/message.js';
 import { renderLogoutConfirm } from '../pages/logout.js';
@@ -101,7 +103,8 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
     interactions: { policy: interactionsPolicy({ db, auth, config }), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
-      dPoP: { enabled: false },
+      dPoP: dpopFeature(config) as never,
+      deviceFlow: deviceFlowFeature(config, db) as never,
       pushedAuthorizationRequests: { enabled: false },
       clientCredentials: { enabled: true },
       introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },
@@ -120,6 +123,7 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
       idTokenSigningAlgValues: ['RS256', 'ES256'],
       userinfoSigningAlgValues: ['RS256', 'ES256'],
       clientAuthSigningAlgValues: ['RS256', 'ES256', 'PS256'],
+      dPoPSigningAlgValues: DPOP_SIGNING_ALGS as never,
     },
     ttl: {
       AuthorizationCode: t.authCodeTtlS,
@@ -127,6 +131,7 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
       ClientCredentials: t.accessTokenTtlS,
       IdToken: t.idTokenTtlS,
       Interaction: 600,
+      DeviceCode: t.deviceCodeTtlS,
       Session: config.session.ttlS,
       Grant: t.refreshAbsoluteTtlS,
       // Idle lifetime per token, capped by the grant's absolute lifetime (iiat survives rotation).

@@ -5,6 +5,7 @@ import { providerConfiguration } from './configuration.js';
 import { introspectionOfJwts } from './introspection.js';
 import { observeRegistration } from './registration.js';
 import { observeMetadataDocuments } from './client-id-metadata.js';
+import { observeDeviceFlow } from './device-flow.js';
 
 /**
  * One provider per process. `proxy` follows TRUST_PROXY: X-Forwarded-* are honoured only
@@ -31,6 +32,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
   introspectionOfJwts(provider);
   observeRegistration(provider, c);
   observeMetadataDocuments(provider, c);
+  observeDeviceFlow(provider, c);
   provider.maxIpsCount = 1; // as shared/http/app.ts: only the hop our proxy appended
   // The request id of the access log line (shared/http/koa-request-id.ts) on every provider line.
   const requestId = (ctx: unknown) => (ctx as { state?: { requestId?: string } } | undefined)?.state?.requestId;

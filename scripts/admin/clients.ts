@@ -11,7 +11,7 @@ const CREATE_USAGE =
   'clients:create --name NAME --type public|confidential --redirect-uri URI [--redirect-uri URI …] ' +
   '[--scope "openid offline_access …"] [--id ID] [--app-type web|native] ' +
   '[--auth-method none|client_secret_basic|client_secret_post|private_key_jwt] [--jwks-uri https://… | --jwks JSON] ' +
-  '[--post-logout-redirect-uri URI …] [--client-credentials] [--id-token-alg RS256|ES256]';
+  '[--post-logout-redirect-uri URI …] [--client-credentials] [--device] [--dpop-bound] [--id-token-alg RS256|ES256]';
 
 const LIST_USAGE = '[--admin | --dynamic]';
 
@@ -54,6 +54,8 @@ export const clientCommands: Record<string, Command> = {
             scope: { type: 'string' },
             'jwks-uri': { type: 'string' },
             'client-credentials': { type: 'boolean' },
+            device: { type: 'boolean' },
+            'dpop-bound': { type: 'boolean' },
             'id-token-alg': { type: 'string' },
             jwks: { type: 'string' },
           },
@@ -70,6 +72,8 @@ export const clientCommands: Record<string, Command> = {
         redirectUris: values['redirect-uri'] ?? [],
         postLogoutRedirectUris: values['post-logout-redirect-uri'] ?? [],
         clientCredentials: values['client-credentials'] ?? false,
+        deviceCode: values.device ?? false,
+        dpopBound: values['dpop-bound'] ?? false,
         ...(values.id ? { clientId: values.id } : {}),
         ...(values['app-type'] ? { applicationType: values['app-type'] } : {}),
         ...(values['auth-method'] ? { authMethod: values['auth-method'] } : {}),

@@ -25,6 +25,8 @@ export const AUDIT_EVENTS = {
   'key.rotated': { properties: ['kid', 'alg', 'use', 'action'] },
   'authorization.granted': { properties: ['scope', 'grantId', 'prompt'] },
   'authorization.denied': { properties: ['scope', 'reason'] },
+  'device.approved': { properties: ['scope', 'grantId'] },
+  'device.denied': { properties: ['scope', 'reason'] },
   'authorization_code.reuse_detected': { properties: ['grantId', 'grantRevoked'] },
   'refresh_token.reuse_detected': { properties: ['grantId', 'grantRevoked'] },
   'token.revoked': { properties: ['tokenType', 'grantId', 'reason'] },

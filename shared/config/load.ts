@@ -203,6 +203,7 @@ function build(
       idTokenTtlS: get('ID_TOKEN_TTL_S', 3600),
       refreshIdleTtlS: get('REFRESH_TOKEN_IDLE_TTL_S', 1209600),
       refreshAbsoluteTtlS: get('REFRESH_TOKEN_ABSOLUTE_TTL_S', 2592000),
+      deviceCodeTtlS: get('DEVICE_CODE_TTL_S', 600),
     },
     session: { ttlS: get('SESSION_TTL_S', 43200), idleTtlS: get('SESSION_IDLE_TTL_S', 3600) },
     stripe: {

@@ -36,6 +36,7 @@ export interface Config {
     idTokenTtlS: number;
     refreshIdleTtlS: number;
     refreshAbsoluteTtlS: number;
+    deviceCodeTtlS: number;
   };
   session: { ttlS: number; idleTtlS: number };
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
