@@ -1,12 +1,11 @@
 import path from 'node:path';
 import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { ConfigError, type ConfigProblem } from './errors.js';
-import { settings, settingNames, secretSettingNames, type SettingName } from './settings.js';
+import { settingDefaults, settings, settingNames, secretSettingNames, type SettingName, type SettingValue } from './settings.js';
 import { fetchSecretSettings } from './secrets-manager.js';
 import { DEV_SECRETS_FILE, loadOrCreateDevSecrets, type DevSecretName } from './dev-secrets.js';
 import { parseSigningKeys } from './signing-keys.js';
-import type { Config, LogLevel, NodeEnv } from './types.js';
-import { DEFAULT_AGENT_SCOPES } from '../oauth/scopes.js';
+import type { Config, NodeEnv } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -143,43 +142,49 @@ function build(
   p: Partial<Record<SettingName, unknown>>,
   meta: { nodeEnv: NodeEnv; dataDir: string; generated: string[]; fromSecretsManager: string[] },
 ): Config {
-  const get = <T>(name: SettingName, fallback: T): T => (p[name] === undefined ? fallback : (p[name] as T));
+  // A set value, else the setting's documented default (settings.ts is the one place for it).
+  const get = <K extends SettingName>(name: K): SettingValue<K> => {
+    if (p[name] !== undefined) return p[name] as SettingValue<K>;
+    if (!Object.hasOwn(settingDefaults, name)) throw new Error(`setting ${name} has no default value`);
+    return settingDefaults[name] as SettingValue<K>;
+  };
+  const opt = <K extends SettingName>(name: K): SettingValue<K> | undefined => p[name] as SettingValue<K> | undefined;
   const isProduction = meta.nodeEnv === 'production';
-  const authzPort = get('AUTHZ_PORT', 4000);
-  const apiPort = get('API_PORT', 4001);
-  const migrateOnStart = get('DB_MIGRATE_ON_START', !isProduction);
-  const acquireTimeoutMs = get('DB_ACQUIRE_TIMEOUT_MS', 5000);
-  const databaseUrl = p.DATABASE_URL as string | undefined;
-  const redisUrl = p.REDIS_URL as string | undefined;
-  const posthogKey = p.POSTHOG_API_KEY as string | undefined;
+  const authzPort = get('AUTHZ_PORT');
+  const apiPort = get('API_PORT');
+  const migrateOnStart = opt('DB_MIGRATE_ON_START') ?? !isProduction;
+  const acquireTimeoutMs = get('DB_ACQUIRE_TIMEOUT_MS');
+  const databaseUrl = opt('DATABASE_URL');
+  const redisUrl = opt('REDIS_URL');
+  const posthogKey = opt('POSTHOG_API_KEY');
 
   return {
     env: meta.nodeEnv,
     isProduction,
-    logLevel: get<LogLevel>('LOG_LEVEL', 'info'),
-    host: get('HOST', '127.0.0.1'),
+    logLevel: get('LOG_LEVEL'),
+    host: get('HOST'),
     dataDir: meta.dataDir,
     authz: {
       port: authzPort,
-      issuer: stripSlash(get('ISSUER_URL', `http://localhost:${authzPort}`)),
-      internalUrl: stripSlash(get('AUTHZ_INTERNAL_URL', get('ISSUER_URL', `http://localhost:${authzPort}`))),
+      issuer: stripSlash(opt('ISSUER_URL') ?? `http://localhost:${authzPort}`),
+      internalUrl: stripSlash(opt('AUTHZ_INTERNAL_URL') ?? opt('ISSUER_URL') ?? `http://localhost:${authzPort}`),
     },
-    api: { port: apiPort, audience: stripSlash(get('API_AUDIENCE', `http://localhost:${apiPort}`)) },
-    frontendOrigins: get<string[]>('FRONTEND_URL', ['http://localhost:3000']).map((u) => originOf(u)),
-    demoUi: !isProduction && get('DEMO_UI', true),
+    api: { port: apiPort, audience: stripSlash(opt('API_AUDIENCE') ?? `http://localhost:${apiPort}`) },
+    frontendOrigins: get('FRONTEND_URL').map((u) => originOf(u)),
+    demoUi: !isProduction && get('DEMO_UI'),
     http: {
-      trustProxy: get('TRUST_PROXY', false),
-      trustRequestId: get('TRUST_REQUEST_ID', false),
-      bodyLimitBytes: get('BODY_LIMIT_BYTES', 102400),
-      shutdownTimeoutMs: get('SHUTDOWN_TIMEOUT_MS', 10000),
+      trustProxy: get('TRUST_PROXY'),
+      trustRequestId: get('TRUST_REQUEST_ID'),
+      bodyLimitBytes: get('BODY_LIMIT_BYTES'),
+      shutdownTimeoutMs: get('SHUTDOWN_TIMEOUT_MS'),
     },
     db: databaseUrl
       ? {
           client: 'pg',
           url: databaseUrl,
-          pool: { min: get('DB_POOL_MIN', 0), max: get('DB_POOL_MAX', 10) },
+          pool: { min: get('DB_POOL_MIN'), max: get('DB_POOL_MAX') },
           acquireTimeoutMs,
-          statementTimeoutMs: get('DB_STATEMENT_TIMEOUT_MS', 10000),
+          statementTimeoutMs: get('DB_STATEMENT_TIMEOUT_MS'),
           migrateOnStart,
         }
       : { client: 'sqlite', filename: path.join(meta.dataDir, 'portcullis.sqlite'), acquireTimeoutMs, migrateOnStart },
@@ -187,45 +192,45 @@ function build(
       ? {
           backend: 'redis',
           url: redisUrl,
-          keyPrefix: get('REDIS_KEY_PREFIX', 'portcullis:'),
-          commandTimeoutMs: get('REDIS_COMMAND_TIMEOUT_MS', 1000),
-          connectTimeoutMs: get('REDIS_CONNECT_TIMEOUT_MS', 2000),
+          keyPrefix: get('REDIS_KEY_PREFIX'),
+          commandTimeoutMs: get('REDIS_COMMAND_TIMEOUT_MS'),
+          connectTimeoutMs: get('REDIS_CONNECT_TIMEOUT_MS'),
         }
       : { backend: 'memory' },
     secrets: {
       authSecret: p.AUTH_SECRET as string,
-      cookieKeys: p.COOKIE_KEYS as string[],
+      cookieKeys: opt('COOKIE_KEYS')!,
       signingKeys: p.SIGNING_KEYS as Config['secrets']['signingKeys'],
     },
     tokens: {
-      authCodeTtlS: get('AUTH_CODE_TTL_S', 60),
-      accessTokenTtlS: get('ACCESS_TOKEN_TTL_S', 600),
-      idTokenTtlS: get('ID_TOKEN_TTL_S', 3600),
-      refreshIdleTtlS: get('REFRESH_TOKEN_IDLE_TTL_S', 1209600),
-      refreshAbsoluteTtlS: get('REFRESH_TOKEN_ABSOLUTE_TTL_S', 2592000),
-      deviceCodeTtlS: get('DEVICE_CODE_TTL_S', 600),
+      authCodeTtlS: get('AUTH_CODE_TTL_S'),
+      accessTokenTtlS: get('ACCESS_TOKEN_TTL_S'),
+      idTokenTtlS: get('ID_TOKEN_TTL_S'),
+      refreshIdleTtlS: get('REFRESH_TOKEN_IDLE_TTL_S'),
+      refreshAbsoluteTtlS: get('REFRESH_TOKEN_ABSOLUTE_TTL_S'),
+      deviceCodeTtlS: get('DEVICE_CODE_TTL_S'),
     },
-    session: { ttlS: get('SESSION_TTL_S', 43200), idleTtlS: get('SESSION_IDLE_TTL_S', 3600) },
+    session: { ttlS: get('SESSION_TTL_S'), idleTtlS: get('SESSION_IDLE_TTL_S') },
     stripe: {
-      secretKey: p.STRIPE_SECRET_KEY as string | undefined,
-      webhookSecret: p.STRIPE_WEBHOOK_SECRET as string | undefined,
-      apiUrl: p.STRIPE_API_URL as string | undefined,
+      secretKey: opt('STRIPE_SECRET_KEY'),
+      webhookSecret: opt('STRIPE_WEBHOOK_SECRET'),
+      apiUrl: opt('STRIPE_API_URL'),
     },
-    posthog: posthogKey ? { apiKey: posthogKey, host: get('POSTHOG_HOST', 'https://us.i.posthog.com'), maxQueueSize: get('POSTHOG_MAX_QUEUE', 1000) } : undefined,
-    mail: { smtpUrl: p.SMTP_URL as string | undefined, from: get('MAIL_FROM', 'Portcullis <no-reply@localhost>'), disabled: get('MAIL_DISABLED', false) },
-    rateLimitMultiplier: get('RATE_LIMIT_MULTIPLIER', 1),
+    posthog: posthogKey ? { apiKey: posthogKey, host: get('POSTHOG_HOST'), maxQueueSize: get('POSTHOG_MAX_QUEUE') } : undefined,
+    mail: { smtpUrl: opt('SMTP_URL'), from: get('MAIL_FROM'), disabled: get('MAIL_DISABLED') },
+    rateLimitMultiplier: get('RATE_LIMIT_MULTIPLIER'),
     agents: {
-      scopes: get<string[]>('AGENT_SCOPES', [...DEFAULT_AGENT_SCOPES]),
+      scopes: get('AGENT_SCOPES'),
       registration: {
-        mode: get<'open' | 'closed' | 'off'>('REGISTRATION_MODE', 'open'),
-        initialAccessToken: p.REGISTRATION_INITIAL_ACCESS_TOKEN as string | undefined,
-        unusedDays: get('DYNAMIC_CLIENT_UNUSED_DAYS', 30),
+        mode: get('REGISTRATION_MODE'),
+        initialAccessToken: opt('REGISTRATION_INITIAL_ACCESS_TOKEN'),
+        unusedDays: get('DYNAMIC_CLIENT_UNUSED_DAYS'),
       },
-      metadataDocuments: { enabled: get('CLIENT_METADATA_DOCUMENTS', true), allowLoopback: get('CLIENT_METADATA_ALLOW_LOOPBACK', false) },
+      metadataDocuments: { enabled: get('CLIENT_METADATA_DOCUMENTS'), allowLoopback: get('CLIENT_METADATA_ALLOW_LOOPBACK') },
     },
-    audit: { retentionDays: get('AUDIT_RETENTION_DAYS', 365) },
-    metricsToken: p.METRICS_TOKEN as string | undefined,
-    moderation: { url: p.MODERATION_URL as string | undefined, timeoutMs: get('MODERATION_TIMEOUT_MS', 2000), failOpen: get('MODERATION_FAIL_OPEN', false) },
+    audit: { retentionDays: get('AUDIT_RETENTION_DAYS') },
+    metricsToken: opt('METRICS_TOKEN'),
+    moderation: { url: opt('MODERATION_URL'), timeoutMs: get('MODERATION_TIMEOUT_MS'), failOpen: get('MODERATION_FAIL_OPEN') },
     provenance: { generated: meta.generated, fromSecretsManager: meta.fromSecretsManager },
   };
 }

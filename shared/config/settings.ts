@@ -6,8 +6,8 @@ import { ALL_SCOPES, DEFAULT_AGENT_SCOPES } from '../oauth/scopes.js';
  * source for parsing (zod), for documentation (docs/config.md is checked against it by a
  * test) and for the docker-compose check. Values arrive as strings; empty means unset.
  */
-export interface Setting {
-  schema: z.ZodType;
+export interface Setting<S extends z.ZodType = z.ZodType> {
+  schema: S;
   /** What the default is, as documented ("—" when there is none). */
   default: string;
   /** Never printed, never logged; accepted from AWS Secrets Manager. */
@@ -45,11 +45,11 @@ const originList = list.pipe(
 const secretString = (min: number) =>
   z.string().min(min, { message: `must be at least ${min} characters` });
 
-function setting(
-  schema: z.ZodType,
+function setting<S extends z.ZodType>(
+  schema: S,
   doc: string,
   opts: { default?: string; secret?: boolean; production?: boolean | string } = {},
-): Setting {
+): Setting<S> {
   return { schema, doc, default: opts.default ?? '—', secret: opts.secret ?? false, production: opts.production ?? false };
 }
 
@@ -123,3 +123,22 @@ export const settings = {
 export type SettingName = keyof typeof settings;
 export const settingNames = Object.keys(settings) as SettingName[];
 export const secretSettingNames = settingNames.filter((n) => settings[n].secret);
+
+/** What a setting parses to: the `Config` leaves are these types. */
+export type SettingValue<K extends SettingName> = z.output<(typeof settings)[K]['schema']>;
+
+/**
+ * The runtime default of every setting whose documented default is a value, parsed by the
+ * setting's own schema — one place for defaults (docs/config.md shows the same strings). A
+ * documented default that is a rule ("$ISSUER_URL", "generated in development", "true (false in
+ * production)") has no entry here: the loader computes it where the rule says.
+ */
+export const settingDefaults: { readonly [K in SettingName]?: SettingValue<K> } = Object.fromEntries(
+  settingNames.flatMap((name) => {
+    const d = settings[name].default;
+    if (d === '—' || d.includes('$') || d.includes(' (') || d.startsWith('generated')) return [];
+    const r = settings[name].schema.safeParse(d);
+    if (!r.success) throw new Error(`the documented default of ${name} (${d}) does not parse: ${r.error.issues[0]?.message}`);
+    return [[name, r.data]];
+  }),
+);

@@ -1,7 +1,10 @@
 import type { JWK } from 'jose';
 
-export type NodeEnv = 'development' | 'test' | 'production';
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+import type { SettingValue } from './settings.js';
+
+// The leaves' types come from the settings table (settings.ts): one source for names, types and defaults.
+export type NodeEnv = SettingValue<'NODE_ENV'>;
+export type LogLevel = SettingValue<'LOG_LEVEL'>;
 
 /** The parsed, frozen configuration passed down from boot. Never log it whole. */
 export interface Config {
@@ -47,7 +50,7 @@ export interface Config {
   /** Clients that join without an operator: RFC 7591 registration and client ID metadata documents. */
   agents: {
     scopes: readonly string[];
-    registration: { mode: 'open' | 'closed' | 'off'; initialAccessToken: string | undefined; unusedDays: number };
+    registration: { mode: SettingValue<'REGISTRATION_MODE'>; initialAccessToken: string | undefined; unusedDays: number };
     metadataDocuments: { enabled: boolean; allowLoopback: boolean };
   };
   audit: { retentionDays: number };

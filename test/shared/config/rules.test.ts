@@ -62,3 +62,15 @@ describe('shared/config loadConfig — AUTHZ_INTERNAL_URL', () => {
     }
   });
 });
+
+describe('shared/config settings table: one source of defaults', () => {
+  it('every documented default that is a value parses with its own schema and is the loader\'s default', async () => {
+    const { settingDefaults, settings, settingNames } = await import('#shared/config/settings.js');
+    const rules = settingNames.filter((n) => settings[n].default !== '—' && !Object.hasOwn(settingDefaults, n));
+    // The only documented defaults that are rules, computed by the loader where the rule says.
+    expect(rules.sort()).to.deep.equal(['API_AUDIENCE', 'AUTHZ_INTERNAL_URL', 'AUTH_SECRET', 'COOKIE_KEYS', 'DB_MIGRATE_ON_START', 'ISSUER_URL', 'SIGNING_KEYS']);
+    expect(settingDefaults.ACCESS_TOKEN_TTL_S).to.equal(600);
+    expect(settingDefaults.FRONTEND_URL).to.deep.equal(['http://localhost:3000']);
+    expect(settingDefaults.TRUST_PROXY).to.equal(false);
+  });
+});
