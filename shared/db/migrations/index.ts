@@ -8,6 +8,7 @@ import { billing } from './0006_billing.js';
 import { audit } from './0007_audit.js';
 import { oidcSessionBindings } from './0008_oidc_session_bindings.js';
 import { dynamicClients } from './0009_dynamic_clients.js';
+import { canonicalClientReqIds } from './0010_canonical_client_req_ids.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -15,4 +16,4 @@ import { dynamicClients } from './0009_dynamic_clients.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings, dynamicClients];
+export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings, dynamicClients, canonicalClientReqIds];
