@@ -29,7 +29,10 @@ describe('authz-server provider configuration', () => {
       const c = providerConfiguration(config, db, null as never);
       expect(c.responseTypes).to.deep.equal(['code']);
       expect(c.features!.devInteractions!.enabled).to.equal(false);
-      expect(c.features!.dPoP!.enabled).to.equal(false);
+      // RFC 9449 is served end to end (docs/dpop.md), with server nonces and no proof replay.
+      expect(c.features!.dPoP).to.deep.include({ enabled: true, allowReplay: false });
+      expect((c.features!.dPoP as { requireNonce: () => boolean }).requireNonce()).to.equal(true);
+      expect((c.features!.dPoP as { nonceSecret: Buffer }).nonceSecret).to.have.length(32);
       expect(c.features!.pushedAuthorizationRequests!.enabled).to.equal(false);
       expect(c.rotateRefreshToken).to.equal(true);
       expect((c.pkce!.required as () => boolean)()).to.equal(true);

@@ -59,7 +59,8 @@ function suite(backend: Backend) {
         expect(a.grant_types_supported).to.have.members(['authorization_code', 'refresh_token', 'client_credentials']);
         expect(a.authorization_response_iss_parameter_supported).to.equal(true);
         expect(a.id_token_signing_alg_values_supported).to.deep.equal(['RS256', 'ES256']);
-        for (const off of ['dpop_signing_alg_values_supported', 'pushed_authorization_request_endpoint']) expect(a).not.to.have.property(off);
+        expect(a.dpop_signing_alg_values_supported).to.deep.equal(['ES256', 'EdDSA', 'RS256', 'PS256']);
+        expect(a).not.to.have.property('pushed_authorization_request_endpoint');
         // Agents join by themselves (docs/agents.md): RFC 7591 registration, metadata documents.
         expect(a.registration_endpoint).to.equal(`${issuer}/reg`);
         expect(a.client_id_metadata_document_supported).to.equal(true);
