@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { Container } from '#shared/container.js';
 import { mountRouter } from '#shared/http/index.js';
 import { createAccessTokenVerifier } from './auth/access-token.js';
+import { createProofChecker } from './auth/dpop.js';
 import { koaAuth } from './middleware/koa-auth.js';
 import { koaCors } from './middleware/koa-cors.js';
 import { koaResourceMetadataChallenge, PROTECTED_RESOURCE_METADATA_PATH } from './middleware/koa-resource-metadata.js';
@@ -48,10 +49,12 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   app.use(koaResourceMetadataChallenge(c.config.api.audience, [MCP_PATH]));
   app.use(koaAudit(c.audit));
   const verify = createAccessTokenVerifier(c.config, opts);
-  const deps = { db: c.db, auth: c.auth, config: c.config, verifyToken: (token: string) => verify(token) };
+  // DPoP proofs' jti are remembered in the shared cache: a proof is good once across replicas.
+  const checkProof = createProofChecker(c.cache);
+  const deps = { db: c.db, auth: c.auth, config: c.config, checkProof, verifyToken: (token: string) => verify(token) };
   const auth = koaAuth(deps);
   const optionalAuth = koaAuth(deps, { optional: true });
-  // Bearer tokens for the MCP resource only; a client acting for itself passes (each tool's access rule decides).
+  // Access tokens (Bearer, or DPoP with a proof) for the MCP resource only; a client acting for itself passes (each tool's access rule decides).
   const mcpAuth = koaAuth({ ...deps, verifyToken: (token) => verify(token, mcpResource(c.config)) }, { clients: true, sessions: false });
   const contracts = apiContracts(c, { moderation: moderationFor(c) });
   const document = openApiDocument(contracts, c.config);

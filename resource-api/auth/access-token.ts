@@ -29,7 +29,9 @@ const Claims = z.looseObject({
   nbf: z.number().optional(),
   jti: z.string().optional(),
   scope: z.string().regex(SCOPE).optional(),
-  cnf: z.unknown().optional(),
+  // RFC 9449 §6.1: a DPoP-bound token names its key's SHA-256 thumbprint (RFC 7638, base64url).
+  // Any other confirmation method (mTLS `x5t#S256`, RFC 8705) is one we cannot check: refused.
+  cnf: z.strictObject({ jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }).optional(),
 });
 
 export type AccessTokenClaims = z.output<typeof Claims>;
@@ -40,14 +42,19 @@ export class TokenRejected extends Error {
   }
 }
 
-/** Checks one access token for one audience (the resource it is presented to). */
+/**
+ * Checks one access token for one audience (the resource it is presented to). A token with
+ * `cnf.jkt` is DPoP-bound: the caller must check its proof on every request, cache hit or not
+ * (koa-auth does, with auth/dpop.ts); this only says whether the token itself is good.
+ */
 export type VerifyToken = (token: string, audience?: string) => Promise<AccessTokenClaims>;
 
 /**
  * Verifies RFC 9068 access tokens from our authorization server: signature against its
  * JWKS (cached; an unknown `kid` triggers a refetch at most every 30 s), `typ` at+jwt,
  * issuer, audience = the resource the token is presented to (default: the REST API; /mcp is
- * its own resource), exp/nbf/iat within CLOCK_SKEW_S, the claims' types. A verified token is
+ * its own resource), exp/nbf/iat within CLOCK_SKEW_S, the claims' types (`cnf` only as a DPoP
+ * key thumbprint). A verified token is
  * remembered (bounded LRU keyed by the audience and the token's SHA-256, never past its `exp`)
  * so a repeat costs no signature check — and a token verified for one resource is never a hit
  * for another (RFC 8707 §2: a token is only good where its audience says).
@@ -81,9 +88,6 @@ export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: nu
       }
       throw new TokenRejected(describe(err));
     }
-    // A sender-constrained token (DPoP, mTLS) is only as good as its proof; we verify none,
-    // so it must not be accepted as a bearer token (RFC 9449 §7.1, RFC 8705 §3).
-    if (payload.cnf !== undefined) throw new TokenRejected('sender-constrained tokens are not accepted here');
     const claims = checkClaims(payload);
     verified.set(key, claims, { ttl: Math.max(1, claims.exp! * 1000 - Date.now()) });
     return claims;
@@ -92,7 +96,11 @@ export function createAccessTokenVerifier(config: Config, opts: { cacheSize?: nu
 
 function checkClaims(payload: JWTPayload): AccessTokenClaims {
   const parsed = Claims.safeParse(payload);
-  if (!parsed.success) throw new TokenRejected(`the token's ${parsed.error.issues[0]!.path.join('.')} claim is malformed`);
+  if (!parsed.success) {
+    const claim = parsed.error.issues[0]!.path.join('.');
+    if (claim.startsWith('cnf')) throw new TokenRejected('the token is sender-constrained by a method this API does not accept');
+    throw new TokenRejected(`the token's ${claim} claim is malformed`);
+  }
   // jose checks iat only against a maximum age; a token "issued" in the future is refused here.
   if (parsed.data.iat > Date.now() / 1000 + CLOCK_SKEW_S) throw new TokenRejected("the token's iat claim is in the future");
   return parsed.data;

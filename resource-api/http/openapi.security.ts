@@ -13,7 +13,7 @@ export function securitySchemes(config: Config) {
   return {
     bearer: {
       type: 'oauth2',
-      description: "A person's token (authorization code flow with PKCE, `resource` = this API), sent as `Authorization: Bearer`. The person's role decides what is allowed; the token's scopes narrow it.",
+      description: "A person's token (authorization code flow with PKCE, `resource` = this API), sent as `Authorization: Bearer`, or, when the token is DPoP-bound (RFC 9449: asked for with a DPoP proof, `token_type` DPoP), as `Authorization: DPoP` with a fresh `DPoP` proof header on every request (`401 INVALID_DPOP_PROOF` otherwise). The person's role decides what is allowed; the token's scopes narrow it.",
       flows: { authorizationCode: { authorizationUrl: `${config.authz.issuer}/auth`, tokenUrl, scopes } },
     },
     clientToken: { type: 'oauth2', description: CLIENT_TOKENS, flows: { clientCredentials: { tokenUrl, scopes } } },

@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { Knex } from 'knex';
 import { appError } from '#shared/errors/index.js';
 import { assertOrigin, originsOf } from '#shared/http/index.js';
@@ -9,32 +9,52 @@ import type { Config } from '#shared/config/index.js';
 import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
 import { AuthErrors } from '../auth/errors.js';
 import { TokenRejected, type AccessTokenClaims } from '../auth/access-token.js';
+import { DPOP_ALGS, htuOf, ProofRejected, type CheckProof } from '../auth/dpop.js';
 import { findUserAccess } from '../queries/users.js';
 import type { ClientPrincipal, Principal } from '../auth/principal.js';
 
 export const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?portcullis\.session_token=/;
 
 /**
- * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`; the scheme name is case-insensitive
- * (RFC 9110 §11.1). Anything else (no token, other characters, `Basic`) is malformed.
+ * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, and RFC 9449 §7.1 the same with `DPoP`;
+ * the scheme name is case-insensitive (RFC 9110 §11.1). Anything else (no token, other
+ * characters, `Basic`) is malformed.
  */
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const CREDENTIALS = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*)$/i;
+
+export type AuthScheme = 'Bearer' | 'DPoP';
 
 export interface AuthDeps {
   db: Knex;
   auth: Auth;
   config: Config;
   verifyToken: (token: string) => Promise<AccessTokenClaims>;
+  /** RFC 9449 proof check (auth/dpop.ts); without it every DPoP-bound token is refused. */
+  checkProof?: CheckProof;
 }
 
-/** RFC 6750 §3: the challenge, with an error code only when a token was presented. */
-export function challenge(error?: string, description?: string, scope?: string): Record<string, string> {
+/**
+ * RFC 6750 §3 (and RFC 9449 §7.1 for DPoP, which also names the proof algorithms we accept): the
+ * challenge, with an error code only when a token was presented.
+ */
+export function challenge(error?: string, description?: string, scope?: string, scheme: AuthScheme = 'Bearer'): Record<string, string> {
   const params = [
     ...(error ? [`error="${error}"`] : []),
     ...(description ? [`error_description="${description.replace(/["\\]/g, "'")}"`] : []),
     ...(scope ? [`scope="${scope}"`] : []),
   ];
-  return { 'WWW-Authenticate': params.length ? `Bearer ${params.join(', ')}` : 'Bearer' };
+  return { 'WWW-Authenticate': withScheme(scheme, params) };
+}
+
+/** A Bearer challenge (`challenge()`) restated in the DPoP scheme, for a request that used DPoP. */
+export function asDpopChallenge(bearer: string): string {
+  const params = bearer.replace(/^Bearer\s*/, '');
+  return withScheme('DPoP', params ? [params] : []);
+}
+
+function withScheme(scheme: AuthScheme, params: string[]): string {
+  const all = scheme === 'DPoP' ? [...params, `algs="${DPOP_ALGS.join(' ')}"`] : params;
+  return all.length ? `${scheme} ${all.join(', ')}` : scheme;
 }
 
 export interface AuthOptions {
@@ -47,8 +67,9 @@ export interface AuthOptions {
 }
 
 /**
- * Establishes `ctx.state.principal` from exactly one credential: a bearer JWT from our
- * authorization server, or the better-auth session cookie. The role and ban state always
+ * Establishes `ctx.state.principal` from exactly one credential: an access token (JWT) from our
+ * authorization server — `Bearer`, or `DPoP` with its proof when the token is DPoP-bound — or
+ * the better-auth session cookie. The role and ban state always
  * come from the database, so a demotion or ban applies to the very next request.
  *
  * Unless `optional` or `clients`, the route acts for a person, and a client's own token is 403
@@ -63,15 +84,7 @@ export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
     const hasCookie = sessions && SESSION_COOKIE.test(ctx.get('Cookie'));
     if (header && hasCookie) throw appError(AuthErrors, 'AMBIGUOUS_CREDENTIALS', { headers: challenge('invalid_request', 'send one credential') });
     if (header) {
-      const m = BEARER.exec(header);
-      if (!m) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_request', 'malformed Authorization header') });
-      let claims: AccessTokenClaims;
-      try {
-        claims = await deps.verifyToken(m[1]!);
-      } catch (err) {
-        if (err instanceof TokenRejected) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', err.reason) });
-        throw err;
-      }
+      const claims = await tokenClaims(ctx, deps, header);
       const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
       if (isClientToken(claims)) {
         if (!opts.optional && !opts.clients) throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
@@ -93,6 +106,44 @@ export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
     if (opts.optional) return next(); // public route, anonymous caller
     throw appError(AuthErrors, 'UNAUTHENTICATED', { headers: challenge() });
   };
+}
+
+/**
+ * The claims of the access token in `header`, once it is verified and, when it is DPoP-bound,
+ * its proof too — on every request: the verifier's cache of good tokens never stands in for a
+ * proof. RFC 9449 §7.2: a DPoP-bound token sent as a bearer token is refused (else a thief
+ * would simply drop the scheme), and so is a proof with a token that is not bound to its key.
+ */
+async function tokenClaims(ctx: Context, deps: AuthDeps, header: string): Promise<AccessTokenClaims> {
+  const m = CREDENTIALS.exec(header);
+  if (!m) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_request', 'malformed Authorization header') });
+  const scheme: AuthScheme = m[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+  const token = m[2]!;
+  const proofs = ctx.req.headersDistinct.dpop ?? [];
+  const refuse = (code: 'INVALID_TOKEN' | 'INVALID_DPOP_PROOF', error: string, reason: string) =>
+    appError(AuthErrors, code, { headers: challenge(error, reason, undefined, scheme) });
+  if (scheme === 'Bearer' && proofs.length) throw refuse('INVALID_TOKEN', 'invalid_request', 'a DPoP proof goes with Authorization: DPoP');
+  let claims: AccessTokenClaims;
+  try {
+    claims = await deps.verifyToken(token);
+  } catch (err) {
+    if (err instanceof TokenRejected) throw refuse('INVALID_TOKEN', 'invalid_token', err.reason);
+    throw err;
+  }
+  const jkt = claims.cnf?.jkt;
+  if (scheme === 'Bearer') {
+    if (jkt) throw refuse('INVALID_TOKEN', 'invalid_token', 'the token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof');
+    return claims;
+  }
+  if (!jkt) throw refuse('INVALID_TOKEN', 'invalid_token', 'the token is not DPoP-bound: send it as Authorization: Bearer');
+  if (!deps.checkProof) throw refuse('INVALID_DPOP_PROOF', 'invalid_dpop_proof', 'DPoP is not accepted here');
+  try {
+    await deps.checkProof({ proofs, method: ctx.method, url: htuOf(deps.config.api.audience, ctx.path), accessToken: token, jkt });
+  } catch (err) {
+    if (err instanceof ProofRejected) throw refuse('INVALID_DPOP_PROOF', 'invalid_dpop_proof', err.reason);
+    throw err;
+  }
+  return claims;
 }
 
 /**

@@ -136,6 +136,10 @@ describeEachBackend('security: API hardening (probe findings)', (stack) => {
       ['iat ten years ahead', () => ({ iat: now() + 10 * 365 * 86_400 })],
       ['iat ten minutes ahead', () => ({ iat: now() + 600 })],
       ['nbf ten minutes ahead', () => ({ nbf: now() + 600 })],
+      // RFC 9449 §7.2: a DPoP-bound token is no bearer token (its proof: leaked-token-dpop.test.ts).
+      ['a DPoP-bound token (cnf.jkt) sent as Bearer', () => ({ cnf: { jkt: 'A'.repeat(43) } })],
+      ['cnf.jkt that is not a key thumbprint', () => ({ cnf: { jkt: 42 } })],
+      ['a confirmation method the API cannot check (mTLS cnf x5t#S256)', () => ({ cnf: { 'x5t#S256': 'A'.repeat(43) } })],
     ];
     for (const [what, claims] of odd) {
       it(`refuses ${what} with 401 invalid_token`, async () => {
@@ -199,6 +203,7 @@ describeEachBackend('security: API hardening (probe findings)', (stack) => {
         authorization_servers: [s.issuer],
         scopes_supported: [...API_SCOPES],
         bearer_methods_supported: ['header'],
+        dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
         resource_name: 'Portcullis marketplace API',
       });
     });
