@@ -15,7 +15,6 @@ export const NOT_OPERATION_CODES: Readonly<Record<string, string>> = {
   NOT_READY: 'GET /readyz, an operations endpoint outside the document',
   HEADERS_TOO_LARGE: "Node's HTTP parser answers 431 before the application sees the request",
   CSRF_TOKEN_INVALID: "the authorization server's HTML forms",
-  CACHE_UNAVAILABLE: 'the API keeps no shared cache',
   UNIQUE_VIOLATION: 'a storage constraint: services translate those their rules meet (SLUG_TAKEN, REVIEW_EXISTS); one reaching a client is a bug',
   FOREIGN_KEY_VIOLATION: 'a storage constraint: services check references first (LISTING_NOT_FOUND, NOT_ENTITLED); one reaching a client is a bug',
   NOT_NULL_VIOLATION: 'a storage constraint: input schemas require every stored value; one reaching a client is a bug',
@@ -60,7 +59,9 @@ export const ERROR_SCHEMA = {
  * handler declares.
  */
 export function operationCodes(c: RouteContract): ErrorCodeRef[] {
-  const codes = errorCodes(AuthErrors, 'INVALID_TOKEN', 'AMBIGUOUS_CREDENTIALS', 'INVALID_SESSION', 'ACCOUNT_DISABLED', 'AUTH_SERVER_UNAVAILABLE');
+  const codes = errorCodes(AuthErrors, 'INVALID_TOKEN', 'INVALID_DPOP_PROOF', 'AMBIGUOUS_CREDENTIALS', 'INVALID_SESSION', 'ACCOUNT_DISABLED', 'AUTH_SERVER_UNAVAILABLE');
+  // A DPoP proof's jti is checked in the shared cache: no Redis, no DPoP request (503).
+  codes.push(...errorCodes(StorageErrors, 'CACHE_UNAVAILABLE'));
   if (c.method !== 'get') codes.push(...errorCodes(HttpErrors, 'ORIGIN_NOT_ALLOWED'));
   if (c.access !== 'public') codes.push(...errorCodes(AuthErrors, 'UNAUTHENTICATED', 'USER_TOKEN_REQUIRED'));
   if (typeof c.access === 'object') codes.push(...errorCodes(AuthErrors, 'INSUFFICIENT_SCOPE', 'FORBIDDEN'));
