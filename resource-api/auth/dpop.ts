@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { calculateJwkThumbprint, EmbeddedJWK, errors as joseErrors, jwtVerify, type CryptoKey, type FlattenedJWSInput, type JWK, type JWSHeaderParameters } from 'jose';
 import { z } from 'zod';
 import type { Cache } from '#shared/cache/index.js';
 import { CLOCK_SKEW_S } from './access-token.js';
@@ -69,12 +70,12 @@ export function htuOf(audience: string, path: string): string {
  * when REDIS_URL is set), checked last so that an invalid proof writes nothing.
  */
 export function createProofChecker(cache: Pick<Cache, 'setIfAbsent'>, now: () => number = Date.now): CheckProof {
+  const keys = embeddedKeys();
   return async function checkProof(input: ProofInput): Promise<void> {
     if (input.proofs.length !== 1) throw new ProofRejected(input.proofs.length ? 'send exactly one DPoP header' : 'a DPoP proof is required');
     let verified: Awaited<ReturnType<typeof jwtVerify>>;
     try {
-      // EmbeddedJWK refuses a header jwk that is not a public key (private members, `oct`).
-      verified = await jwtVerify(input.proofs[0]!, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: [...DPOP_ALGS] });
+      verified = await jwtVerify(input.proofs[0]!, keys.resolve, { typ: 'dpop+jwt', algorithms: [...DPOP_ALGS] });
     } catch (err) {
       throw new ProofRejected(describe(err));
     }
@@ -85,12 +86,35 @@ export function createProofChecker(cache: Pick<Cache, 'setIfAbsent'>, now: () =>
     if (normalised(proof.htu) !== input.url) throw new ProofRejected("the proof's htu does not match the request URL");
     if (Math.abs(now() / 1000 - proof.iat) > PROOF_WINDOW_S) throw new ProofRejected("the proof's iat is outside the accepted window");
     if (proof.ath !== sha256(input.accessToken)) throw new ProofRejected("the proof's ath does not match the access token");
-    const jkt = await calculateJwkThumbprint(verified.protectedHeader.jwk as JWK, 'sha256');
+    const jkt = await keys.thumbprint(verified.protectedHeader);
     if (jkt !== input.jkt) throw new ProofRejected('the proof is signed by another key than the token is bound to');
     // One key's proofs cannot block another's: the jti is remembered per key.
     if (!(await cache.setIfAbsent(`dpop:jti:${sha256(`${jkt} ${proof.jti}`)}`, '1', JTI_TTL_MS))) {
       throw new ProofRejected('the proof was already used');
     }
+  };
+}
+
+/**
+ * The proof keys, as jose's EmbeddedJWK imports them from the proof header, remembered by their
+ * exact JWK (bounded): an agent signs every proof with one key, and importing it costs about as
+ * much as checking the signature. A key is remembered only once EmbeddedJWK accepted it (an
+ * object, `use` sig, `alg` matching, a public key), with its RFC 7638 thumbprint.
+ */
+function embeddedKeys(max = 10_000) {
+  const known = new LRUCache<string, { key: CryptoKey; jkt: string }>({ max });
+  const id = (header: JWSHeaderParameters) => `${header.alg} ${JSON.stringify(header.jwk)}`;
+  return {
+    async resolve(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
+      const hit = known.get(id(header));
+      if (hit) return hit.key;
+      // Refuses a header jwk that is not a public key (private members, `oct`).
+      const key = await EmbeddedJWK(header, token);
+      known.set(id(header), { key, jkt: await calculateJwkThumbprint(header.jwk as JWK, 'sha256') });
+      return key;
+    },
+    /** The thumbprint of a key `resolve` accepted for this header (computed again if evicted since). */
+    thumbprint: async (header: JWSHeaderParameters): Promise<string> => known.get(id(header))?.jkt ?? calculateJwkThumbprint(header.jwk as JWK, 'sha256'),
   };
 }
 

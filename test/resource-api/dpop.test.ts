@@ -97,9 +97,13 @@ describe('resource API: DPoP proof checker (RFC 9449 §4.3, §7.1)', () => {
     await refused(check(input(await proof(k, { header: { jwk: undefined } }))), "the proof's jwk header must be a public key");
   });
 
-  it('refuses a proof not signed by the key in its header', async () => {
+  it('refuses a proof not signed by the key in its header, also once that key is known (imported keys are remembered)', async () => {
     const other = await key();
     await refused(check(input(await proof(k, { signWith: other.privateKey }))), 'the proof signature is invalid');
+    await check(input(await proof(k)));
+    await refused(check(input(await proof(k, { signWith: other.privateKey }))), 'the proof signature is invalid');
+    // The same key with its private members is another header: refused, not served from memory.
+    await refused(check(input(await proof(k, { header: { jwk: await exportJWK(k.privateKey) } }))), "the proof's jwk header must be a public key");
   });
 
   it('refuses a proof for another method or URL', async () => {
