@@ -3,7 +3,7 @@
  * Needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, default the local ones); creates and
  * drops its own database and Redis key prefix. Loopback only, bounded, stops by itself.
  * Knobs: BENCH_DURATION_S (per timed case, default 5), BENCH_REFRESH_REQUESTS (refresh grants
- * per case, default 1500), BENCH_FILLER_TOKENS (stored tokens for the history case, default
+ * per case, default 1500), BENCH_DPOP_REQUESTS (DPoP-bound reads, default 5000), BENCH_FILLER_TOKENS (stored tokens for the history case, default
  * 1000000), BENCH_ONLY=jwt (only the in-process verification bench), BENCH_LOG_LEVEL (services,
  * default info as in production).
  */
@@ -16,9 +16,11 @@ import Stripe from 'stripe';
 import { jwtVerifyBench } from './jwt-verify.js';
 import { load, type LoadOptions, type LoadResult } from './lib/cannon.js';
 import { createStack, freePort, startService, WEBHOOK_SECRET, type Service } from './lib/stack.js';
+import { dpopKey, dpopRefresh, proofPool } from './lib/dpop.js';
 
 const DURATION = Number(process.env.BENCH_DURATION_S ?? 5);
 const REFRESH_N = Number(process.env.BENCH_REFRESH_REQUESTS ?? 1500);
+const DPOP_N = Number(process.env.BENCH_DPOP_REQUESTS ?? 5000);
 const WARM_N = 200;
 /** Pool items beyond warm-up + measured requests: autocannon prepares requests ahead on every connection. */
 const SLACK = 100;
@@ -141,6 +143,17 @@ try {
     const one = await measure(`GET ${p}, one repeated token`, { url: api.url + p, headers: bearer(accessTokens[0]!), duration: DURATION }, undefined, api);
     rows.push({ group: 'read', r: one, baseline: koa, extra: `${(one.rps / rawJose).toFixed(2)}×` });
     rows.push({ group: 'read', r: one, baseline: p === '/v1/me' ? koaMe : koaPg });
+    if (p === '/v1/me') {
+      // RFC 9449: the same read with a DPoP-bound token, a fresh proof (jti kept in Redis) per request.
+      const key = await dpopKey();
+      const bound = await dpopRefresh(tokenUrl, (await stack.seedTokens(1))[0]!, 'bench-agent', key);
+      const proofs = pooled(await proofPool(key, DPOP_N + WARM_N + SLACK, { htm: 'GET', htu: `${stack.config.api.audience}/v1/me`, accessToken: bound }));
+      const dpop = await measure('GET /v1/me, one repeated DPoP-bound token, a fresh proof per request', {
+        url: api.url + p, headers: { authorization: `DPoP ${bound}` }, next: () => ({ headers: { dpop: proofs() } }), amount: DPOP_N,
+      }, { amount: WARM_N }, api);
+      rows.push({ group: 'read', r: dpop, baseline: one });
+      rows.push({ group: 'read', r: dpop, baseline: koaMe });
+    }
     const many = await measure(`GET ${p}, 100 distinct tokens (each verified once, then cached)`, { url: api.url + p, next: rotating, duration: DURATION }, undefined, api);
     rows.push({ group: 'read', r: many, baseline: koa, extra: `${(many.rps / rawJose).toFixed(2)}×` });
     rows.push({ group: 'read', r: many, baseline: p === '/v1/me' ? koaMe : koaPg });
