@@ -1,4 +1,5 @@
 import { redirectUri } from './schema.js';
+import { DEVICE_CODE_GRANT } from './service.js';
 
 /**
  * What a client that joins without an operator may be (docs/registration.md): a client that
@@ -19,8 +20,11 @@ export interface AgentPolicyViolation {
   message: string;
 }
 
-/** Grant types an agent may use; the device-code grant joins when it ships. */
-export const AGENT_GRANT_TYPES: readonly string[] = ['authorization_code', 'refresh_token'];
+/**
+ * Grant types an agent may use. The device-code grant (RFC 8628) is for agents without a
+ * browser (a server, a container, SSH); such an agent still registers a redirect URI.
+ */
+export const AGENT_GRANT_TYPES: readonly string[] = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT];
 export const AGENT_RESPONSE_TYPES: readonly string[] = ['code'];
 const NAME_MAX = 100;
 

@@ -45,7 +45,8 @@ export const clientInput = z
     type: z.enum(['public', 'confidential']),
     applicationType: z.enum(['web', 'native']).optional(),
     authMethod: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).optional(),
-    redirectUris: z.array(redirectUri).min(1, { message: 'at least one redirect URI is required' }),
+    /** Empty only for a device-only client (`deviceCode`): it has no front channel of its own. */
+    redirectUris: z.array(redirectUri),
     postLogoutRedirectUris: z.array(redirectUri).default([]),
     scopes: z.array(z.string().refine((s) => ALL_SCOPES.includes(s), { error: (issue) => `unknown scope "${String(issue.input)}" (known: ${ALL_SCOPES.join(' ')})` })).min(1).default(['openid']),
     jwksUri: z.url({ protocol: /^https$/ }).optional(),
@@ -64,6 +65,7 @@ export const clientInput = z
     if (c.type === 'public' && method !== 'none') ctx.addIssue({ code: 'custom', path: ['authMethod'], message: 'public clients authenticate with none (PKCE)' });
     if (c.type === 'confidential' && method === 'none') ctx.addIssue({ code: 'custom', path: ['authMethod'], message: 'confidential clients must authenticate' });
     if (method === 'private_key_jwt' && !c.jwksUri && !c.jwks) ctx.addIssue({ code: 'custom', path: ['jwksUri'], message: 'private_key_jwt needs a jwks_uri or jwks' });
+    if (c.redirectUris.length === 0 && !c.deviceCode) ctx.addIssue({ code: 'custom', path: ['redirectUris'], message: 'at least one redirect URI is required' });
     const appType = c.applicationType ?? (c.type === 'public' ? 'native' : 'web');
     for (const [field, list] of [['redirectUris', c.redirectUris], ['postLogoutRedirectUris', c.postLogoutRedirectUris]] as const) {
       list.forEach((uri, i) => {

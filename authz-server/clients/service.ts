@@ -32,14 +32,16 @@ export function createClientService(db: Knex) {
       const clientId = c.clientId ?? randomBytes(16).toString('hex');
       const authMethod = c.authMethod ?? (c.type === 'public' ? 'none' : 'client_secret_basic');
       const clientSecret = authMethod.startsWith('client_secret_') ? randomBytes(32).toString('base64url') : undefined;
+      // A device client without a redirect URI is device-only (RFC 8628): no code flow at all.
+      const codeFlow = c.redirectUris.length > 0;
       const metadata: Record<string, unknown> = {
         client_name: c.name,
         application_type: c.applicationType ?? (c.type === 'public' ? 'native' : 'web'),
         token_endpoint_auth_method: authMethod,
         redirect_uris: c.redirectUris,
         post_logout_redirect_uris: c.postLogoutRedirectUris,
-        response_types: ['code'],
-        grant_types: ['authorization_code', 'refresh_token', ...(c.clientCredentials ? ['client_credentials'] : []), ...(c.deviceCode ? [DEVICE_CODE_GRANT] : [])],
+        response_types: codeFlow ? ['code'] : [],
+        grant_types: [...(codeFlow ? ['authorization_code'] : []), 'refresh_token', ...(c.clientCredentials ? ['client_credentials'] : []), ...(c.deviceCode ? [DEVICE_CODE_GRANT] : [])],
         scope: c.scopes.join(' '),
         ...(clientSecret ? { client_secret: clientSecret } : {}),
         ...(c.jwksUri ? { jwks_uri: c.jwksUri } : {}),

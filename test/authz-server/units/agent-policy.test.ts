@@ -74,13 +74,13 @@ describe('agent client policy (clients/agent-policy.ts)', () => {
       expect(agentPolicyProblem({ ...ok, application_type: 'native' }, registered)).to.equal(undefined);
     });
 
-    it('allows only the authorization code and refresh token grants, and the code response type', () => {
-      expect(AGENT_GRANT_TYPES).to.deep.equal(['authorization_code', 'refresh_token']);
+    it('allows only the authorization code, refresh token and device code (RFC 8628) grants, and the code response type', () => {
+      expect(AGENT_GRANT_TYPES).to.deep.equal(['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code']);
       expect(agentPolicyProblem({ ...ok, grant_types: ['authorization_code', 'implicit'] }, registered)).to.equal(
-        'grant_types "implicit" not allowed (allowed: authorization_code, refresh_token)',
+        'grant_types "implicit" not allowed (allowed: authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code)',
       );
       expect(agentPolicyViolation({ ...ok, grant_types: ['client_credentials'] }, registered)?.field).to.equal('grant_types');
-      expect(agentPolicyViolation({ ...ok, grant_types: ['urn:ietf:params:oauth:grant-type:device_code'] }, registered)?.field).to.equal('grant_types');
+      expect(agentPolicyViolation({ ...ok, grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'] }, registered)).to.equal(undefined);
       expect(agentPolicyViolation({ ...ok, grant_types: 'authorization_code' }, registered)?.message).to.equal('grant_types must be an array');
       expect(agentPolicyProblem({ ...ok, response_types: ['code id_token'] }, registered)).to.equal('response_types "code id_token" not allowed (allowed: code)');
       expect(agentPolicyViolation({ ...ok, response_types: ['token'] }, registered)?.field).to.equal('response_types');
