@@ -21,6 +21,7 @@ import { startPurge } from './oidc/purge.js';
 import { createClientService } from './clients/service.js';
 import { ensureDemoClient } from './clients/demo.js';
 import { betterAuthStorageFailures } from './accounts/storage-failures.js';
+import { koaDeviceCodeAttempts, koaDevicePolling } from './oidc/device-flow.js';
 
 /**
  * authz-server routes, in order: better-auth at /api/auth (it reads its own body, so it comes
@@ -70,6 +71,8 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
   app.use(providerStorageErrors(provider));
   app.use(tokenResponseHeaders());
   app.use(koaProviderCsp(c.config.authz.issuer));
+  app.use(koaDeviceCodeAttempts(provider, limits));
+  app.use(koaDevicePolling(c));
   app.use(mount(provider as unknown as Koa));
   const purge = startPurge(c);
   return { close: () => purge.stop() };

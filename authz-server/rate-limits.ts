@@ -17,6 +17,7 @@ import { fromRequest } from '#shared/audit/index.js';
  * | password-reset:ip, password-reset:account | client IP; email | /account/forgot-password |
  * | token:client | Basic-auth client id, else client IP | /token |
  * | register:ip | client IP | POST /reg (RFC 7591 dynamic registration) |
+ * | device-code:ip, device-code:session | client IP; the OpenID session cookie | POST /device (RFC 8628 user code entry and confirmation: oidc/device-flow.ts) |
  */
 export function createAuthzLimits(c: Pick<Container, 'cache' | 'logger' | 'config' | 'audit' | 'metrics'>) {
   const m = c.config.rateLimitMultiplier;

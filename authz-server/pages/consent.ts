@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { SCOPE_DESCRIPTIONS } from '#shared/oauth/scopes.js';
 import { esc, renderPage } from './layout.js';
+import { phishingWarning, userCodeBlock } from './device-code.js';
 
 const DESCRIPTIONS: Record<string, string> = SCOPE_DESCRIPTIONS;
 
@@ -22,6 +23,11 @@ export interface ConsentPageInput {
   aboutYou: string[];
   /** Resource scopes, per resource server (RFC 8707 indicator). */
   resources: { indicator: string; scopes: string[] }[];
+  /**
+   * RFC 8628 device flow: the code the device shows (XXXX-XXXX). The person compares it and
+   * is warned about codes sent by someone else (§5.4); the answer goes to that device.
+   */
+  userCode?: string;
 }
 
 export type ClientProvenance = { kind: 'operator' } | { kind: 'registered' } | { kind: 'metadata-document'; host: string };
@@ -46,6 +52,10 @@ function who(input: ConsentPageInput): string {
 <p class="provenance">${from} Only allow it if you started this from an app you trust.</p>`;
 }
 
+// A device's interaction cannot restart from an authorization URL: another account means
+// answering no here and starting again on the device.
+const DEVICE_NOT_YOU = '<p>Not you? Choose Deny, <a href="/account">sign out</a>, and start again on the device.</p>';
+
 const list = (scopes: string[]) => scopes.map((s) => `<li>${esc(DESCRIPTIONS[s] ?? s)} <small>(${esc(s)})</small></li>`).join('\n');
 
 export function renderConsent(ctx: Context, input: ConsentPageInput): void {
@@ -58,10 +68,11 @@ export function renderConsent(ctx: Context, input: ConsentPageInput): void {
     'Allow access',
     `<h1>Allow access?</h1>
 <p class="account">Signed in as <strong>${esc(input.account)}</strong>.</p>
-<form method="post" action="${esc(input.switchAction)}" class="inline-text"><button type="submit" class="link">Not you? Use another account</button></form>
+${input.userCode ? DEVICE_NOT_YOU : `<form method="post" action="${esc(input.switchAction)}" class="inline-text"><button type="submit" class="link">Not you? Use another account</button></form>`}
+${input.userCode ? userCodeBlock(input.userCode) : ''}
 ${who(input)}
 ${groups.join('\n')}
-<p class="redirect">After you answer you go back to <strong>${esc(input.redirectTo)}</strong>.</p>
+${input.userCode ? `${phishingWarning()}\n<p class="redirect">After you answer, the device that shows this code gets the answer.</p>` : `<p class="redirect">After you answer you go back to <strong>${esc(input.redirectTo)}</strong>.</p>`}
 <form method="post" action="${esc(input.action)}" class="actions">
   <button type="submit" name="decision" value="allow">Allow</button>
   <button type="submit" name="decision" value="deny" class="secondary">Deny</button>

@@ -19,6 +19,7 @@ import { passwordSignIn } from '../accounts/password-sign-in.js';
 import { LOA_TWO_FACTOR, proofOf } from '#shared/auth/assurance.js';
 import { twoFactorAccount } from '../better-auth-mount.js';
 import { findUserById } from '../queries/users.js';
+import { deviceUserCode } from '../oidc/device-flow.js';
 
 const SIGN_IN_FAILED = 'Incorrect email or password.';
 
@@ -100,6 +101,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
       // The API's scopes are also provider scopes, so oidc-provider lists them among the OpenID
       // ones too: each permission is shown once, in its group.
       const account = d.session?.accountId ? await findUserById(c.db, d.session.accountId) : undefined;
+      const userCode = await deviceUserCode(provider, d.deviceCode);
       return renderConsent(ctx, {
         action: action(d, 'consent'),
         switchAction: action(d, 'switch-account'),
@@ -109,6 +111,7 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
         account: account?.email ?? '',
         aboutYou: (pd.missingOIDCScope ?? []).filter((s) => !isApiScope(s)),
         resources: Object.entries(pd.missingResourceScopes ?? {}).map(([indicator, scopes]) => ({ indicator, scopes })),
+        ...(userCode ? { userCode } : {}),
       });
     }
     renderMessage(ctx, 'Sign-in error', 'Unsupported sign-in step.', 400);
@@ -192,6 +195,8 @@ export function interactionRoutes(provider: Provider, c: Pick<Container, 'auth' 
   router.post('/switch-account', body, async (ctx) => {
     const d = await details(ctx);
     if (!d) return;
+    // A device flow has no authorization URL to start again from (its consent page offers no switch).
+    if (d.deviceCode) return renderMessage(ctx, 'Sign-in error', 'To use another account for a device, choose Deny, sign out, and start again on the device.', 400);
     const res = await c.auth.api.signOut({ headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     const params = new URLSearchParams();

@@ -17,6 +17,10 @@ export const RATE_LIMIT_RULES = {
   'token:client': { capacity: 100, refillPerSecond: 10 },
   // RFC 7591 registration (POST /reg) per client address: self-registered clients are free to create.
   'register:ip': { capacity: 10, refillPerSecond: 1 / 60 },
+  // RFC 8628 §5.1: user codes typed at POST /device (every attempt, right or wrong: the bucket
+  // answers before the code is looked up). One device sign-in costs two (entry, confirmation).
+  'device-code:ip': { capacity: 20, refillPerSecond: 1 / 30 },
+  'device-code:session': { capacity: 10, refillPerSecond: 1 / 60 },
 } as const satisfies Record<string, TokenBucketRule>;
 
 export type RateLimitRuleName = keyof typeof RATE_LIMIT_RULES;

@@ -56,7 +56,9 @@ function suite(backend: Backend) {
         expect(a.issuer).to.equal(issuer);
         expect(a.code_challenge_methods_supported).to.deep.equal(['S256']);
         expect(a.response_types_supported).to.deep.equal(['code']);
-        expect(a.grant_types_supported).to.have.members(['authorization_code', 'refresh_token', 'client_credentials']);
+        expect(a.grant_types_supported).to.have.members(['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code']);
+        // RFC 8628 §4: agents without a browser (docs/oauth.md).
+        expect(a.device_authorization_endpoint).to.equal(`${issuer}/device/auth`);
         expect(a.authorization_response_iss_parameter_supported).to.equal(true);
         expect(a.id_token_signing_alg_values_supported).to.deep.equal(['RS256', 'ES256']);
         expect(a.dpop_signing_alg_values_supported).to.deep.equal(['ES256', 'EdDSA', 'RS256', 'PS256']);

@@ -110,6 +110,8 @@ describe('rate limiter — shared cache up (memory backend)', () => {
       'verify-mail:recipient',
       'token:client',
       'register:ip',
+      'device-code:ip',
+      'device-code:session',
     ]);
   });
 });
