@@ -227,7 +227,7 @@ describeEachBackend('security: leaked access or refresh token, DPoP-bound (RFC 9
       };
       const tokenProof = (nonce?: string) => new SignJWT({ jti: randomUUID(), htm: 'POST', htu: tokenUrl, iat: now(), ...(nonce ? { nonce } : {}) }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: key.jwk }).sign(key.pair.privateKey);
       const first = await post(await tokenProof());
-      expect([first.status, first.body.error]).to.deep.equal([400, 'use_dpop_nonce']);
+      expect([first.status, first.body]).to.deep.equal([400, { error: 'use_dpop_nonce', error_description: 'nonce is required in the DPoP proof' }]);
       expect(first.nonce).to.be.a('string').and.not.equal('');
       const withNonce = await tokenProof(first.nonce!);
       const ok = await post(withNonce);
