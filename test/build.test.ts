@@ -4,7 +4,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, ROOT, runNode, SOURCE_FLAGS, type Proc } from './helpers/process.js';
+import { freePort, ROOT, runNode, type Proc } from './helpers/process.js';
 
 const exec = promisify(execFile);
 
@@ -29,7 +29,8 @@ describe('compiled build', function () {
   });
 
   async function admin(args: string[], compiled: boolean) {
-    const proc = runNode(compiled ? ['dist/scripts/admin.js', ...args] : [...SOURCE_FLAGS, 'scripts/admin.ts', ...args], env());
+    // The sources, always: `--import=tsx` is not the spelling process.ts maps to dist/.
+    const proc = runNode(compiled ? ['dist/scripts/admin.js', ...args] : ['--conditions=source', '--import=tsx', 'scripts/admin.ts', ...args], env());
     const code = await proc.exited;
     return { code, out: proc.output() };
   }

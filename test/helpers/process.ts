@@ -28,9 +28,29 @@ export interface Proc {
   stop(graceMs?: number): Promise<number | null>;
 }
 
+/** Entry points test/setup/compiled-services.ts compiles, and where the compiled file is. */
+const COMPILED: Record<string, string> = {
+  'authz-server/main.ts': 'dist/authz-server/main.js',
+  'resource-api/main.ts': 'dist/resource-api/main.js',
+  'scripts/admin.ts': 'dist/scripts/admin.js',
+};
+
+/**
+ * In a whole-suite run the services and the admin CLI start from the build compiled once by the
+ * global setup (PORTCULLIS_TEST_COMPILED); a file run on its own starts them from the sources.
+ * Only the exact `SOURCE_FLAGS` spelling is mapped: a test that must run the sources spells the
+ * flags otherwise (test/build.test.ts).
+ */
+function entryPoint(args: string[]): string[] {
+  if (process.env.PORTCULLIS_TEST_COMPILED !== '1' || args.length < SOURCE_FLAGS.length + 1) return args;
+  if (!SOURCE_FLAGS.every((f, i) => args[i] === f)) return args;
+  const compiled = COMPILED[args[SOURCE_FLAGS.length]!];
+  return compiled ? [compiled, ...args.slice(SOURCE_FLAGS.length + 1)] : args;
+}
+
 /** Spawns a node process from the repo root with a clean, explicit environment. */
 export function runNode(args: string[], env: Record<string, string | undefined>): Proc {
-  const child = spawn(process.execPath, args, {
+  const child = spawn(process.execPath, entryPoint(args), {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
