@@ -15,6 +15,7 @@ import { ROOT } from '../helpers/process.js';
 export async function mochaGlobalSetup(): Promise<void> {
   if (process.env.PORTCULLIS_TEST_SOURCES === '1') return;
   const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+  // The command of `npm run build` (test/build.test.ts checks that they agree).
   await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT });
   process.env.PORTCULLIS_TEST_COMPILED = '1';
 }
