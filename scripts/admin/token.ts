@@ -12,7 +12,9 @@ import { UsageError, type Command } from './types.js';
 
 /** The development client token:get registers for itself: public, native, loopback redirect. */
 export const DEV_CLIENT_ID = 'portcullis-dev-cli';
-const USAGE = 'token:get [--scope "openid email …"] [--resource URL] [--client ID] [--port N] [--no-open] [--timeout SECONDS]';
+/** Its twin for `--device` (RFC 8628): device-only, no redirect URI. */
+export const DEV_DEVICE_CLIENT_ID = 'portcullis-dev-device';
+const USAGE = 'token:get [--scope "openid email …"] [--resource URL] [--client ID] [--port N] [--no-open] [--device] [--timeout SECONDS]';
 /** No offline_access by default: a refresh token is a long-lived credential to print only on request. */
 const DEFAULT_SCOPE = `openid email profile ${API_SCOPES.join(' ')}`;
 const CLIENT_SCOPES = `openid email profile offline_access ${API_SCOPES.join(' ')}`;
@@ -21,7 +23,9 @@ const CLIENT_SCOPES = `openid email profile offline_access ${API_SCOPES.join(' '
  * `token:get`: the first token in one command. Authorization code + PKCE (RFC 7636) with a
  * loopback redirect (RFC 8252 §7.3), exactly as an agent does it: the person signs in and
  * consents in their browser, the command redeems the code and prints the tokens decoded and a
- * `curl` line for the API. Development only: it registers its own client.
+ * `curl` line for the API. `--device`: the device authorization grant (RFC 8628) instead, for a
+ * terminal without a browser — it prints a code to enter at /device on any other device.
+ * Development only: it registers its own client.
  */
 export const tokenCommands: Record<string, Command> = {
   'token:get': {
@@ -32,7 +36,7 @@ export const tokenCommands: Record<string, Command> = {
       try {
         ({ values } = parseArgs({
           args,
-          options: { scope: { type: 'string' }, resource: { type: 'string' }, client: { type: 'string' }, port: { type: 'string' }, 'no-open': { type: 'boolean' }, timeout: { type: 'string' } },
+          options: { scope: { type: 'string' }, resource: { type: 'string' }, client: { type: 'string' }, port: { type: 'string' }, 'no-open': { type: 'boolean' }, device: { type: 'boolean' }, timeout: { type: 'string' } },
           strict: true,
         }));
       } catch (err) {
@@ -42,26 +46,37 @@ export const tokenCommands: Record<string, Command> = {
       if (config.isProduction) throw new UsageError('token:get is a development tool: it registers a client and prints tokens. It refuses a production configuration (NODE_ENV=production).');
       const scope = values.scope ?? DEFAULT_SCOPE;
       const resource = values.resource ?? (scope.split(' ').some(isApiScope) ? config.api.audience : undefined);
-      const clientId = values.client ?? (await ensureDevClient(config));
+      const clientId = values.client ?? (await ensureDevClient(config, values.device ? DEV_DEVICE_CLIENT_ID : DEV_CLIENT_ID));
       const timeoutS = values.timeout ? Number(values.timeout) : 300;
+      if (values.device) return getTokenByDevice(config, { clientId, scope, resource, timeoutS }, write);
       await getToken(config, { clientId, scope, resource, port: values.port ? Number(values.port) : 0, open: !values['no-open'], timeoutS }, write);
     },
   },
 };
 
-async function ensureDevClient(config: Config): Promise<string> {
+async function ensureDevClient(config: Config, clientId: string): Promise<string> {
   const db = createDb(config.db);
+  const device = clientId === DEV_DEVICE_CLIENT_ID;
   try {
-    if (!(await findClient(db, DEV_CLIENT_ID))) {
+    if (!(await findClient(db, clientId))) {
       await createClientService(db).create({
-        clientId: DEV_CLIENT_ID, name: 'Portcullis token:get (development)', type: 'public', applicationType: 'native',
-        redirectUris: ['http://127.0.0.1/callback'], scopes: CLIENT_SCOPES.split(' '),
+        clientId, name: `Portcullis token:get${device ? ' --device' : ''} (development)`, type: 'public', applicationType: 'native',
+        redirectUris: device ? [] : ['http://127.0.0.1/callback'], scopes: CLIENT_SCOPES.split(' '), deviceCode: device,
       } as never);
     }
-    return DEV_CLIENT_ID;
+    return clientId;
   } finally {
     await db.destroy();
   }
+}
+
+async function discover(oidc: typeof import('openid-client'), config: Config, clientId: string) {
+  const issuer = new URL(config.authz.issuer);
+  // Plain http only for a development issuer on this machine.
+  const insecure = issuer.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname) ? { execute: [oidc.allowInsecureRequests] } : undefined;
+  return oidc.discovery(issuer, clientId, undefined, oidc.None(), insecure).catch((err: Error) => {
+    throw new UsageError(`Cannot reach the authorization server at ${issuer.href} (${err.message}). Start Portcullis first: npm start`);
+  });
 }
 
 interface Flow { clientId: string; scope: string; resource: string | undefined; port: number; open: boolean; timeoutS: number }
@@ -69,12 +84,7 @@ interface Flow { clientId: string; scope: string; resource: string | undefined; 
 async function getToken(config: Config, flow: Flow, write: (s: string) => void): Promise<void> {
   // openid-client is loaded here only: a production image (no dev dependencies) never gets this far.
   const oidc = await import('openid-client');
-  const issuer = new URL(config.authz.issuer);
-  // Plain http only for a development issuer on this machine.
-  const insecure = issuer.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname) ? { execute: [oidc.allowInsecureRequests] } : undefined;
-  const client = await oidc.discovery(issuer, flow.clientId, undefined, oidc.None(), insecure).catch((err: Error) => {
-    throw new UsageError(`Cannot reach the authorization server at ${issuer.href} (${err.message}). Start Portcullis first: npm start`);
-  });
+  const client = await discover(oidc, config, flow.clientId);
 
   const { server, callback } = await listen(flow.port);
   try {
@@ -94,6 +104,20 @@ async function getToken(config: Config, flow: Flow, write: (s: string) => void):
   } finally {
     server.close();
   }
+}
+
+/** RFC 8628 from this terminal: print the code and where to enter it, poll until the person answers. */
+async function getTokenByDevice(config: Config, flow: Pick<Flow, 'clientId' | 'scope' | 'resource' | 'timeoutS'>, write: (s: string) => void): Promise<void> {
+  const oidc = await import('openid-client');
+  const client = await discover(oidc, config, flow.clientId);
+  const r = await oidc.initiateDeviceAuthorization(client, { scope: flow.scope, ...(flow.resource ? { resource: flow.resource } : {}) });
+  write(`On your phone or any browser, open ${r.verification_uri} and enter the code ${r.user_code}`);
+  write(`  (or open ${r.verification_uri_complete})\nWaiting for you to allow access…\n`);
+  const signal = AbortSignal.timeout(Math.min(flow.timeoutS, r.expires_in) * 1000);
+  const tokens = await oidc.pollDeviceAuthorizationGrant(client, r, undefined, { signal }).catch((err: Error & { error?: string }) => {
+    throw new UsageError(err.error ? `Sign-in ended: ${err.error}.` : `No sign-in within ${flow.timeoutS} s: stopped.`);
+  });
+  print(tokens, config, write);
 }
 
 /** A loopback listener for exactly one redirect. */
