@@ -3,12 +3,12 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import type { Knex } from 'knex';
-import { HttpBrowser } from '../helpers/http-browser.js';
+import { CONSENT_FORM, HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
 import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { auditRow, type AuditRow } from '../helpers/audit-row.js';
 import { describeEachBackend, type Stack } from '../security/stack.js';
-import { REDIRECT } from './oidc.flow.js';
+import { PASSWORD, REDIRECT } from './oidc.flow.js';
 import { CONFIRM_FORM, DEVICE_GRANT, INPUT_FORM, USER_CODE, deviceConfig, enterCode, hidden, personAnswers, pollOnce } from './device-flow.flow.js';
 
 const SCOPE = 'openid offline_access email listings:read usage:read';
@@ -117,6 +117,21 @@ describeEachBackend('device authorization grant (RFC 8628)', (stack: () => Stack
     });
     const denied = await audited(s.db, 'device.denied', 'device-flow-public', 2);
     expect(denied.at(-1)).to.deep.include({ outcome: 'denied', actor_user_id: null, properties: { scope: 'openid', reason: 'user_aborted' } });
+  });
+
+  it('"Not you?" on a device consent page: no restart through an authorization URL; the consent still answers', async () => {
+    const r = await oidc.initiateDeviceAuthorization(publicAgent, { scope: 'openid' });
+    const browser = new HttpBrowser();
+    const { confirm } = await enterCode(browser, s.issuer, r.user_code);
+    let page = await browser.submit(confirm, CONFIRM_FORM, { xsrf: hidden(confirm, 'xsrf'), user_code: hidden(confirm, 'user_code'), confirm: 'yes' }, s.issuer);
+    page = await browser.submit(page, LOGIN_FORM, { email, password: PASSWORD }, s.issuer);
+    const consent = /<form method="post" action="([^"]*)\/consent"/.exec(page.text)![1]!;
+    expect(page.text).to.include('Not you? Choose Deny, <a href="/account">sign out</a>, and start again on the device.');
+    const refused = await browser.request(new URL(`${consent}/switch-account`, s.issuer).href, { form: {} });
+    expect(refused.status).to.equal(400);
+    expect(refused.text).to.include('To use another account for a device, choose Deny, sign out, and start again on the device.');
+    const done = await browser.submit(page, CONSENT_FORM, { decision: 'allow' }, s.issuer);
+    expect(done.text).to.include('<h1>Device connected</h1>');
   });
 
   it('a code once answered cannot be entered again', async () => {
