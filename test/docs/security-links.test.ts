@@ -85,8 +85,9 @@ describe('security docs: links', () => {
     const table = prose(overview.text).split('\n').filter((line) => /^\| [^|]+ \| [^|]+ \| \[[^\]]+\]\([^)]+\.md\) \|$/.test(line));
     // The ten concerns of the original security page, plus security round 2's three: sessions
     // end everywhere, cookie-authenticated writes, password and code checks; and the agents'
-    // two (#16): clients that join by themselves, SSRF through client metadata documents.
-    expect(table, 'one row per concern of the security page').to.have.length(15);
+    // two (#16): clients that join by themselves, SSRF through client metadata documents; and
+    // #17's two: leaked access or refresh tokens (DPoP), device-code phishing.
+    expect(table, 'one row per concern of the security page').to.have.length(17);
     for (const row of table) {
       const page = path.resolve(SECURITY_DOCS, /\]\(([^)]+\.md)\)/.exec(row)![1]!);
       expect(path.dirname(page), row).to.equal(SECURITY_DOCS);
