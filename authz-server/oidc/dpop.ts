@@ -40,5 +40,9 @@ export function dpopNonceSecret(secret: string): Buffer {
   return Buffer.from(hkdfSync('sha256', secret, 'portcullis', 'oidc-provider features.dPoP.nonceSecret', 32));
 }
 
-/** `enabledJWA.dPoPSigningAlgValues`: the proof algorithms accepted (and advertised). */
-export const DPOP_SIGNING_ALGS: string[] = ['ES256', 'EdDSA', 'RS256', 'PS256'];
+/**
+ * `enabledJWA.dPoPSigningAlgValues`: the proof algorithms accepted (and advertised). Ed25519 is
+ * there under both names: `EdDSA` (RFC 8037) and the fully specified `Ed25519` (RFC 9864), which
+ * is what openid-client 6 puts in the proofs of an Ed25519 key.
+ */
+export const DPOP_SIGNING_ALGS: string[] = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'];

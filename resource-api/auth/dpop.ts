@@ -7,9 +7,10 @@ import { CLOCK_SKEW_S } from './access-token.js';
 
 /**
  * The proof algorithms accepted: asymmetric only (RFC 9449 §4.3 check 5), the same list the
- * authorization server accepts (authz-server/oidc/dpop.ts) and advertises.
+ * authorization server accepts (authz-server/oidc/dpop.ts) and advertises. Ed25519 under both
+ * names: `EdDSA` (RFC 8037) and `Ed25519` (RFC 9864), what openid-client 6 signs with.
  */
-export const DPOP_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+export const DPOP_ALGS = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const;
 
 /**
  * RFC 9449 §11.1: how far a proof's `iat` may be from our clock, either way. Without a server

@@ -61,7 +61,7 @@ function suite(backend: Backend) {
         expect(a.device_authorization_endpoint).to.equal(`${issuer}/device/auth`);
         expect(a.authorization_response_iss_parameter_supported).to.equal(true);
         expect(a.id_token_signing_alg_values_supported).to.deep.equal(['RS256', 'ES256']);
-        expect(a.dpop_signing_alg_values_supported).to.deep.equal(['ES256', 'EdDSA', 'RS256', 'PS256']);
+        expect(a.dpop_signing_alg_values_supported).to.deep.equal(['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']);
         expect(a).not.to.have.property('pushed_authorization_request_endpoint');
         // Agents join by themselves (docs/agents.md): RFC 7591 registration, metadata documents.
         expect(a.registration_endpoint).to.equal(`${issuer}/reg`);

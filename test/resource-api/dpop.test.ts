@@ -59,7 +59,7 @@ describe('resource API: DPoP proof checker (RFC 9449 §4.3, §7.1)', () => {
     k = await key();
   });
 
-  for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256']) {
+  for (const alg of ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']) {
     it(`accepts a good proof signed with ${alg}`, async () => {
       const kk = await key(alg);
       await check({ ...input(await proof(kk)), jkt: kk.jkt });

@@ -189,7 +189,7 @@ describe('resource API authentication and RBAC (real tokens from a running authz
         authorization_servers: [authz.issuer],
         scopes_supported: ['listings:read', 'listings:write', 'reviews:write', 'checkout:create', 'usage:report', 'usage:read'],
         bearer_methods_supported: ['header'],
-        dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+        dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'],
         resource_name: 'Portcullis marketplace API',
       });
     });

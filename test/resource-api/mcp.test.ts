@@ -38,7 +38,7 @@ describeEachBackend('resource API: the MCP endpoint (transport, metadata, audien
         authorization_servers: [s.issuer],
         scopes_supported: ['reviews:write', 'checkout:create', 'usage:report', 'usage:read'],
         bearer_methods_supported: ['header'],
-        dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+        dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'],
         resource_name: 'Portcullis marketplace (MCP)',
       });
       // The API's own metadata still describes the REST API.

@@ -203,7 +203,7 @@ describeEachBackend('security: API hardening (probe findings)', (stack) => {
         authorization_servers: [s.issuer],
         scopes_supported: [...API_SCOPES],
         bearer_methods_supported: ['header'],
-        dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256', 'PS256'],
+        dpop_signing_alg_values_supported: ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'],
         resource_name: 'Portcullis marketplace API',
       });
     });

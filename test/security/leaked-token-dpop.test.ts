@@ -18,7 +18,7 @@ import { API_SCOPES, describeEachBackend, errorOf, type ApiAnswer, type Stack } 
  * agent addresses the public URL and its fetch forwards to the process, as a reverse proxy
  * would. So every accepted proof also shows that `htu` is checked against the public URL.
  */
-const ALGS = 'algs="ES256 EdDSA RS256 PS256"';
+const ALGS = 'algs="ES256 EdDSA Ed25519 RS256 PS256"';
 const EMAIL = 'dpop-agent@example.com';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('base64url');
 const now = () => Math.floor(Date.now() / 1000);
@@ -56,8 +56,8 @@ describeEachBackend('security: leaked access or refresh token, DPoP-bound (RFC 9
     return { config, sent, audience };
   }
 
-  async function newKey(a: Agent = agent): Promise<Key> {
-    const pair = await oidc.randomDPoPKeyPair('ES256');
+  async function newKey(a: Agent = agent, alg = 'ES256'): Promise<Key> {
+    const pair = await oidc.randomDPoPKeyPair(alg);
     const jwk = await exportJWK(pair.publicKey);
     return { pair, jwk, jkt: await calculateJwkThumbprint(jwk), DPoP: oidc.getDPoPHandle(a.config, pair) };
   }
@@ -114,6 +114,16 @@ describeEachBackend('security: leaked access or refresh token, DPoP-bound (RFC 9
       expect(res.status).to.equal(200);
       tokens = fresh;
     });
+
+    for (const alg of ['Ed25519', 'EdDSA', 'RS256', 'PS256']) {
+      it(`works with a ${alg} key pair too (openid-client signs Ed25519 proofs as alg Ed25519, RFC 9864)`, async () => {
+        const k = await newKey(agent, alg);
+        const t = await codeFlow(agent, k, { scope: 'openid listings:read' });
+        expect(decodeJwt(t.access_token).cnf).to.deep.equal({ jkt: k.jkt });
+        const res = await oidc.fetchProtectedResource(agent.config, t.access_token, new URL(`${agent.audience}/v1/me`), 'GET', null, undefined, { DPoP: k.DPoP });
+        expect(res.status).to.equal(200);
+      });
+    }
 
     it('the MCP endpoint takes the same: a DPoP-bound /mcp token lists and calls tools; the audience binding stays', async () => {
       const mcp = await codeFlow(agent, key, { scope: `openid ${AGENT_SCOPES}`, extra: { resource: `${agent.audience}/mcp` } });
