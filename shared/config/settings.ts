@@ -85,7 +85,7 @@ export const settings = {
   ID_TOKEN_TTL_S: setting(int(60, 86400), 'ID token lifetime.', { default: '3600' }),
   REFRESH_TOKEN_IDLE_TTL_S: setting(int(60, 31536000), 'Refresh token idle lifetime (each rotation restarts it).', { default: '1209600' }),
   REFRESH_TOKEN_ABSOLUTE_TTL_S: setting(int(60, 31536000), 'Refresh token absolute lifetime of a grant.', { default: '2592000' }),
-  DEVICE_CODE_TTL_S: setting(int(60, 1800), 'Device authorization grant (RFC 8628): how long a device code and its user code live.', { default: '600' }),
+  DEVICE_CODE_TTL_S: setting(int(10, 1800), 'Device authorization grant (RFC 8628): how long a device code and its user code live.', { default: '600' }),
   SESSION_TTL_S: setting(int(60, 2592000), 'Absolute lifetime of a sign-in session.', { default: '43200' }),
   SESSION_IDLE_TTL_S: setting(int(60, 2592000), 'Idle lifetime of a sign-in session (sliding).', { default: '3600' }),
   BODY_LIMIT_BYTES: setting(int(1024, 10485760), 'Largest accepted request body.', { default: '102400' }),

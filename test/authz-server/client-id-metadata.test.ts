@@ -226,7 +226,12 @@ describe('authz-server client ID metadata documents', function () {
         expect(developerDetail(r.text)).to.deep.equal(['invalid_client', 'client_id metadata document fetch failed']);
       }
       expect(docs.hits(path)).to.equal(0);
-      const audit = await metadataAudit(strict.db);
+      // Audit rows are written after the answer: wait for both.
+      let audit = await metadataAudit(strict.db);
+      for (let i = 0; i < 30 && audit.length < 2; i++) {
+        await sleep(100);
+        audit = await metadataAudit(strict.db);
+      }
       expect(audit.map((a) => a.properties.outcome)).to.deep.equal(['blocked_address', 'blocked_address']);
     });
 
