@@ -24,8 +24,9 @@ import { renderProviderError } from '../pages/provider-error.js';
 
 /**
  * oidc-provider settings. Everything v9 turns on by default that we do not serve end to end
- * is switched off (dev interactions, DPoP, PAR); only the authorization code flow exists
- * (no implicit, no ROPC), PKCE S256 is required for every client.
+ * is switched off (dev interactions, PAR); the flows are the authorization code (PKCE S256 for
+ * every client), refresh, client credentials and the device grant (RFC 8628) — no implicit, no
+ * ROPC; DPoP (RFC 9449) binds tokens when a proof is sent (oidc/dpop.ts).
  */
 export { LOA_TWO_FACTOR } from '#shared/auth/assurance.js';
 

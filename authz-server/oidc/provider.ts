@@ -13,7 +13,9 @@ import { observeDeviceFlow } from './device-flow.js';
  */
 export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | 'audit' | 'auth'> & Partial<Pick<Container, 'metrics'>>): Provider {
   const log = c.logger.child({ component: 'oidc' });
-  const reuse = (event: 'refresh_token.reuse_detected' | 'authorization_code.reuse_detected', grantId: string | null, clientId?: string) => {
+  type ReuseEvent = 'refresh_token.reuse_detected' | 'authorization_code.reuse_detected' | 'device_code.reuse_detected';
+  const REUSE_OF: Record<string, ReuseEvent> = { RefreshToken: 'refresh_token.reuse_detected', AuthorizationCode: 'authorization_code.reuse_detected', DeviceCode: 'device_code.reuse_detected' };
+  const reuse = (event: ReuseEvent, grantId: string | null, clientId?: string) => {
     c.metrics?.reuse.inc({ kind: event.split('.')[0]! });
     c.audit.record(event, { outcome: 'denied', actor: { ...(clientId ? { clientId } : {}) }, properties: { grantId: grantId ?? null, grantRevoked: Boolean(grantId) } });
   };
@@ -22,7 +24,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
     providerConfiguration(c.config, c.db, c.auth, {
       onReuseRace: (model, grantId) => {
         log.warn({ model, grantRevoked: Boolean(grantId) }, 'concurrent reuse detected: grant revoked');
-        reuse(model === 'RefreshToken' ? 'refresh_token.reuse_detected' : 'authorization_code.reuse_detected', grantId);
+        reuse(REUSE_OF[model] ?? 'authorization_code.reuse_detected', grantId);
       },
     }),
   );
@@ -42,13 +44,21 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
     (provider.on as (e: string, h: (ctx: unknown, err: { error?: string; error_detail?: string }) => void) => void)(event, (ctx, err) => {
       log.info({ requestId: requestId(ctx), event, error: err.error, detail: err.error_detail, cause: causeChain(err) }, 'oauth error');
       // Sequential reuse, as detected by oidc-provider itself (concurrent reuse: onReuseRace).
-      const oidc = (ctx as { oidc?: { client?: { clientId: string }; entities?: { AuthorizationCode?: { grantId?: string }; RefreshToken?: { grantId?: string } } } }).oidc;
+      const oidc = (ctx as { oidc?: { client?: { clientId: string }; entities?: { AuthorizationCode?: { grantId?: string }; RefreshToken?: { grantId?: string }; DeviceCode?: { grantId?: string } } } }).oidc;
       if (err.error_detail === 'authorization code already consumed') reuse('authorization_code.reuse_detected', oidc?.entities?.AuthorizationCode?.grantId ?? null, oidc?.client?.clientId);
       if (err.error_detail === 'refresh token already used') reuse('refresh_token.reuse_detected', oidc?.entities?.RefreshToken?.grantId ?? null, oidc?.client?.clientId);
+      if (err.error_detail === 'device code already consumed') {
+        // oidc-provider keeps no device code entity on this path; it revoked the grant just before
+        // (grant.revoked below noted which one on this request).
+        reuse('device_code.reuse_detected', (ctx as { state?: { revokedGrantId?: string } }).state?.revokedGrantId ?? null, oidc?.client?.clientId);
+      }
     });
   }
   provider.on('grant.success', (ctx) => c.metrics?.tokens.inc({ grant_type: String(ctx.oidc.params?.grant_type ?? 'unknown') }));
-  provider.on('grant.revoked', (_ctx, grantId) => log.info({ grantId }, 'grant revoked'));
+  provider.on('grant.revoked', (ctx, grantId) => {
+    log.info({ grantId }, 'grant revoked');
+    if (ctx?.state) (ctx.state as { revokedGrantId?: string }).revokedGrantId = grantId;
+  });
   // RFC 7009: a token revoked at the revocation endpoint. Tokens are also destroyed elsewhere
   // (rotation, reuse detection, grant revocation), so only the revocation route counts here.
   for (const [event, tokenType] of [['access_token.destroyed', 'access_token'], ['refresh_token.destroyed', 'refresh_token'], ['client_credentials.destroyed', 'client_credentials']] as const) {

@@ -29,6 +29,7 @@ export const AUDIT_EVENTS = {
   'device.denied': { properties: ['scope', 'reason'] },
   'authorization_code.reuse_detected': { properties: ['grantId', 'grantRevoked'] },
   'refresh_token.reuse_detected': { properties: ['grantId', 'grantRevoked'] },
+  'device_code.reuse_detected': { properties: ['grantId', 'grantRevoked'] },
   'token.revoked': { properties: ['tokenType', 'grantId', 'reason'] },
   'rate_limit.hit': { properties: ['route', 'limit', 'windowS'] },
   'listing.published': { properties: ['status'] },

@@ -93,6 +93,8 @@ describeEachBackend('device authorization grant (RFC 8628)', (stack: () => Stack
     expect(await pollOnce(s.issuer, { device_code: r.device_code, client_id: 'device-flow-public' })).to.deep.equal({ status: 400, body: { error: 'invalid_grant', error_description: 'grant request is invalid' } });
     const refresh = await oidc.refreshTokenGrant(publicAgent, tokens.refresh_token!).then(() => undefined, oauthError);
     expect(refresh).to.deep.equal({ status: 400, error: 'invalid_grant', error_description: 'grant request is invalid' });
+    const [reused] = await audited(s.db, 'device_code.reuse_detected', 'device-flow-public');
+    expect(reused).to.deep.include({ outcome: 'denied', properties: { grantId: approved!.properties.grantId, grantRevoked: true } });
   });
 
   it('deny on the consent page: the page says so, the device gets access_denied; audited', async function () {
