@@ -6,8 +6,9 @@ import { privateRedisUnavailable, startPrivateRedis, type PrivateRedis } from '.
 import { ANSWER_BOUND_MS, INTERNALS, json, recoveryMs, summary, timedFetch, worker, type Sample } from './load.js';
 
 /**
- * Redis killed (SIGKILL) under load and restarted empty on the same port. Redis holds only rate
- * limits (token buckets), so the replicas must keep serving: sign-in, token issuance and API
+ * Redis killed (SIGKILL) under load and restarted empty on the same port. Redis holds rate limits
+ * (token buckets), device-flow poll times and DPoP proof ids; none of them is needed by the
+ * bearer traffic here (DPoP requests fail closed: docs/dpop.md), so the replicas must keep serving: sign-in, token issuance and API
  * calls answer as before (rate limiting degrades to per-process buckets), readiness stays 200
  * ("degraded"), and the shared buckets are used again once Redis is back. A PRIVATE redis-server
  * (the shared one on 6379 serves other suites); PostgreSQL when DATABASE_URL is set, else SQLite.
