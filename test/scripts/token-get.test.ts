@@ -6,13 +6,14 @@ import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 import { PASSWORD } from '../authz-server/oidc.flow.js';
+import { DEVICE_GRANT, personAnswers } from '../authz-server/device-flow.flow.js';
 import { productionEnv } from '../shared/config/support.js';
 
 /**
  * `npm run admin -- token:get`: from nothing to a usable API token with one command. The
  * person's part (sign-in and consent in a browser) is played by HttpBrowser; everything else is
  * the CLI: its own development client, PKCE, the loopback listener, the code exchange, the
- * decoded output and a curl line.
+ * decoded output and a curl line. With --device (RFC 8628) the person's part is HttpBrowser on /device.
  */
 describe('admin CLI: token:get', function () {
   this.timeout(90_000);
@@ -76,5 +77,40 @@ describe('admin CLI: token:get', function () {
     const proc = cli(['--no-open'], { ISSUER_URL: 'http://127.0.0.1:1' });
     expect(await proc.exited).to.equal(2);
     expect(proc.output()).to.contain('Start Portcullis first: npm start');
+  });
+
+  it('--device (RFC 8628, a terminal without a browser): prints where to enter which code, polls until the person allows, and prints the tokens', async () => {
+    const proc = cli(['--device']);
+    try {
+      await proc.waitFor(/enter the code [A-Z]{4}-[A-Z]{4}/, 45_000);
+      const [, uri, code] = /open (\S+) and enter the code ([A-Z]{4}-[A-Z]{4})/.exec(proc.output())!;
+      expect(uri).to.equal(`${server.issuer}/device`);
+      const pages = await personAnswers(new HttpBrowser(), server.issuer, code!, { email: 'newcomer@example.com' });
+      expect(pages.final.text).to.include('<h1>Device connected</h1>');
+
+      expect(await proc.exited, proc.output()).to.equal(0);
+      const out = proc.output();
+      expect(out).to.contain(`"sub": "${userId}"`);
+      expect(out).to.contain(`"aud": "${env.config.api.audience}"`);
+      expect(out).to.contain('"client_id": "portcullis-dev-device"');
+      const stored = await env.db('oauth_clients').where({ client_id: 'portcullis-dev-device' }).first();
+      expect(JSON.parse(stored.metadata)).to.deep.include({ redirect_uris: [], response_types: [], grant_types: ['refresh_token', DEVICE_GRANT] });
+    } finally {
+      await proc.stop(2000);
+    }
+  });
+
+  it('--device: says so when the person cancels', async () => {
+    const proc = cli(['--device', '--scope', 'openid']);
+    try {
+      await proc.waitFor(/enter the code [A-Z]{4}-[A-Z]{4}/, 45_000);
+      const code = /enter the code ([A-Z]{4}-[A-Z]{4})/.exec(proc.output())![1]!;
+      await personAnswers(new HttpBrowser(), server.issuer, code, { email: 'newcomer@example.com', decision: 'cancel' });
+      expect(await proc.exited).to.equal(2);
+      expect(proc.output()).to.contain('Sign-in ended: access_denied.');
+      expect(proc.output()).not.to.contain('access_token=');
+    } finally {
+      await proc.stop(2000);
+    }
   });
 });
