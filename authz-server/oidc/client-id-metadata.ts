@@ -51,7 +51,9 @@ export function clientIdMetadataFeature(config: Config) {
   return {
     feature: {
       enabled: config.agents.metadataDocuments.enabled,
-      ack: undefined,
+      // The draft this code was written against: an oidc-provider update that implements another
+      // draft refuses to start until this is reviewed (instead of a notice at every start).
+      ack: 'draft-02',
       async allowFetch(_ctx: KoaContextWithOIDC, clientId: string) {
         const until = failed.get(clientId);
         if (until !== undefined && until > Date.now()) {
