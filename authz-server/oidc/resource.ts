@@ -12,17 +12,6 @@ export function resourceServers(config: Pick<Config, 'api'>): { api: string; mcp
 }
 
 /**
- * The API scopes a client may get in a token for either resource: all of them. What bounds a
- * grant is the client's own `scope` (oidc-provider refuses any other with invalid_scope); for
- * clients that registered themselves or identify by a metadata document the agent policy keeps
- * that `scope` within AGENT_SCOPES and fills it with exactly those when absent
- * (clients/agent-policy.ts, oidc/registration.ts, oidc/client-id-metadata.ts; docs/agents.md).
- */
-export function resourceScopesFor(_client: unknown): readonly string[] {
-  return API_SCOPES;
-}
-
-/**
  * Resource indicators (RFC 8707). Access tokens for a resource server are RFC 9068 JWTs with
  * `aud` = that resource. A request for API scopes without a `resource` parameter gets the REST
  * API as default resource; a plain OpenID request gets an opaque access token for userinfo.
@@ -37,10 +26,13 @@ export function resourceIndicators(config: Config) {
       return requestedScopes(ctx).some(isApiScope) ? api : undefined;
     },
     useGrantedResource: () => true,
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string, client: unknown): Promise<ResourceServer> {
+    // Every API scope for either resource. What bounds a grant is the client's own `scope`
+    // (oidc-provider refuses any other with invalid_scope); for clients that joined by themselves
+    // the agent policy keeps that within AGENT_SCOPES (clients/agent-policy.ts, docs/agents.md).
+    async getResourceServerInfo(_ctx: KoaContextWithOIDC, resourceIndicator: string): Promise<ResourceServer> {
       if (!known.has(resourceIndicator)) throw new errors.InvalidTarget();
       return {
-        scope: resourceScopesFor(client).join(' '),
+        scope: API_SCOPES.join(' '),
         audience: resourceIndicator,
         accessTokenTTL: config.tokens.accessTokenTtlS,
         accessTokenFormat: 'jwt',

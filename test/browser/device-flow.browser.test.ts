@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { authzEnv, type AuthzEnv } from '../helpers/authz.js';
-import { HAS_CHROMIUM, CHROMIUM, launch, watch } from '../helpers/browser.js';
+import { HAS_CHROMIUM, CHROMIUM, launch } from '../helpers/browser.js';
 import { REDIRECT } from '../authz-server/oidc.flow.js';
 import { deviceConfig } from '../authz-server/device-flow.flow.js';
-import { VIEWPORTS, checkPage, type Viewport } from './page-checks.js';
+import { VIEWPORTS, checkPage, openPage, type Viewport } from './page-checks.js';
 
 const PASSWORD = 'a very long passphrase 42';
 const WARNING = 'If someone sent you this code, called or messaged you about it, or a page asked you to enter it: stop. Approving gives them access to your account.';
@@ -41,13 +41,7 @@ const WARNING = 'If someone sent you this code, called or messaged you about it,
   });
   afterEach(() => expect(consoleErrors.splice(0), 'console errors').to.deep.equal([]));
 
-  async function newPage(vp: Viewport): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height } });
-    const page = await context.newPage();
-    const w = watch(page);
-    page.on('close', () => consoleErrors.push(...w.errors));
-    return { context, page };
-  }
+  const newPage = (vp: Viewport) => openPage(browser, vp, consoleErrors);
   const heading = (page: Page, name: string) => page.getByRole('heading', { name, exact: true, level: 1 }).waitFor();
   const main = (page: Page) => page.locator('main').innerText();
 

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
-import { ARTIFACTS, unlabelledInputs } from '../helpers/browser.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ARTIFACTS, unlabelledInputs, watch } from '../helpers/browser.js';
 
 /** The two widths every page is checked at: a desktop window and a phone (iPhone 12–15). */
 export const VIEWPORTS = [
@@ -11,6 +11,15 @@ export const VIEWPORTS = [
   { name: 'phone', width: 390, height: 844 },
 ] as const;
 export type Viewport = (typeof VIEWPORTS)[number];
+
+/** A fresh context at `vp`; the page's console and script errors go to `errors` when it closes. */
+export async function openPage(browser: Browser, vp: Viewport, errors: string[]): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height } });
+  const page = await context.newPage();
+  const w = watch(page);
+  page.on('close', () => errors.push(...w.errors));
+  return { context, page };
+}
 
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import { listenAt } from '../helpers/loopback.js';
 import * as oidc from 'openid-client';
 import * as OTPAuth from 'otpauth';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
 import { mailLink as outboxLink, outbox } from '../helpers/outbox.js';
-import { HAS_CHROMIUM, CHROMIUM, launch, watch } from '../helpers/browser.js';
+import { HAS_CHROMIUM, CHROMIUM, launch } from '../helpers/browser.js';
 import { REDIRECT, discover } from '../authz-server/oidc.flow.js';
-import { VIEWPORTS, checkPage, type Viewport } from './page-checks.js';
+import { VIEWPORTS, checkPage, openPage, type Viewport } from './page-checks.js';
 
 const PASSWORD = 'a very long passphrase 42';
 const MARKETPLACE = 'https://marketplace.example';
@@ -47,13 +47,7 @@ const MARKETPLACE = 'https://marketplace.example';
   const mailLink = (to: string, kind: string) => outboxLink(env.env.DATA_DIR!, to, kind);
   const mails = async (to: string, kind: string) => (await outbox(env.env.DATA_DIR!)).filter((m) => m.to === to && m.kind === kind).length;
 
-  async function newPage(vp: Viewport): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await browser.newContext({ viewport: { width: vp.width, height: vp.height } });
-    const page = await context.newPage();
-    const w = watch(page);
-    page.on('close', () => consoleErrors.push(...w.errors));
-    return { context, page };
-  }
+  const newPage = (vp: Viewport) => openPage(browser, vp, consoleErrors);
   async function signIn(page: Page, email: string, password = PASSWORD) {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
