@@ -1,10 +1,6 @@
 import { symmetricDecrypt } from 'better-auth/crypto';
 import type { Auth } from '#shared/auth/better-auth.js';
-
-/** As the twoFactor plugin is configured in shared/auth/better-auth.ts. */
-const ISSUER = 'Portcullis';
-const DIGITS = 6;
-const PERIOD = 30;
+import { TOTP } from '#shared/auth/assurance.js';
 
 export interface TotpSetup {
   totpUri: string;
@@ -31,8 +27,8 @@ export async function pendingTotpSetup(auth: Auth, user: { id: string; email: st
  * the secret's UTF-8 bytes in unpadded RFC 4648 base32.
  */
 export function otpauthUri(secret: string, account: string): string {
-  const params = new URLSearchParams({ secret: base32(new TextEncoder().encode(secret)), issuer: ISSUER, digits: String(DIGITS), period: String(PERIOD) });
-  return `otpauth://totp/${encodeURIComponent(ISSUER)}:${encodeURIComponent(account)}?${params}`;
+  const params = new URLSearchParams({ secret: base32(new TextEncoder().encode(secret)), issuer: TOTP.issuer, digits: String(TOTP.digits), period: String(TOTP.period) });
+  return `otpauth://totp/${encodeURIComponent(TOTP.issuer)}:${encodeURIComponent(account)}?${params}`;
 }
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

@@ -7,6 +7,7 @@ import { admin, twoFactor } from 'better-auth/plugins';
 import type { Config } from '../config/types.js';
 import { ac, roles, DEFAULT_ROLE } from './permissions.js';
 import { PASSWORD_MAX, PASSWORD_MIN } from './password-policy.js';
+import { BACKUP_CODES, TOTP } from './assurance.js';
 
 /**
  * The one better-auth definition. The authz-server mounts its routes at /api/auth and
@@ -96,7 +97,7 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
       admin({ ac, roles, defaultRole: DEFAULT_ROLE, adminRoles: ['admin'] }),
       // TOTP (RFC 6238) with single-use backup codes; better-auth counts failed codes and
       // locks the factor after repeated failures, on top of our totp:account rate limit.
-      twoFactor({ issuer: 'Portcullis', totpOptions: { digits: 6, period: 30 }, backupCodeOptions: { amount: 10, length: 10 } }),
+      twoFactor({ issuer: TOTP.issuer, totpOptions: { digits: TOTP.digits, period: TOTP.period }, backupCodeOptions: { ...BACKUP_CODES } }),
     ],
   } satisfies BetterAuthOptions;
 }
