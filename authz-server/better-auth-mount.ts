@@ -5,6 +5,8 @@ import { appError, HttpErrors, StorageErrors } from '#shared/errors/index.js';
 import { RateLimitErrors, type RateLimitRuleName } from '#shared/rate-limit/index.js';
 import type { Container } from '#shared/container.js';
 import type { AuthzLimits } from './rate-limits.js';
+import { sessionsByToken } from './queries/sessions.js';
+import { verificationValues } from './queries/verifications.js';
 
 /**
  * better-auth's HTTP endpoints under /api/auth, behind our rules:
@@ -101,9 +103,9 @@ function withoutTokens(value: unknown): unknown {
 export async function secondFactorAccounts(db: Knex, cookieHeader: string): Promise<string[]> {
   const tokens = cookieValues(cookieHeader, 'session_token');
   const pending = cookieValues(cookieHeader, 'two_factor');
-  const sessions = tokens.length ? await db('session').select('userId', 'expiresAt').whereIn('token', tokens) : [];
-  const rows = pending.length ? await db('verification').select('identifier', 'value').whereIn('identifier', pending) : [];
-  const live = sessions.filter((r) => new Date(r.expiresAt as string | Date).getTime() > Date.now()).map((r) => String(r.userId));
+  const sessions = tokens.length ? await sessionsByToken(db, tokens) : [];
+  const rows = pending.length ? await verificationValues(db, pending) : [];
+  const live = sessions.filter((r) => new Date(r.expiresAt).getTime() > Date.now()).map((r) => String(r.userId));
   const waiting = pending.flatMap((id) => rows.filter((r) => r.identifier === id).map((r) => String(r.value)));
   return [...new Set([...live, ...waiting])];
 }

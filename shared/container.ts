@@ -7,6 +7,7 @@ import { createAuth, type Auth, type AuthDeps } from './auth/better-auth.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { createAudit, type Audit } from './audit/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
+import { createStorageFailures, type StorageFailures } from './db/storage-failures.js';
 
 /**
  * Everything a service needs, built once at boot and passed down (no module singletons).
@@ -24,6 +25,8 @@ export interface Container {
   audit: Audit;
   /** Prometheus registry and the counters other parts increment. */
   metrics: Metrics;
+  /** Database outages better-auth saw (its hook notes them, the authz-server's edge reads them). */
+  storageFailures: StorageFailures;
   /** Closes pools and connections; called last in graceful shutdown. */
   close(): Promise<void>;
 }
@@ -32,7 +35,7 @@ export interface ContainerOptions {
   /** Label of this process in metrics. */
   service?: string;
   /** Service-specific better-auth callbacks (the authz-server sends mail and revokes grants). */
-  authDeps?: (parts: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit }) => AuthDeps;
+  authDeps?: (parts: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit; storageFailures: StorageFailures }) => AuthDeps;
 }
 
 export async function createContainer(config: Config, logger: Logger, opts: ContainerOptions = {}): Promise<Container> {
@@ -43,7 +46,8 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
   const cache = await createCache(config.cache, logger.child({ component: 'cache' }));
   const mailer = createMailer(config, logger);
   const audit = createAudit({ db, logger, secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
-  const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer, audit }));
+  const storageFailures = createStorageFailures();
+  const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer, audit, storageFailures }));
   const metrics = createMetrics(opts.service ?? 'portcullis', { db, audit });
   return {
     config,
@@ -54,6 +58,7 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
     mailer,
     audit,
     metrics,
+    storageFailures,
     async close() {
       // Pending audit events reach the table (and PostHog) before the pool closes.
       await audit.close().catch(() => undefined);

@@ -6,13 +6,13 @@ import type { Mail, Mailer } from '#shared/mail/mailer.js';
 import type { Audit } from '#shared/audit/index.js';
 import { revokeAccount, tombstoneTtlS } from '../queries/oidc-models.js';
 import { endBoundSessions } from '../queries/session-bindings.js';
-import { betterAuthStorageFailures } from './storage-failures.js';
+import type { StorageFailures } from '#shared/db/storage-failures.js';
 
 /**
  * better-auth callbacks of the authz-server. Mail leaves off the request path (a slow SMTP
  * server must not make "this address exists" measurable); failures are logged.
  */
-export function authzAuthDeps({ config, logger, db, mailer, audit }: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit }): AuthDeps {
+export function authzAuthDeps({ config, logger, db, mailer, audit, storageFailures }: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit; storageFailures: StorageFailures }): AuthDeps {
   const send = (mail: Mail) => {
     void mailer.send(mail).catch((err: Error) => logger.error({ kind: mail.kind, err: { type: err.name, message: err.message } }, 'mail failed'));
   };
@@ -35,7 +35,7 @@ export function authzAuthDeps({ config, logger, db, mailer, audit }: { config: C
     onError: (err) => {
       const e = err as { name?: string; code?: string; status?: string; statusCode?: number };
       if (typeof e?.statusCode === 'number' && e.statusCode < 500) return;
-      const outage = betterAuthStorageFailures.note(err);
+      const outage = storageFailures.note(err);
       logger.error({ component: 'better-auth', outage, err: { type: e?.name, code: e?.code ?? e?.status } }, 'better-auth error');
     },
     onEmailVerified: async (user, request) => {

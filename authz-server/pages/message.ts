@@ -12,3 +12,8 @@ export function renderMessage(ctx: Context, title: string, message: string, stat
   const next = links ?? (status >= 400 ? [START] : [SIGN_IN, START]);
   renderPage(ctx, title, `<h1>${esc(title)}</h1>\n<p role="${status >= 400 ? 'alert' : 'status'}">${esc(message)}</p>\n${nextSteps(next)}`, status);
 }
+
+/** A catalog error that is a page of its own (an entry with a title: forms/refusal.ts). */
+export function renderRefusal(ctx: Context, refused: { title?: string | undefined; message: string; status: number }, links?: Link[]): void {
+  renderMessage(ctx, refused.title ?? 'Error', refused.message, refused.status, links);
+}

@@ -20,3 +20,8 @@ export async function expireSession(db: Knex, id: string, at = new Date()): Prom
 export async function deleteSessionsBefore(db: Knex, userId: string, at: Date): Promise<void> {
   await db('session').where({ userId }).andWhere('createdAt', '<', stamp(db, at)).del();
 }
+
+/** The sessions of these tokens (live or expired: the caller compares `expiresAt`). */
+export function sessionsByToken(db: Knex, tokens: string[]): Promise<{ userId: string; expiresAt: string | Date }[]> {
+  return db('session').select('userId', 'expiresAt').whereIn('token', tokens);
+}

@@ -5,7 +5,7 @@ import { fromNodeHeaders } from 'better-auth/node';
 import type { Container } from '#shared/container.js';
 import { currentSession } from '#shared/auth/session.js';
 import { renderAccount, renderEnrol } from '../pages/account-settings.js';
-import { renderMessage, SIGN_IN } from '../pages/message.js';
+import { renderMessage, renderRefusal, SIGN_IN } from '../pages/message.js';
 import { pendingTotpSetup, type TotpSetup } from '../accounts/totp-setup.js';
 import { forgetSetup, rememberSetup, setupStartedHere } from './totp-setup-cookie.js';
 import { koaForm } from '../pages/koa-form.js';
@@ -14,6 +14,8 @@ import { endBoundSessions } from '../queries/session-bindings.js';
 import { deleteSessionsBefore, expireSession, findOwnSession } from '../queries/sessions.js';
 import { fromRequest } from '#shared/audit/index.js';
 import type { AuthzLimits } from '../rate-limits.js';
+import { refusal, type Refusal } from '../forms/refusal.js';
+import { AccountErrors } from '../accounts/errors.js';
 
 const str = (ctx: Context, name: string) => {
   const v = (ctx.request as unknown as { body?: Record<string, unknown> }).body?.[name];
@@ -57,11 +59,14 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     }, status);
   }
 
+  /** The account page with a refusal from the catalog. */
+  const refused = (ctx: Context, r: Refusal) => show(ctx, { error: r.message }, r.status);
+
   /** A password or code check: the sign-in buckets of this account and this address. */
   async function limited(ctx: Context, session: Session, kind: 'password' | 'code'): Promise<boolean> {
     const account: Parameters<AuthzLimits['check']>[1][number] = kind === 'password' ? ['sign-in:account', session.user.email.toLowerCase()] : ['totp:account', session.user.id];
     const wait = await limits.check(ctx, [['sign-in:ip', ctx.ip], account]);
-    if (wait > 0) await show(ctx, { error: `Too many attempts. Try again in ${wait} seconds.` }, 429);
+    if (wait > 0) await refused(ctx, refusal(AccountErrors, 'SIGN_IN_LIMITED', { wait }));
     return wait > 0;
   }
 
@@ -72,16 +77,16 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     ctx.status = 303;
     ctx.redirect(`/account?notice=${notice}`);
   };
-  router.get('/sign-in-required', (ctx) => renderMessage(ctx, 'Sign in first', 'Sign in to manage your account.', 401, [SIGN_IN]));
+  router.get('/sign-in-required', (ctx) => renderRefusal(ctx, refusal(AccountErrors, 'SIGN_IN_REQUIRED'), [SIGN_IN]));
 
-  const enrolPage = async (ctx: Context, setup: TotpSetup, error?: string, status = 200) =>
-    renderEnrol(ctx, { qrDataUrl: await QRCode.toDataURL(setup.totpUri), ...setup, ...(error ? { error } : {}) }, status);
+  const enrolPage = async (ctx: Context, setup: TotpSetup, refused?: Refusal) =>
+    renderEnrol(ctx, { qrDataUrl: await QRCode.toDataURL(setup.totpUri), ...setup, ...(refused ? { error: refused.message } : {}) }, refused?.status ?? 200);
 
   router.post('/2fa/enable', form, async (ctx) => {
     const session = await requireSession(ctx);
     if (!session || (await limited(ctx, session, 'password'))) return;
     const res = await c.auth.api.enableTwoFactor({ body: { password: str(ctx, 'password') }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
-    if (!res.ok) return show(ctx, { error: 'Incorrect password.' });
+    if (!res.ok) return refused(ctx, refusal(AccountErrors, 'PASSWORD_INCORRECT'));
     const { totpURI, backupCodes } = (await res.json()) as { totpURI: string; backupCodes: string[] };
     rememberSetup(ctx, session.session.id);
     await enrolPage(ctx, { totpUri: totpURI, backupCodes });
@@ -99,8 +104,8 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
       // session alone cannot read a pending secret.
       const user = session.user as { id: string; email: string; twoFactorEnabled?: boolean };
       const setup = !user.twoFactorEnabled && setupStartedHere(ctx, session.session.id) ? await pendingTotpSetup(c.auth, user) : undefined;
-      if (setup) return enrolPage(ctx, setup, 'That code is not valid. Check that your device\'s clock is right and enter the current code.', 400);
-      return show(ctx, { error: 'That code is not valid. Start the setup again.' });
+      if (setup) return enrolPage(ctx, setup, refusal(AccountErrors, 'ENROLMENT_CODE_INVALID'));
+      return refused(ctx, refusal(AccountErrors, 'ENROLMENT_RESTART'));
     }
     forgetSetup(ctx);
     // Sessions and tokens obtained with the password alone must not outlive the enrolment.
@@ -118,7 +123,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     if (!session || (await limited(ctx, session, 'password'))) return;
     const res = await c.auth.api.disableTwoFactor({ body: { password: str(ctx, 'password') }, headers: fromNodeHeaders(ctx.req.headers), asResponse: true });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
-    if (!res.ok) return show(ctx, { error: 'Incorrect password.' });
+    if (!res.ok) return refused(ctx, refusal(AccountErrors, 'PASSWORD_INCORRECT'));
     done(ctx, '2fa-off');
   });
 
@@ -130,7 +135,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const session = await requireSession(ctx);
     if (!session) return;
     const target = await findOwnSession(c.db, session.user.id, str(ctx, 'id'));
-    if (!target) return show(ctx, { error: 'No such session.' }, 404);
+    if (!target) return refused(ctx, refusal(AccountErrors, 'OWN_SESSION_NOT_FOUND'));
     // Expire it first (no new grant through it from here on), then end what it holds, offline
     // access included, then delete it (the delete hook finds nothing left to do).
     await expireSession(c.db, target.id);

@@ -1,15 +1,18 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Container } from '#shared/container.js';
-import { koaBody } from '#shared/http/index.js';
+import { koaBody, respond } from '#shared/http/index.js';
+import { appError, HttpErrors } from '#shared/errors/index.js';
 import { checkPassword, describeRefusal } from '#shared/auth/password-policy.js';
 import { renderConfirmEmail, renderForgot, renderReset, renderSignUp, type SignUpErrors } from '../pages/account.js';
-import { renderMessage, SIGN_IN } from '../pages/message.js';
+import { renderMessage, renderRefusal, SIGN_IN } from '../pages/message.js';
 import { createSignUp, signUpInput } from '../accounts/sign-up.js';
 import { createResendVerification } from '../accounts/resend-verification.js';
 import { accountSignInRoutes } from './account-sign-in.js';
 import type { AuthzLimits } from '../rate-limits.js';
 import { fromRequest } from '#shared/audit/index.js';
+import { refusal, type Refusal } from '../forms/refusal.js';
+import { AccountErrors } from '../accounts/errors.js';
 
 const SENT = 'If the address can be used, we have sent a message to it. Follow the link in it to continue.';
 
@@ -18,7 +21,6 @@ const form = (ctx: Context) => ((ctx.request as unknown as { body?: Record<strin
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 /** What sign-up.ts puts in the `params` of a refused password's issue. */
 type PasswordIssue = { help: string; warning: string | null; suggestions: string[] };
-const EXPIRED = 'This reset link is invalid, expired or already used. Ask for a new one.';
 const NEW_RESET_LINK = [{ href: '/account/forgot-password', text: 'Ask for a new reset link' }];
 /** An address worth a lookup: no whitespace or control character (PostgreSQL cannot compare a NUL). */
 const EMAIL = /^[^\s@\x00-\x1f]{1,200}@[^\s@\x00-\x1f]{1,200}$/;
@@ -44,7 +46,7 @@ async function resetTokenOwner(auth: Container['auth'], token: string): Promise<
  * verification landing page, forgotten and reset password. Every answer is the same whether
  * or not an address is registered. JSON bodies get JSON answers (for the marketplace UI).
  */
-export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'config' | 'logger' | 'audit'>, limits: AuthzLimits): Router {
+export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'config' | 'logger' | 'audit' | 'storageFailures'>, limits: AuthzLimits): Router {
   const router = new Router({ prefix: '/account' });
   const body = koaBody({ limitBytes: 16 * 1024 });
   const signUp = createSignUp(c);
@@ -62,10 +64,8 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
       const issue = parsed.error.issues.find((i) => i.code === 'custom' && i.path[0] === 'password');
       const refused = issue?.code === 'custom' ? (issue.params as PasswordIssue | undefined) : undefined;
       if (wantsJson(ctx)) {
-        ctx.status = 400;
-        const details = refused ? { details: { field: 'password', warning: refused.warning, suggestions: refused.suggestions } } : {};
-        ctx.body = { error: { code: 'VALIDATION_FAILED', message, requestId: ctx.state.requestId, ...details } };
-        return;
+        const details = refused ? { data: { field: 'password', warning: refused.warning, suggestions: refused.suggestions } } : {};
+        return respond(ctx, appError(HttpErrors, 'VALIDATION_FAILED', { message, ...details }));
       }
       // Every field's first problem at once; anything else (an unknown field) for the summary.
       const errors: SignUpErrors = {};
@@ -90,7 +90,7 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
   });
 
   router.get('/verified', (ctx) => {
-    if (ctx.query.error) return renderMessage(ctx, 'Link expired', 'This confirmation link is invalid or has expired. Ask for a new one.', 400, [{ href: '/account/confirm-email', text: 'Send a new confirmation link' }]);
+    if (ctx.query.error) return renderRefusal(ctx, refusal(AccountErrors, 'CONFIRMATION_LINK_EXPIRED'), [{ href: '/account/confirm-email', text: 'Send a new confirmation link' }]);
     renderMessage(ctx, 'Email confirmed', 'Your email address is confirmed. You can now sign in.', 200, [SIGN_IN]);
   });
 
@@ -98,9 +98,10 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
   router.get('/confirm-email', (ctx) => renderConfirmEmail(ctx, {}));
   router.post('/confirm-email', body, async (ctx) => {
     const email = str(form(ctx).email).trim().toLowerCase();
-    if (!EMAIL.test(email)) return renderConfirmEmail(ctx, { email, error: 'Enter a valid email address.' }, 400);
+    const refused = (r: Refusal) => renderConfirmEmail(ctx, { email, error: r.message }, r.status);
+    if (!EMAIL.test(email)) return refused(refusal(AccountErrors, 'EMAIL_INVALID'));
     const wait = await limits.check(ctx, [['verify-mail:ip', ctx.ip], ['verify-mail:recipient', email]]);
-    if (wait > 0) return renderConfirmEmail(ctx, { email, error: `Too many requests. Try again in ${wait} seconds.` }, 429);
+    if (wait > 0) return refused(refusal(AccountErrors, 'MAIL_LIMITED', { wait }));
     await resendVerification(email);
     ctx.set('Cache-Control', 'no-store');
     if (wantsJson(ctx)) {
@@ -114,9 +115,10 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
   router.get('/forgot-password', (ctx) => renderForgot(ctx, {}));
   router.post('/forgot-password', body, async (ctx) => {
     const email = str(form(ctx).email).trim().toLowerCase();
-    if (!EMAIL.test(email)) return renderForgot(ctx, { email, error: 'Enter a valid email address.' }, 400);
+    const refused = (r: Refusal) => renderForgot(ctx, { email, error: r.message }, r.status);
+    if (!EMAIL.test(email)) return refused(refusal(AccountErrors, 'EMAIL_INVALID'));
     const wait = await limits.check(ctx, [['password-reset:ip', ctx.ip], ['password-reset:account', email]]);
-    if (wait > 0) return renderForgot(ctx, { email, error: `Too many requests. Try again in ${wait} seconds.` }, 429);
+    if (wait > 0) return refused(refusal(AccountErrors, 'MAIL_LIMITED', { wait }));
     await c.auth.api.requestPasswordReset({ body: { email, redirectTo: '/account/reset-password' } });
     c.audit.record('password.reset', { outcome: 'success', ...fromRequest(ctx), properties: { stage: 'requested', emailHash: email } });
     if (wantsJson(ctx)) {
@@ -129,7 +131,7 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
 
   router.get('/reset-password', (ctx) => {
     const token = str(ctx.query.token);
-    if (!token || ctx.query.error) return renderMessage(ctx, 'Link expired', EXPIRED, 400, NEW_RESET_LINK);
+    if (!token || ctx.query.error) return renderRefusal(ctx, refusal(AccountErrors, 'RESET_LINK_EXPIRED'), NEW_RESET_LINK);
     renderReset(ctx, { token });
   });
   router.post('/reset-password', body, async (ctx) => {
@@ -137,7 +139,7 @@ export function accountRoutes(c: Pick<Container, 'db' | 'auth' | 'mailer' | 'con
     const password = str(form(ctx).password);
     const expired = () => {
       c.audit.record('password.reset', { outcome: 'failure', ...fromRequest(ctx), properties: { stage: 'completed' } });
-      renderMessage(ctx, 'Link expired', EXPIRED, 400, NEW_RESET_LINK);
+      renderRefusal(ctx, refusal(AccountErrors, 'RESET_LINK_EXPIRED'), NEW_RESET_LINK);
     };
     // The link first: the strength estimate is CPU work that only a link's holder may ask for.
     const owner = await resetTokenOwner(c.auth, token);

@@ -1,8 +1,10 @@
 import { AppError, type AppErrorOptions } from './app-error.js';
 
 /**
- * Error codes shared by both services. Each domain adds its own catalog file; codes are
- * never written inline at a throw site.
+ * Error codes shared by both services. One rule for the others: a catalog lives in the feature
+ * that owns its codes (`<feature>/errors.ts`), a code is defined once across every catalog
+ * (the error-catalogs test finds every catalog and checks both), and codes are never written
+ * inline at a throw site.
  */
 export const HttpErrors = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
@@ -34,9 +36,10 @@ export const StorageErrors = {
 /**
  * `expose: true` on a 5xx entry marks a fixed, generic message safe to show (e.g. 503s);
  * `expected: true` marks an answer the deployment gives by design (billing not configured,
- * shutting down): logged as a warning with its code, not as an error with a stack.
+ * shutting down): logged as a warning with its code, not as an error with a stack. `title`: a
+ * page catalog's entry shown as a page of its own (the authz-server's pages), with that heading.
  */
-export type ErrorCatalog = Record<string, { status: number; message: string; expose?: boolean; expected?: boolean }>;
+export type ErrorCatalog = Record<string, { status: number; message: string; expose?: boolean; expected?: boolean; title?: string }>;
 
 /** Builds an AppError from a catalog entry, so the code and status always travel together. */
 export function appError<C extends ErrorCatalog>(

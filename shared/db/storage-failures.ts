@@ -1,11 +1,12 @@
-import { translateDbError } from '#shared/db/index.js';
-import { isAppError } from '#shared/errors/index.js';
+import { translateDbError } from './errors.js';
+import { isAppError } from '../errors/index.js';
 
 /**
  * better-auth answers a failed query as a bare 500 and hands the cause only to its
  * `onAPIError` hook, which knows nothing of the request. This remembers when the last such
  * cause was the database being unreachable (a restart, a killed session), so the Koa edge can
- * tell an outage from a bug while the database already answers pings again.
+ * tell an outage from a bug while the database already answers pings again. One per container
+ * (shared/container.ts): better-auth's hook and the authz-server's edge get the same one.
  */
 export function createStorageFailures(now: () => number = Date.now) {
   let lastAt = 0;
@@ -24,6 +25,3 @@ export function createStorageFailures(now: () => number = Date.now) {
 }
 
 export type StorageFailures = ReturnType<typeof createStorageFailures>;
-
-/** One per process: better-auth's hook and the authz-server's edge meet here. */
-export const betterAuthStorageFailures = createStorageFailures();
