@@ -78,7 +78,7 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
     // (id_token_hint), so they carry nothing the client can read at userinfo.
     conformIdTokenClaims: true,
     scopes: [...ALL_SCOPES],
-    // Set at sign-in: loa:1 password, loa:2 password + TOTP (see routes/interaction.ts).
+    // Set at sign-in: loa:1 password, loa:2 password + TOTP (see interaction/sign-in.ts).
     acrValues: [...ACR_VALUES],
     responseTypes: ['code'],
     clientAuthMethods: [...CLIENT_AUTH_METHODS],

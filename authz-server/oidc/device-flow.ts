@@ -88,7 +88,7 @@ async function confirmPage(ctx: Ctx, db: Knex, client: Client, userCode: string)
   });
 }
 
-/** Who vouches for the client, as the consent page says it (routes/interaction.ts). */
+/** Who vouches for the client, as the consent page says it (interaction/prompt.ts). */
 async function provenanceOf(db: Knex, client: Client): Promise<ClientProvenance> {
   if ((client as { clientIdMetadataDocument?: boolean }).clientIdMetadataDocument) return { kind: 'metadata-document', host: new URL(client.clientId).host };
   return (await findClient(db, client.clientId))?.source === 'dynamic' ? { kind: 'registered' } : { kind: 'operator' };
