@@ -1,8 +1,8 @@
 import Router from '@koa/router';
 import type { Config } from '#shared/config/index.js';
 import { API_SCOPES } from '#shared/oauth/scopes.js';
-import { PROTECTED_RESOURCE_METADATA_PATH } from '../middleware/koa-resource-metadata.js';
-import { DPOP_ALGS } from '../auth/dpop.js';
+import { PROTECTED_RESOURCE_METADATA_PATH } from './middleware/koa-resource-metadata.js';
+import { DPOP_ALGS } from './auth/dpop.js';
 
 /**
  * RFC 9728 protected resource metadata, so clients can find our authorization server. No

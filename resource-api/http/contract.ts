@@ -5,7 +5,7 @@ import type { Audit } from '#shared/audit/index.js';
 import { appError, HttpErrors, isAppError, StorageErrors, type AppError, type ErrorCatalog } from '#shared/errors/index.js';
 import { koaBody } from '#shared/http/index.js';
 import { authorize, koaGuard, type Access } from '../middleware/koa-guard.js';
-import { recordAudit, type AuditFacts } from '../middleware/koa-audit.js';
+import { recordAudit, type AnswerAuditRule, type AuditFacts } from '../middleware/koa-audit.js';
 import { personOf, type Caller, type Principal } from '../auth/principal.js';
 import { UNSUPPORTED_CHARACTER } from './fields.js';
 
@@ -102,6 +102,8 @@ export interface SignedRouteDoc {
   /** What each status means to the sender, who retries on anything but a 2xx. */
   statusText: Record<number, string>;
   errorCodes: ErrorCodeRef[];
+  /** The event each answer records (koaAnswerAudit, mounted on the route itself: it never passes through runContract). */
+  audit: AnswerAuditRule;
 }
 
 export function defineRoute<P extends AnyObject, Q extends AnyObject, B extends AnyObject>(c: RouteContract<P, Q, B>): RouteContract {

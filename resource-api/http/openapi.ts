@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Config } from '#shared/config/index.js';
-import { stripeWebhookDoc } from '../routes/webhooks.js';
 import type { RouteContract, SignedRouteDoc } from './contract.js';
 import { ERROR_SCHEMA, assertErrorStatuses, errorResponses, operationCodes } from './openapi.errors.js';
 import { createSchemaBook } from './openapi.schemas.js';
@@ -58,17 +57,17 @@ function signedOperation(d: SignedRouteDoc, book: SchemaBook) {
 }
 
 /**
- * OpenAPI 3.1 generated from the same contracts that register the routes, plus the Stripe webhook
- * (a raw-body route outside them). Inconsistent contracts fail here, when the app is built.
+ * OpenAPI 3.1 generated from the same contracts that register the routes, plus the signed routes
+ * outside them (the Stripe webhook: raw body). Inconsistent contracts fail here, when the app is built.
  */
-export function openApiDocument(contracts: readonly RouteContract[], config: Config) {
-  assertOperationIds([...contracts.map((c) => c.operationId), stripeWebhookDoc.operationId]);
+export function openApiDocument(contracts: readonly RouteContract[], config: Config, signed: readonly SignedRouteDoc[] = []) {
+  assertOperationIds([...contracts, ...signed].map((c) => c.operationId));
   contracts.forEach(assertErrorStatuses);
   const book = createSchemaBook();
   const paths: Record<string, Record<string, unknown>> = {};
   const add = (method: string, path: string, operation: unknown) => void ((paths[path.replace(/:(\w+)/g, '{$1}')] ??= {})[method] = operation);
   for (const c of contracts) add(c.method, c.path, contractOperation(c, book));
-  add(stripeWebhookDoc.method, stripeWebhookDoc.path, signedOperation(stripeWebhookDoc, book));
+  for (const d of signed) add(d.method, d.path, signedOperation(d, book));
   return {
     openapi: '3.1.0',
     info: { title: 'Portcullis marketplace API', version: '1', description: CLIENT_TOKENS },

@@ -20,20 +20,19 @@ export function recordAudit(audit: Pick<Audit, 'record'>, ctx: Context, caller: 
   audit.record(facts.event, { outcome, actor, ...(facts.subject ? { subject: facts.subject } : {}), ...fromRequest(ctx), properties: facts.properties ?? {} });
 }
 
-/**
- * The Stripe webhook's outcome, decided at the edge from the answer: the route is signed rather
- * than a contract, so it has no `audit` rule of its own (contract routes declare theirs, see
- * RouteContract.audit, and record them wherever they are called from).
- */
-function classify(ctx: Context, status: number, code: string | undefined): (AuditFacts & { outcome: AuditInput['outcome'] }) | undefined {
-  if (ctx.method !== 'POST' || ctx.path !== '/v1/webhooks/stripe') return undefined;
-  if (status === 400) return { event: 'webhook.rejected', outcome: 'denied', properties: { provider: 'stripe', reason: code } };
-  if (status >= 500) return { event: 'webhook.failed', outcome: 'failure', properties: { provider: 'stripe', errorCode: code } };
-  if (status === 200) return { event: 'webhook.processed', outcome: 'success', properties: { provider: 'stripe' } };
-  return undefined;
-}
+/** An event decided from a route's answer, with its outcome (the actor and the request are added when recorded). */
+export type AnswerAuditFacts = AuditFacts & { outcome: AuditInput['outcome'] };
 
-export function koaAudit(audit: Audit): Middleware {
+/** What a route answered: its status and, for an error, its code. Undefined facts record nothing. */
+export type AnswerAuditRule = (answer: { status: number; code: string | undefined }) => AnswerAuditFacts | undefined;
+
+/**
+ * Records the event `rule` derives from the answer of the one route this is mounted on: for a
+ * route outside the contracts (the Stripe webhook: signed, not authorized), whose doc declares
+ * its rule as a contract declares `audit` (SignedRouteDoc.audit). Contract routes record theirs
+ * in runContract, wherever they are called from.
+ */
+export function koaAnswerAudit(audit: Pick<Audit, 'record'>, rule: AnswerAuditRule): Middleware {
   // Errors are seen here before the shared error handler turns them into bodies.
   return async (ctx, next) => {
     let status = 0;
@@ -47,7 +46,7 @@ export function koaAudit(audit: Audit): Middleware {
       [status, code] = [e.status, e.code];
       throw err;
     } finally {
-      const o = classify(ctx, status, code);
+      const o = rule({ status, code });
       if (o) recordAudit(audit, ctx, ctx.state.principal, o.outcome, o);
     }
   };

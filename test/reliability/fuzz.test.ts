@@ -8,9 +8,10 @@ import { admin, twoFactor } from 'better-auth/plugins';
 import { HttpErrors, StorageErrors } from '#shared/errors/index.js';
 import { RateLimitErrors } from '#shared/rate-limit/index.js';
 import { AuthErrors } from '#api/auth/errors.js';
-import { BillingErrors } from '#api/errors/billing.js';
-import { ListingErrors } from '#api/errors/listings.js';
-import { ReviewErrors } from '#api/errors/reviews.js';
+import { BillingErrors } from '#api/features/billing/index.js';
+import { ListingErrors } from '#api/features/listings/index.js';
+import { ReviewErrors } from '#api/features/reviews/index.js';
+import { UsageErrors } from '#api/features/usage/index.js';
 import { ClientErrors } from '#authz/clients/errors.js';
 import { startReplicas, PASSWORD, REDIRECT, type Replicas } from './../helpers/replicas.js';
 import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe.js';
@@ -31,7 +32,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const PER_ROUTE = Number(process.env.FUZZ_PER_ROUTE ?? 40);
 const CONCURRENCY = 8;
 
-const catalogCodes = [HttpErrors, StorageErrors, RateLimitErrors, AuthErrors, BillingErrors, ListingErrors, ReviewErrors, ClientErrors].flatMap((c) => Object.keys(c));
+const catalogCodes = [HttpErrors, StorageErrors, RateLimitErrors, AuthErrors, BillingErrors, ListingErrors, ReviewErrors, UsageErrors, ClientErrors].flatMap((c) => Object.keys(c));
 const oauthCodes = Object.values(oidcErrors).flatMap((E) => {
   try {
     const e = new (E as new (d: string) => { error?: unknown })('x');

@@ -4,7 +4,7 @@ import { roles, type RoleName } from '#shared/auth/permissions.js';
 import { apiContracts } from '#api/app.js';
 import { scopesFor } from '#api/auth/scopes.js';
 import type { RouteContract } from '#api/http/contract.js';
-import { stripeWebhookDoc } from '#api/routes/webhooks.js';
+import { stripeWebhookDoc } from '#api/features/billing/index.js';
 import { apiFixture, ALL_API_SCOPES, USERS, type ApiFixture, type UserName } from './fixture.js';
 import { discover } from '../authz-server/oidc.flow.js';
 

@@ -3,16 +3,17 @@ import { HttpErrors, StorageErrors, type ErrorCatalog } from '#shared/errors/ind
 import { API_SCOPES, SCOPE_DESCRIPTIONS } from '#shared/oauth/scopes.js';
 import { apiContracts } from '#api/app.js';
 import { AuthErrors } from '#api/auth/errors.js';
-import { BillingErrors } from '#api/errors/billing.js';
-import { ListingErrors } from '#api/errors/listings.js';
-import { ReviewErrors } from '#api/errors/reviews.js';
+import { BillingErrors } from '#api/features/billing/index.js';
+import { ListingErrors } from '#api/features/listings/index.js';
+import { ReviewErrors } from '#api/features/reviews/index.js';
+import { UsageErrors } from '#api/features/usage/index.js';
 import type { RouteContract } from '#api/http/contract.js';
 import { openApiDocument } from '#api/http/openapi.js';
 import { CROSS_CUTTING, NOT_OPERATION_CODES } from '#api/http/openapi.errors.js';
 import { apiFixture, type ApiFixture } from './fixture.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the document is JSON, walked field by field */
-const CATALOGS: Record<string, ErrorCatalog> = { HttpErrors, StorageErrors, AuthErrors, BillingErrors, ListingErrors, ReviewErrors };
+const CATALOGS: Record<string, ErrorCatalog> = { HttpErrors, StorageErrors, AuthErrors, BillingErrors, ListingErrors, ReviewErrors, UsageErrors };
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 const FAKE_ID = '00000000-0000-4000-8000-000000000000';
 

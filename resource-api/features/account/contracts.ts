@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Knex } from 'knex';
-import { defineRoute, type RouteContract } from '../http/contract.js';
-import { activeEntitlements } from '../queries/entitlements.js';
+import { defineRoute, type RouteContract } from '../../http/contract.js';
+import { activeEntitlements } from '../billing/index.js';
 
 const meView = z.object({
   id: z.string(),

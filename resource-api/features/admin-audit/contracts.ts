@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { AUDIT_EVENTS, AUDIT_OUTCOMES, listAudit, type AuditRow } from '#shared/audit/index.js';
 import { HttpErrors } from '#shared/errors/index.js';
-import { defineRoute, errorCodes, type RouteContract } from '../http/contract.js';
-import { cursorParam, encodeCursor } from '../http/cursor.js';
+import { defineRoute, errorCodes, type RouteContract } from '../../http/contract.js';
+import { cursorParam, encodeCursor } from '../../http/cursor.js';
 
 
 const entry = z.object({

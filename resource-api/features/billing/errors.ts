@@ -1,14 +1,14 @@
-/** Error codes of checkout, the customer portal, usage quotas and the Stripe webhook. */
+/**
+ * Error codes of checkout, the customer portal, entitlements and the Stripe webhook. A listing
+ * that cannot be bought because it is not published answers the listings' LISTING_NOT_FOUND.
+ */
 export const BillingErrors = {
   BILLING_NOT_CONFIGURED: { status: 503, message: 'Billing is not configured on this server.', expose: true, expected: true },
   STRIPE_UNAVAILABLE: { status: 502, message: 'The payment provider did not answer. Try again later.', expose: true },
   INVALID_RETURN_URL: { status: 422, message: 'returnUrl is not an allowed return address.' },
-  LISTING_NOT_FOUND: { status: 404, message: 'No such listing.' }, // as ListingErrors: drafts do not exist publicly
   LISTING_NOT_PURCHASABLE: { status: 409, message: 'This listing cannot be bought through checkout.' },
   ALREADY_SUBSCRIBED: { status: 409, message: 'You already have an active subscription to this listing.' },
   NO_BILLING_ACCOUNT: { status: 404, message: 'You have no billing account yet: buy something first.' },
   NOT_ENTITLED: { status: 403, message: 'You have no active entitlement to this listing.' },
-  QUOTA_EXCEEDED: { status: 402, message: 'Not enough quota left for this request.' },
-  IDEMPOTENCY_KEY_REUSED: { status: 409, message: 'This clientReqId was already used with different parameters.' },
   WEBHOOK_SIGNATURE_INVALID: { status: 400, message: 'The Stripe-Signature header is missing or does not verify.' },
 } as const;

@@ -4,20 +4,15 @@ import type Stripe from 'stripe';
 import type { Config } from '#shared/config/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Audit } from '#shared/audit/index.js';
-import type { RouteContract } from '../http/contract.js';
-import { checkoutRoutes } from '../routes/checkout.js';
-import { usageRoutes } from '../routes/usage.js';
-import { stripeWebhookRoutes } from '../routes/webhooks.js';
-import { createCheckoutService } from './checkout.js';
+import type { RouteContract } from '../../http/contract.js';
+import type { ApiFeature } from '../feature.js';
+import { checkoutRoutes } from './contracts.js';
+import { BillingErrors } from './errors.js';
+import { createCheckoutService } from './service.js';
 import { createStripeClient } from './stripe-client.js';
-import { createUsageService } from './usage.js';
-import { createStripeWebhookService } from './webhook.js';
 import type { StripeEventHandler } from './stripe-events/index.js';
-
-export { validateReturnUrl, type ReturnUrlPolicy, type ReturnUrlVerdict } from './return-url.js';
-export { createStripeClient } from './stripe-client.js';
-export { stripeEventHandlers, type StripeEventHandler } from './stripe-events/index.js';
-export { billing as billingMigration } from '#shared/db/migrations/0006_billing.js';
+import { stripeWebhookDoc, stripeWebhookRoutes } from './webhook/route.js';
+import { createStripeWebhookService } from './webhook/service.js';
 
 export interface BillingDeps {
   db: Knex;
@@ -29,7 +24,7 @@ export interface BillingDeps {
   now?: () => number;
 }
 
-/** Checkout, customer portal and usage: contract routes (auth, RBAC, zod, OpenAPI). */
+/** Checkout and the customer portal: contract routes (auth, RBAC, zod, OpenAPI). */
 export function billingRoutes(deps: BillingDeps): RouteContract[] {
   const stripe = 'stripe' in deps ? deps.stripe : createStripeClient(deps.config);
   const checkout = createCheckoutService({
@@ -38,8 +33,7 @@ export function billingRoutes(deps: BillingDeps): RouteContract[] {
     returnUrls: { allowedOrigins: deps.returnUrlOrigins ?? deps.config.frontendOrigins, allowHttpLocalhost: !deps.config.isProduction },
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const usage = createUsageService({ db: deps.db, ...(deps.now ? { now: deps.now } : {}) });
-  return [...checkoutRoutes(checkout), ...usageRoutes(usage)];
+  return checkoutRoutes(checkout);
 }
 
 /** The Stripe webhook: a plain router (raw body, no auth, no contract body parser). */
@@ -47,7 +41,7 @@ export function billingWebhookRouter(deps: {
   db: Knex;
   config: Pick<Config, 'stripe'>;
   logger: Logger;
-  /** Audits entitlement changes; the webhook's own outcome is audited at the edge (koa-audit). */
+  /** Audits each delivery's outcome (stripeWebhookDoc.audit) and the entitlement changes it made. */
   audit?: Pick<Audit, 'record'>;
   handlers?: Readonly<Record<string, StripeEventHandler>>;
   now?: () => number;
@@ -59,5 +53,23 @@ export function billingWebhookRouter(deps: {
     ...(deps.handlers ? { handlers: deps.handlers } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
-  return stripeWebhookRoutes({ webhookSecret: deps.config.stripe.webhookSecret, webhooks });
+  return stripeWebhookRoutes({ webhookSecret: deps.config.stripe.webhookSecret, webhooks, ...(deps.audit ? { audit: deps.audit } : {}) });
 }
+
+/** /v1/checkout and the Stripe webhook that grants what was bought (entitlements). */
+export const billingFeature: ApiFeature = {
+  name: 'billing',
+  contracts: ({ db, config }) => billingRoutes({ db, config }),
+  signedRoutes: [{ doc: stripeWebhookDoc, router: (c) => billingWebhookRouter(c) }],
+  errors: { BillingErrors },
+};
+
+// What other features and the tests may use: entitlements (reviews require one, usage consumes
+// their quota, /v1/me lists them), their NOT_ENTITLED, the quota periods, the event handlers.
+export { BillingErrors } from './errors.js';
+export { activeEntitlements, hasActiveEntitlement, type BillingEntitlementRow } from './queries.js';
+export { periodContaining } from './periods.js';
+export { validateReturnUrl, type ReturnUrlPolicy, type ReturnUrlVerdict } from './return-url.js';
+export { createStripeClient } from './stripe-client.js';
+export { stripeEventHandlers, type StripeEventHandler } from './stripe-events/index.js';
+export { stripeWebhookDoc } from './webhook/route.js';

@@ -51,6 +51,17 @@ export async function lockBySubscription(trx: Knex, subscriptionId: string): Pro
   return trx(T).where({ stripe_subscription_id: subscriptionId }).forUpdate().first();
 }
 
+/** Whether `userId` currently holds an active entitlement to the listing (reviews require one). */
+export async function hasActiveEntitlement(db: Knex, userId: string, listingId: string): Promise<boolean> {
+  const row = await db(T).select('id').where({ user_id: userId, listing_id: listingId, status: 'active' }).first();
+  return row !== undefined;
+}
+
+/** Active entitlements of a user, newest first. */
+export async function activeEntitlements(db: Knex, userId: string): Promise<{ listing_id: string; granted_at: number | string }[]> {
+  return db(T).select('listing_id', 'granted_at').where({ user_id: userId, status: 'active' }).orderBy('granted_at', 'desc');
+}
+
 export async function activeSubscriptionExists(db: Knex, userId: string, listingId: string): Promise<boolean> {
   const row = await db(T).select('id').where({ user_id: userId, listing_id: listingId }).whereIn('status', ['active', 'pending'])
     .whereNotNull('stripe_subscription_id').first();

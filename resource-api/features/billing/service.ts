@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type Stripe from 'stripe';
 import { appError } from '#shared/errors/index.js';
-import { BillingErrors } from '../errors/billing.js';
-import { findListing } from '../queries/listings.js';
-import { activeSubscriptionExists, findBillingCustomer } from '../queries/billing.js';
-import type { Principal } from '../auth/principal.js';
+import type { Principal } from '../../auth/principal.js';
+import { findListing, ListingErrors } from '../listings/index.js';
+import { BillingErrors } from './errors.js';
+import { activeSubscriptionExists, findBillingCustomer } from './queries.js';
 import { validateReturnUrl, type ReturnUrlPolicy } from './return-url.js';
 
 export interface CheckoutDeps {
@@ -61,7 +61,7 @@ export function createCheckoutService(deps: CheckoutDeps) {
       const stripe = requireStripe();
       const back = returnUrl(input.returnUrl);
       const listing = await findListing(db, input.listingId);
-      if (!listing || listing.id !== input.listingId || listing.status !== 'published') throw appError(BillingErrors, 'LISTING_NOT_FOUND');
+      if (!listing || listing.id !== input.listingId || listing.status !== 'published') throw appError(ListingErrors, 'LISTING_NOT_FOUND');
       if (Number(listing.amount_minor) <= 0) throw appError(BillingErrors, 'LISTING_NOT_PURCHASABLE');
       const recurring = listing.price_type === 'recurring';
       if (recurring && (await activeSubscriptionExists(db, p.userId, listing.id))) throw appError(BillingErrors, 'ALREADY_SUBSCRIBED');

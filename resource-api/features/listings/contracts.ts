@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { HttpErrors, StorageErrors } from '#shared/errors/index.js';
-import { ListingErrors } from '../errors/listings.js';
-import { defineRoute, errorCodes, type ErrorCodeRef, type RouteContract } from '../http/contract.js';
-import { cursorParam, encodeCursor } from '../http/cursor.js';
-import type { ListingRow } from '../queries/listings.js';
-import type { ListingService } from '../services/listings.js';
-import type { Permission } from '../auth/scopes.js';
-import type { Principal } from '../auth/principal.js';
-import type { AuditFacts } from '../middleware/koa-audit.js';
-import { listingInput, listingPage, listingPatch, listingSearch, listingView } from './listings.schema.js';
+import { defineRoute, errorCodes, type ErrorCodeRef, type RouteContract } from '../../http/contract.js';
+import { cursorParam, encodeCursor } from '../../http/cursor.js';
+import type { Permission } from '../../auth/scopes.js';
+import type { Principal } from '../../auth/principal.js';
+import type { AuditFacts } from '../../middleware/koa-audit.js';
+import { listingAudit } from './audit.js';
+import { ListingErrors } from './errors.js';
+import type { ListingRow } from './queries.js';
+import { listingInput, listingPage, listingPatch, listingSearch, listingView } from './schemas.js';
+import type { ListingService } from './service.js';
 
 const iso = (t: number | string | null) => (t === null ? null : new Date(Number(t)).toISOString());
 
@@ -71,12 +72,10 @@ export function listingRoutes(listings: ListingService): RouteContract[] {
     }),
     ...(
       [
-        ['publish', 'publishListing', 'Publish a draft', { listing: ['publish'] }, listings.publish, OWNED,
-          (id) => ({ event: 'listing.published', subject: { type: 'listing', id }, properties: { status: 'published' } })],
+        ['publish', 'publishListing', 'Publish a draft', { listing: ['publish'] }, listings.publish, OWNED, listingAudit.published],
         ['unpublish', 'unpublishListing', 'Return a published listing to draft', { listing: ['publish'] }, listings.unpublish, OWNED, undefined],
         ['suspend', 'suspendListing', 'Suspend a listing (admin)', { listing: ['suspend'] }, listings.suspend,
-          errorCodes(ListingErrors, 'LISTING_NOT_FOUND', 'LISTING_SUSPENDED', 'INVALID_TRANSITION'),
-          (id) => ({ event: 'listing.suspended', subject: { type: 'listing', id }, properties: { reason: 'admin' } })],
+          errorCodes(ListingErrors, 'LISTING_NOT_FOUND', 'LISTING_SUSPENDED', 'INVALID_TRANSITION'), listingAudit.suspended],
       ] satisfies [string, string, string, Permission, (id: string, p: Principal) => Promise<ListingRow>, ErrorCodeRef[], ((id: string) => AuditFacts) | undefined][]
     ).map(([action, operationId, summary, permission, run, codes, audited]) =>
       defineRoute({

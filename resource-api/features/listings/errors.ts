@@ -1,3 +1,4 @@
+/** Error codes of listings. LISTING_NOT_FOUND is the one answer for a listing the caller may not see (a draft, a deleted one), in every feature. */
 export const ListingErrors = {
   LISTING_NOT_FOUND: { status: 404, message: 'No such listing.' },
   NOT_LISTING_OWNER: { status: 403, message: 'Only the publisher of this listing can do that.' },

@@ -43,6 +43,11 @@ export async function listingExists(db: Knex, id: string): Promise<boolean> {
   return (await db(TABLE).where('id', id).first('id')) !== undefined;
 }
 
+/** Whether the listing is published now (reviews are only read and written for those). */
+export async function isListingPublished(db: Knex, id: string): Promise<boolean> {
+  return (await db(TABLE).select('id').where({ id, status: 'published' }).first()) !== undefined;
+}
+
 export async function updateListing(db: Knex, id: string, expected: ListingStatus[], changes: Partial<ListingRow>): Promise<number> {
   return db(TABLE).where('id', id).whereIn('status', expected).update(changes);
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { nulFreeString } from '../http/fields.js';
+import { nulFreeString } from '../../http/fields.js';
 
 const price = z
   .strictObject({

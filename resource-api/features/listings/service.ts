@@ -3,10 +3,10 @@ import type { Knex } from 'knex';
 import { appError } from '#shared/errors/index.js';
 import { translateDbError } from '#shared/db/index.js';
 import { roles } from '#shared/auth/permissions.js';
-import { ListingErrors } from '../errors/listings.js';
-import { findListing, insertListing, listPublished, updateListing, type ListingFilter, type ListingRow, type ListingStatus } from '../queries/listings.js';
-import type { Principal } from '../auth/principal.js';
-import type { ListingInput, ListingPatch } from '../routes/listings.schema.js';
+import type { Principal } from '../../auth/principal.js';
+import { ListingErrors } from './errors.js';
+import { findListing, insertListing, listPublished, updateListing, type ListingFilter, type ListingRow, type ListingStatus } from './queries.js';
+import type { ListingInput, ListingPatch } from './schemas.js';
 
 /** Ownership and state rules of listings; routes only translate HTTP to these calls. */
 export function createListingService(db: Knex) {

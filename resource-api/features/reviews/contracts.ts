@@ -1,15 +1,17 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { HttpErrors, StorageErrors, type AppError } from '#shared/errors/index.js';
-import { ReviewErrors } from '../errors/reviews.js';
-import { defineRoute, errorCodes, type RouteContract } from '../http/contract.js';
-import { cursorParam, encodeCursor } from '../http/cursor.js';
-import { allows } from '../middleware/koa-guard.js';
-import type { AuditFacts } from '../middleware/koa-audit.js';
-import type { Permission } from '../auth/scopes.js';
-import type { ReviewRow } from '../queries/reviews.js';
-import { createReviewService } from '../services/reviews.js';
-import type { ModerationHook } from '../services/moderation.js';
+import { HttpErrors, StorageErrors } from '#shared/errors/index.js';
+import { defineRoute, errorCodes, type RouteContract } from '../../http/contract.js';
+import { cursorParam, encodeCursor } from '../../http/cursor.js';
+import { allows } from '../../middleware/koa-guard.js';
+import type { Permission } from '../../auth/scopes.js';
+import { BillingErrors } from '../billing/index.js';
+import { ListingErrors } from '../listings/index.js';
+import { reviewRejected } from './audit.js';
+import { ReviewErrors } from './errors.js';
+import type { ModerationHook } from './moderation.js';
+import type { ReviewRow } from './queries.js';
+import { createReviewService } from './service.js';
 
 const TAG = 'reviews';
 const MODERATE: Permission = { review: ['moderate'] };
@@ -36,8 +38,6 @@ const Review = z.object({
 const ReviewPage = z.object({ items: z.array(Review), nextCursor: z.string().nullable() }).meta({ id: 'ReviewPage' });
 // PostgreSQL refuses a NUL in stored text (shared/db/errors.ts); SQLite stores it.
 const NUL = errorCodes(StorageErrors, 'UNSUPPORTED_CHARACTER');
-/** The moderation's reason (never the text), and the listing where the path names it. */
-const reviewRejected = (error: AppError, listingId?: string): AuditFacts => ({ event: 'review.rejected', properties: { reason: error.data?.reason, listingId } });
 
 function present(r: ReviewRow): z.infer<typeof Review> {
   return {
@@ -60,7 +60,7 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
       method: 'get', path: '/v1/listings/:listingId/reviews', operationId: 'listReviews', tag: TAG, access: 'public',
       summary: 'Visible reviews of a published listing, newest first',
       params: ListingParams, query: ListQuery, response: ReviewPage, status: 200, errors: [400, 401, 403, 404, 503],
-      errorCodes: [...errorCodes(ReviewErrors, 'LISTING_NOT_FOUND'), ...errorCodes(HttpErrors, 'INVALID_CURSOR')],
+      errorCodes: [...errorCodes(ListingErrors, 'LISTING_NOT_FOUND'), ...errorCodes(HttpErrors, 'INVALID_CURSOR')],
       handler: async (_ctx, { params, query }) => {
         const after = cursorParam(query.cursor);
         const page = await reviews.list(params.listingId, query.limit, after);
@@ -71,7 +71,7 @@ export function reviewRoutes(deps: { db: Knex; moderation: ModerationHook }): Ro
       method: 'post', path: '/v1/listings/:listingId/reviews', operationId: 'createReview', tag: TAG, access: { permission: { review: ['create'] } },
       summary: 'Review a listing you are entitled to (once)',
       params: ListingParams, body: CreateBody, response: Review, status: 201, errors: [400, 401, 403, 404, 409, 413, 415, 422, 503],
-      errorCodes: [...errorCodes(ReviewErrors, 'LISTING_NOT_FOUND', 'NOT_ENTITLED', 'REVIEW_EXISTS', 'REVIEW_REJECTED'), ...NUL],
+      errorCodes: [...errorCodes(ListingErrors, 'LISTING_NOT_FOUND'), ...errorCodes(BillingErrors, 'NOT_ENTITLED'), ...errorCodes(ReviewErrors, 'REVIEW_EXISTS', 'REVIEW_REJECTED'), ...NUL],
       audit: { refused: { REVIEW_REJECTED: ({ params }, error) => reviewRejected(error, params.listingId) } },
       handler: async (_ctx, { params, body, principal }) => present(await reviews.create(principal!.userId, params.listingId, body)),
     }),

@@ -34,10 +34,6 @@ function toRow(raw: Record<string, unknown>): ReviewRow {
   return { ...(raw as unknown as ReviewRow), rating: Number(raw.rating), createdAt: Number(raw.createdAt), updatedAt: Number(raw.updatedAt) };
 }
 
-export async function isListingPublished(db: Knex, listingId: string): Promise<boolean> {
-  return (await db('listings').select('id').where({ id: listingId, status: 'published' }).first()) !== undefined;
-}
-
 /**
  * One page of a listing's visible reviews, newest first. Keyset pagination on
  * (created_at, id): a review inserted meanwhile sorts before the cursor, so pages after it

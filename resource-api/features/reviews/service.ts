@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { appError, isAppError } from '#shared/errors/index.js';
 import { withTransaction } from '#shared/db/index.js';
-import { ReviewErrors } from '../errors/reviews.js';
-import { hasActiveEntitlement } from '../queries/entitlements.js';
-import * as q from '../queries/reviews.js';
+import { BillingErrors, hasActiveEntitlement } from '../billing/index.js';
+import { isListingPublished, ListingErrors } from '../listings/index.js';
+import { ReviewErrors } from './errors.js';
 import type { ModerationHook, ReviewDraft } from './moderation.js';
+import * as q from './queries.js';
 
 export interface ReviewServiceDeps {
   db: Knex;
@@ -37,7 +38,7 @@ export function createReviewService(deps: ReviewServiceDeps) {
   }
 
   async function requirePublished(listingId: string): Promise<void> {
-    if (!(await q.isListingPublished(db, listingId))) throw appError(ReviewErrors, 'LISTING_NOT_FOUND');
+    if (!(await isListingPublished(db, listingId))) throw appError(ListingErrors, 'LISTING_NOT_FOUND');
   }
 
   return {
@@ -52,7 +53,7 @@ export function createReviewService(deps: ReviewServiceDeps) {
 
     async create(userId: string, listingId: string, content: ReviewContent): Promise<q.ReviewRow> {
       await requirePublished(listingId);
-      if (!(await hasActiveEntitlement(db, userId, listingId))) throw appError(ReviewErrors, 'NOT_ENTITLED');
+      if (!(await hasActiveEntitlement(db, userId, listingId))) throw appError(BillingErrors, 'NOT_ENTITLED');
       await moderate({ listingId, userId, ...content });
       const id = randomUUID();
       try {
@@ -60,7 +61,7 @@ export function createReviewService(deps: ReviewServiceDeps) {
           await q.insertReview(trx, { id, listingId, userId, ...content, now: now() });
           // Unpublished since the check above: throwing rolls the insert back.
           const changed = await q.adjustListingRating(trx, listingId, 1, content.rating, { publishedOnly: true });
-          if (changed === 0) throw appError(ReviewErrors, 'LISTING_NOT_FOUND');
+          if (changed === 0) throw appError(ListingErrors, 'LISTING_NOT_FOUND');
           return (await q.findReview(trx, id))!;
         });
       } catch (err) {

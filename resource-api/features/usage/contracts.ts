@@ -1,8 +1,10 @@
 import { z } from 'zod';
-import { BillingErrors } from '../errors/billing.js';
-import { defineRoute, errorCodes, type RouteContract } from '../http/contract.js';
-import type { UsageService } from '../billing/usage.js';
-import { canonicalUuid } from '../http/fields.js';
+import { defineRoute, errorCodes, type RouteContract } from '../../http/contract.js';
+import { canonicalUuid } from '../../http/fields.js';
+import { BillingErrors } from '../billing/index.js';
+import { usageAudit } from './audit.js';
+import { UsageErrors } from './errors.js';
+import type { UsageService } from './service.js';
 
 const TAG = 'usage';
 // The idempotency key is compared in canonical form only: upper-case must not be a second key.
@@ -35,13 +37,8 @@ export function usageRoutes(usage: UsageService): RouteContract[] {
       method: 'post', path: '/v1/usage', operationId: 'reportUsage', tag: TAG, access: { permission: { usage: ['report'] } },
       summary: 'Consume quota; a repeated clientReqId replays the first answer',
       body: ReportBody, response: UsageResult, status: 201, errors: [400, 401, 402, 403, 409, 413, 415, 503],
-      errorCodes: errorCodes(BillingErrors, 'NOT_ENTITLED', 'QUOTA_EXCEEDED', 'IDEMPOTENCY_KEY_REUSED'),
-      audit: {
-        refused: {
-          QUOTA_EXCEEDED: ({ body }) => ({ event: 'quota.exceeded', properties: { listingId: body.listingId } }),
-          IDEMPOTENCY_KEY_REUSED: () => ({ event: 'client_req_id.conflicted', properties: { route: '/v1/usage' } }),
-        },
-      },
+      errorCodes: [...errorCodes(BillingErrors, 'NOT_ENTITLED'), ...errorCodes(UsageErrors, 'QUOTA_EXCEEDED', 'IDEMPOTENCY_KEY_REUSED')],
+      audit: { refused: usageAudit },
       handler: async (_ctx, { body, principal }) => usage.report(principal!.userId, body),
     }),
     defineRoute({

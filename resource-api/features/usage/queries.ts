@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { BillingEntitlementRow } from './billing.js';
+import type { BillingEntitlementRow } from '../billing/index.js';
 
 export interface UsageRecordRow {
   id: string;

@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { appError } from '#shared/errors/index.js';
 import { withTransaction } from '#shared/db/index.js';
-import { BillingErrors } from '../errors/billing.js';
-import type { BillingEntitlementRow } from '../queries/billing.js';
-import { listingExists } from '../queries/listings.js';
-import { claimUsage, consumeQuota, entitlementsOf, findUsage, rollOverPeriod, storeUsageResult, usableEntitlements } from '../queries/usage.js';
-import { periodContaining } from './periods.js';
+import { BillingErrors, periodContaining, type BillingEntitlementRow } from '../billing/index.js';
+import { listingExists } from '../listings/index.js';
+import { UsageErrors } from './errors.js';
+import { claimUsage, consumeQuota, entitlementsOf, findUsage, rollOverPeriod, storeUsageResult, usableEntitlements } from './queries.js';
 
 export interface UsageReport {
   clientReqId: string;
@@ -62,14 +61,15 @@ export function createUsageService(deps: { db: Knex; now?: () => number }) {
       // reused key, anything else has no entitlement. Outside the transaction, which must begin
       // with its write: SQLite cannot upgrade a read transaction while another replica writes.
       if (!(await listingExists(db, input.listingId))) {
-        throw appError(BillingErrors, (await findUsage(db, userId, input.clientReqId)) ? 'IDEMPOTENCY_KEY_REUSED' : 'NOT_ENTITLED');
+        if (await findUsage(db, userId, input.clientReqId)) throw appError(UsageErrors, 'IDEMPOTENCY_KEY_REUSED');
+        throw appError(BillingErrors, 'NOT_ENTITLED');
       }
       return withTransaction(db, async (trx) => {
         const id = randomUUID();
         const claimed = await claimUsage(trx, { id, user_id: userId, client_req_id: input.clientReqId, listing_id: input.listingId, units: input.units, created_at: at });
         if (!claimed) {
           const prior = await findUsage(trx, userId, input.clientReqId);
-          if (!prior?.result || prior.listing_id !== input.listingId || Number(prior.units) !== input.units) throw appError(BillingErrors, 'IDEMPOTENCY_KEY_REUSED');
+          if (!prior?.result || prior.listing_id !== input.listingId || Number(prior.units) !== input.units) throw appError(UsageErrors, 'IDEMPOTENCY_KEY_REUSED');
           return { ...(JSON.parse(prior.result) as UsageResult), replayed: true };
         }
         const candidates = await usableEntitlements(trx, userId, input.listingId);
@@ -86,7 +86,7 @@ export function createUsageService(deps: { db: Knex; now?: () => number }) {
           await storeUsageResult(trx, id, e.id, JSON.stringify(result));
           return result;
         }
-        throw appError(BillingErrors, 'QUOTA_EXCEEDED');
+        throw appError(UsageErrors, 'QUOTA_EXCEEDED');
       });
     },
 

@@ -10,7 +10,8 @@ import type { Config } from '#shared/config/index.js';
 import { createAccessTokenVerifier } from '#api/auth/access-token.js';
 import { koaAuth } from '#api/middleware/koa-auth.js';
 import { registerRoutes } from '#api/http/contract.js';
-import { billingRoutes, billingWebhookRouter, stripeEventHandlers, type StripeEventHandler } from '#api/billing/index.js';
+import { billingRoutes, billingWebhookRouter, stripeEventHandlers, type StripeEventHandler } from '#api/features/billing/index.js';
+import { usageFeature } from '#api/features/usage/index.js';
 import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
 import { HttpBrowser } from '../../helpers/http-browser.js';
 import { captureLogger } from '../../helpers/log-capture.js';
@@ -35,7 +36,7 @@ export interface ListingSpec {
 interface CallOptions { token?: string; json?: unknown; headers?: Record<string, string>; base?: 'main' | 'bare' }
 
 /**
- * A real authz-server process (tokens) and, in this process, the API with the billing routes and
+ * A real authz-server process (tokens) and, in this process, the API with the checkout and usage routes and
  * the Stripe webhook mounted as resource-api/app.ts will mount them, on a database migrated with
  * 0006_billing (in the registry). `bare` is a second app on the same database whose config has no Stripe at all
  * (development without STRIPE_* set). The real Stripe SDK talks to a fake Stripe on loopback.
@@ -73,7 +74,7 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
     const app: Koa = createHttpApp({ config, logger: logs.logger, publicUrl: config.api.audience, readiness: readinessChecks(container), drain: createDrain() });
     const authDeps = { db, auth: container.auth, config, verifyToken: createAccessTokenVerifier(config, { jwksCooldownMs: 0 }) };
     mountRouter(app, billingWebhookRouter({ db, config, logger: logs.logger, audit: container.audit, handlers }));
-    mountRouter(app, registerRoutes(billingRoutes({ db, config }), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: config.http.bodyLimitBytes, audit: container.audit }));
+    mountRouter(app, registerRoutes([...billingRoutes({ db, config }), ...usageFeature.contracts({ db, config })], { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: config.http.bodyLimitBytes, audit: container.audit }));
     const server = http.createServer(app.callback());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };

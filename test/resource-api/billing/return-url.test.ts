@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { validateReturnUrl } from '#api/billing/return-url.js';
+import { validateReturnUrl } from '#api/features/billing/index.js';
 
 const policy = { allowedOrigins: ['https://app.example.com', 'https://shop.example.com:8443', 'http://localhost:3000'], allowHttpLocalhost: true };
 const production = { ...policy, allowHttpLocalhost: false };

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { httpModeration, passThroughModeration } from '#api/services/moderation.js';
+import { httpModeration, passThroughModeration } from '#api/features/reviews/index.js';
 import { expectError, reviewSuites } from './reviews.fixture.js';
 
 /** A loopback moderation service; `answer` decides each response (or never responds). */

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { createDrain, createHttpApp, koaBody } from '#shared/http/index.js';
 import { AppError, HttpErrors, StorageErrors, appError } from '#shared/errors/index.js';
-import { BillingErrors } from '#api/errors/billing.js';
+import { BillingErrors } from '#api/features/billing/index.js';
 import type { Config } from '#shared/config/index.js';
 import { testConfig } from '../../helpers/config.js';
 import { captureLogger } from '../../helpers/log-capture.js';

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { activeEntitlementsWhere, markRefunded, recordRefund } from '../../queries/billing.js';
+import { activeEntitlementsWhere, markRefunded, recordRefund } from '../queries.js';
 import { revoked } from './subscription-entitlement.js';
 import { idOf, type StripeEventHandler } from './types.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Stripe from 'stripe';
-import { findListing } from '../../queries/listings.js';
-import { activeEntitlementsWhere, findUserById, insertEntitlementOnce, isRefunded, rememberBillingCustomer, revokeWhere } from '../../queries/billing.js';
+import { findListing } from '../../listings/index.js';
+import { activeEntitlementsWhere, findUserById, insertEntitlementOnce, isRefunded, rememberBillingCustomer, revokeWhere } from '../queries.js';
 import { firstPeriod } from '../periods.js';
 import { ensureSubscriptionEntitlement, revoked } from './subscription-entitlement.js';
 import { idOf, type StripeEventHandler } from './types.js';

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { applySubscriptionState, isRefunded, markRefunded, renewSubscriptionPeriod } from '../../queries/billing.js';
+import { applySubscriptionState, isRefunded, markRefunded, renewSubscriptionPeriod } from '../queries.js';
 import { ensureSubscriptionEntitlement, orderKey, trackAccess } from './subscription-entitlement.js';
 import { idOf, type StripeEventHandler } from './types.js';
 

@@ -1,5 +1,5 @@
 import type Stripe from 'stripe';
-import { applySubscriptionState } from '../../queries/billing.js';
+import { applySubscriptionState } from '../queries.js';
 import { ensureSubscriptionEntitlement, entitlementStatusFor, orderKey, trackAccess } from './subscription-entitlement.js';
 import { idOf, type StripeEventHandler } from './types.js';
 

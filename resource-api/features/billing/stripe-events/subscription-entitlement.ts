@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { findListing } from '../../queries/listings.js';
-import { findBySubscription, findUserById, lockBySubscription, insertEntitlementOnce, rememberBillingCustomer, type BillingEntitlementRow } from '../../queries/billing.js';
+import { findListing } from '../../listings/index.js';
+import { findBySubscription, findUserById, lockBySubscription, insertEntitlementOnce, rememberBillingCustomer, type BillingEntitlementRow } from '../queries.js';
 import type { EntitlementChange, StripeEventContext } from './types.js';
 
 export interface SubscriptionRef {

@@ -2,10 +2,13 @@ import Router from '@koa/router';
 import Stripe from 'stripe';
 import { z } from 'zod';
 import { appError, HttpErrors } from '#shared/errors/index.js';
-import { BillingErrors } from '../errors/billing.js';
-import { readRawBody } from '../billing/raw-body.js';
-import type { StripeWebhookService } from '../billing/webhook.js';
-import { errorCodes, type SignedRouteDoc } from '../http/contract.js';
+import type { Audit } from '#shared/audit/index.js';
+import { errorCodes, type SignedRouteDoc } from '../../../http/contract.js';
+import { koaAnswerAudit } from '../../../middleware/koa-audit.js';
+import { BillingErrors } from '../errors.js';
+import { webhookOutcome } from './audit.js';
+import { readRawBody } from './raw-body.js';
+import type { StripeWebhookService } from './service.js';
 
 /** Stripe's recommended tolerance for the signed timestamp (replay window). */
 export const SIGNATURE_TOLERANCE_S = 300;
@@ -34,6 +37,7 @@ export const stripeWebhookDoc: SignedRouteDoc = {
     503: 'Billing is not configured (no STRIPE_WEBHOOK_SECRET; development only) or a dependency is unavailable: nothing is processed',
   },
   errorCodes: [...errorCodes(BillingErrors, 'WEBHOOK_SIGNATURE_INVALID', 'BILLING_NOT_CONFIGURED'), ...errorCodes(HttpErrors, 'PAYLOAD_TOO_LARGE')],
+  audit: webhookOutcome,
 };
 
 export interface WebhookRouteDeps {
@@ -42,6 +46,8 @@ export interface WebhookRouteDeps {
   webhooks: StripeWebhookService;
   /** Largest accepted payload; Stripe events are far smaller. Default 1 MiB. */
   limitBytes?: number;
+  /** Where each delivery's outcome is recorded (stripeWebhookDoc.audit); none without it. */
+  audit?: Pick<Audit, 'record'>;
 }
 
 /**
@@ -50,7 +56,8 @@ export interface WebhookRouteDeps {
  */
 export function stripeWebhookRoutes(deps: WebhookRouteDeps): Router {
   const limit = deps.limitBytes ?? DEFAULT_LIMIT_BYTES;
-  return new Router().post(stripeWebhookDoc.path, async (ctx) => {
+  const audited = deps.audit ? [koaAnswerAudit(deps.audit, stripeWebhookDoc.audit)] : [];
+  return new Router().post(stripeWebhookDoc.path, ...audited, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     const secret = deps.webhookSecret;
     if (!secret) throw appError(BillingErrors, 'BILLING_NOT_CONFIGURED');

@@ -3,9 +3,10 @@ import type Stripe from 'stripe';
 import { withTransaction } from '#shared/db/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Audit } from '#shared/audit/index.js';
-import { claimEvent, recordFailure } from '../queries/stripe-events.js';
-import { stripeEventHandlers, type StripeEventHandler } from './stripe-events/index.js';
-import type { EntitlementChange } from './stripe-events/types.js';
+import { stripeEventHandlers, type StripeEventHandler } from '../stripe-events/index.js';
+import type { EntitlementChange } from '../stripe-events/types.js';
+import { recordEntitlementChange } from './audit.js';
+import { claimEvent, recordFailure } from './queries.js';
 
 export type EventOutcome = 'processed' | 'ignored' | 'duplicate';
 
@@ -29,16 +30,6 @@ export function createStripeWebhookService(deps: StripeWebhookDeps) {
   const handlers = deps.handlers ?? stripeEventHandlers;
   const now = deps.now ?? Date.now;
 
-  function auditChange(c: EntitlementChange, eventId: string): void {
-    const why = c.kind === 'granted' ? { source: c.why } : { reason: c.why };
-    deps.audit?.record(`entitlement.${c.kind}`, {
-      outcome: 'success',
-      actor: { userId: c.userId },
-      subject: { type: 'entitlement', id: c.entitlementId },
-      properties: { listingId: c.listingId, plan: c.plan, eventId, ...why },
-    });
-  }
-
   return {
     async process(event: Stripe.Event): Promise<EventOutcome> {
       const handler = handlers[event.type];
@@ -55,7 +46,7 @@ export function createStripeWebhookService(deps: StripeWebhookDeps) {
           await handler(trx, event, { now: at, changed: (c) => void changes.push(c) });
           return 'processed';
         });
-        for (const c of changes) auditChange(c, event.id);
+        if (deps.audit) for (const c of changes) recordEntitlementChange(deps.audit, c, event.id);
         return outcome;
       } catch (err) {
         try {
