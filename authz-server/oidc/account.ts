@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
-import { findUserById } from '../queries/users.js';
+import { findUserById, type AccountRow } from '../queries/users.js';
 import { isBanned } from '#shared/auth/assurance.js';
 
 export const ROLE_CLAIM = 'marketplace:role';
@@ -8,11 +8,13 @@ export const ROLE_CLAIM = 'marketplace:role';
 
 /**
  * The provider's view of a person, read from the database on every token issue: a refreshed
- * ID token carries the current role, and a banned user gets no tokens at all.
+ * ID token carries the current role, and a banned user gets no tokens at all. `prefetched`:
+ * the row this request already read (null: no such user; undefined: not read yet).
  */
-export function createFindAccount(db: Knex) {
-  return async (_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
-    const user = await findUserById(db, sub);
+export function createFindAccount(db: Knex, prefetched: (ctx: KoaContextWithOIDC, sub: string) => AccountRow | null | undefined = () => undefined) {
+  return async (ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
+    const early = prefetched(ctx, sub);
+    const user = early === undefined ? await findUserById(db, sub) : early;
     if (!user || isBanned(user)) return undefined;
     return {
       accountId: user.id,

@@ -2,12 +2,23 @@ import type { Knex } from 'knex';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { consumeModel, destroyModel, findModel, grantIdOf, revokeGrant, upsertModel } from '../queries/oidc-models.js';
 import { deleteClientAndGrants, findClient, upsertDynamicClient } from '../queries/clients.js';
+import { presentRefreshToken, presented, refreshGrantRequest, rotateOnSave } from './refresh-rotation.js';
 
 export interface AdapterOptions {
   /** How long a revoked grant's tombstone is kept: at least the longest token lifetime. */
   tombstoneTtlS: number;
+  /** REFRESH_RETRY_WINDOW_S: how long a rotated refresh token may be retried (0, the default: never). */
+  refreshRetryWindowS?: number;
   /** Called when a concurrent consumption loses the race (audit, metrics). */
   onReuseRace?: (model: string, grantId: string | null) => void;
+  /** The change bus: a grant was revoked here, its access tokens must be refused at every API replica. */
+  onGrantRevoked?: (grantId: string) => Promise<void>;
+  /** The change bus: a client was deleted (RFC 7592), with its grants and its own tokens. */
+  onClientDeleted?: (clientId: string) => Promise<void>;
+  /** A rotated refresh token presented by another client than its own: the grant is revoked. */
+  onOtherClientReplay?: (grantId: string | null, clientId: string) => void;
+  /** A retry within the window: the successor `retired` was replaced before anyone used it. */
+  onRefreshRetry?: (grantId: string | null, retired: string) => void;
 }
 
 /**
@@ -15,7 +26,9 @@ export interface AdapterOptions {
  * then calls `consume()` separately; two concurrent redemptions of one code or refresh token
  * can both pass the check. `consume()` is therefore a conditional UPDATE that only one caller
  * wins; the loser is treated exactly like a reuse (RFC 9700 §4.14.2, §2.1.1): the whole grant
- * is revoked and the request fails with invalid_grant.
+ * is revoked and the request fails with invalid_grant. A refresh grant's rotation is the same
+ * conditional UPDATE, made in one statement with the successor's insert, and may be retried
+ * within REFRESH_RETRY_WINDOW_S (oidc/refresh-rotation.ts, queries/refresh-rotation.ts).
  */
 /**
  * The grant a row dies with. An Interaction only points at the grant it may extend: revoking
@@ -38,6 +51,8 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
         const { client_id: _id, ...metadata } = payload as AdapterPayload & { client_id?: string };
         return upsertDynamicClient(db, id, metadata, Date.now());
       }
+      const rotation = this.model === 'RefreshToken' ? presented(refreshGrantRequest()) : undefined;
+      if (rotation?.rotating && rotation.id !== id) return rotateOnSave(db, opts, rotation, id, payload, expiresIn);
       await upsertModel(db, {
         model: this.model,
         id,
@@ -52,9 +67,15 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') {
+        // One SELECT per request. A per-process client cache belongs here once the change bus
+        // (client changes published on Redis) can invalidate it on every replica.
         const client = await findClient(db, id);
         return client ? { ...client.metadata, client_id: client.clientId } : undefined;
       }
+      const ctx = refreshGrantRequest();
+      if (ctx && this.model === 'RefreshToken') return presentRefreshToken(db, opts, ctx, id);
+      const seen = this.model === 'Grant' ? presented(ctx) : undefined;
+      if (seen && seen.grant.id === id) return seen.grant.payload ?? undefined;
       return this.read('id', id);
     }
 
@@ -67,10 +88,18 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
     }
 
     async consume(id: string): Promise<void> {
+      const rotation = this.model === 'RefreshToken' ? presented(refreshGrantRequest()) : undefined;
+      if (rotation?.id === id) {
+        // oidc-provider saves the successor next: the conditional consume happens there, in
+        // the same statement as the insert (rotate()).
+        rotation.rotating = true;
+        return;
+      }
       if ((await consumeModel(db, this.model, id, Date.now())) === 1) return;
       const grantId = await grantIdOf(db, this.model, id);
       opts.onReuseRace?.(this.model, grantId);
       if (grantId) await revokeGrant(db, grantId, Date.now() + opts.tombstoneTtlS * 1000);
+      if (grantId) await opts.onGrantRevoked?.(grantId);
       throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
     }
 
@@ -78,6 +107,7 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
       // RFC 7592 §2.3 (DELETE): the client goes, and with it its grants and tokens.
       if (this.model === 'Client') {
         await deleteClientAndGrants(db, id, Date.now() + opts.tombstoneTtlS * 1000);
+        await opts.onClientDeleted?.(id);
         return;
       }
       await destroyModel(db, this.model, id);
@@ -85,6 +115,7 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
 
     async revokeByGrantId(grantId: string): Promise<void> {
       await revokeGrant(db, grantId, Date.now() + opts.tombstoneTtlS * 1000);
+      await opts.onGrantRevoked?.(grantId);
     }
 
     private async read(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {

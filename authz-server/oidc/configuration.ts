@@ -4,6 +4,8 @@ import { epochTime } from './time.js';
 import type { Config } from '#shared/config/index.js';
 import { ALL_SCOPES } from '#shared/oauth/scopes.js';
 import { providerJwks, type RingKey } from '../keys/keyring.js';
+import { checkApiTokenKey } from '../keys/api-token-alg.js';
+import { prefetchedAccount } from './refresh-rotation.js';
 import { createAdapterClass, type AdapterOptions } from './adapter.js';
 import { tombstoneTtlS } from '../queries/oidc-models.js';
 import { createFindAccount, ROLE_CLAIM } from './account.js';
@@ -53,15 +55,18 @@ function interactionsPolicy(binding: BindingDeps) {
   return policy;
 }
 
-export function providerConfiguration(config: Config, db: Knex, auth: Auth, hooks: Pick<AdapterOptions, 'onReuseRace'> = {}): Configuration {
+export function providerConfiguration(config: Config, db: Knex, auth: Auth, hooks: Pick<AdapterOptions, 'onReuseRace' | 'onOtherClientReplay' | 'onRefreshRetry'> = {}): Configuration {
   const t = config.tokens;
+  checkApiTokenKey(config.secrets.signingKeys.keys as RingKey[], t.apiTokenSigningAlg);
   const https = config.authz.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
   const metadataDocuments = clientIdMetadataFeature(config);
   return {
-    adapter: createAdapterClass(db, { tombstoneTtlS: tombstoneTtlS(t), ...hooks }),
+    adapter: createAdapterClass(db, { tombstoneTtlS: tombstoneTtlS(t), refreshRetryWindowS: t.refreshRetryWindowS, ...hooks }),
     jwks: providerJwks(config.secrets.signingKeys.keys as RingKey[]) as Configuration['jwks'],
-    findAccount: createFindAccount(db),
+    // A refresh grant read the account with its token (oidc/refresh-rotation.ts). A per-process
+    // account cache belongs here once the change bus invalidates it (role, ban) on every replica.
+    findAccount: createFindAccount(db, prefetchedAccount),
     claims: {
       openid: ['sub', ROLE_CLAIM, 'amr', 'acr'],
       email: ['email', 'email_verified'],
@@ -94,6 +99,8 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
     fetch: metadataDocuments.fetch(createOutboundFetch({ allowLoopback: config.agents.metadataDocuments.allowLoopback })) as Configuration['fetch'],
     fetchResponseBodyLimits: { 'client_id metadata document': 5 * 1024, jwks_uri: 64 * 1024, sector_identifier_uri: 64 * 1024 },
     allowOmittingSingleRegisteredRedirectUri: false,
+    // RFC 9700 §4.14.2: every use rotates; a retry within REFRESH_RETRY_WINDOW_S replaces the
+    // unreceived successor (oidc/refresh-rotation.ts), any other reuse revokes the grant.
     rotateRefreshToken: true,
     cookies: {
       keys: [...config.secrets.cookieKeys],

@@ -26,6 +26,11 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
         log.warn({ model, grantRevoked: Boolean(grantId) }, 'concurrent reuse detected: grant revoked');
         reuse(REUSE_OF[model] ?? 'authorization_code.reuse_detected', grantId);
       },
+      onOtherClientReplay: (grantId, clientId) => {
+        log.warn({ grantRevoked: Boolean(grantId) }, 'rotated refresh token presented by another client: grant revoked');
+        reuse('refresh_token.reuse_detected', grantId, clientId);
+      },
+      onRefreshRetry: (grantId) => log.info({ grantId }, 'refresh retried within REFRESH_RETRY_WINDOW_S: the unreceived successor was replaced'),
     }),
   );
   provider.proxy = c.config.http.trustProxy;

@@ -209,6 +209,8 @@ function build(
       refreshIdleTtlS: get('REFRESH_TOKEN_IDLE_TTL_S'),
       refreshAbsoluteTtlS: get('REFRESH_TOKEN_ABSOLUTE_TTL_S'),
       deviceCodeTtlS: get('DEVICE_CODE_TTL_S'),
+      refreshRetryWindowS: get('REFRESH_RETRY_WINDOW_S'),
+      apiTokenSigningAlg: get('API_TOKEN_SIGNING_ALG'),
     },
     session: { ttlS: get('SESSION_TTL_S'), idleTtlS: get('SESSION_IDLE_TTL_S') },
     stripe: {

@@ -85,6 +85,8 @@ export const settings = {
   ID_TOKEN_TTL_S: setting(int(60, 86400), 'ID token lifetime.', { default: '3600' }),
   REFRESH_TOKEN_IDLE_TTL_S: setting(int(60, 31536000), 'Refresh token idle lifetime (each rotation restarts it).', { default: '1209600' }),
   REFRESH_TOKEN_ABSOLUTE_TTL_S: setting(int(60, 31536000), 'Refresh token absolute lifetime of a grant.', { default: '2592000' }),
+  REFRESH_RETRY_WINDOW_S: setting(int(0, 60), 'A refresh token presented again this many seconds after its rotation, by the same client (and DPoP key) while its successor is unused, counts as a retry of a lost answer: a new successor replaces the unreceived one. Any other reuse revokes the grant. `0`: every reuse revokes. Rules: docs/oauth.md.', { default: '5' }),
+  API_TOKEN_SIGNING_ALG: setting(z.enum(['ES256', 'RS256'], { message: 'expected ES256 or RS256' }), 'Signature algorithm of the access tokens (JWT) for the API and its `/mcp` endpoint. `ES256` needs an active ES256 key in `SIGNING_KEYS` (the authz-server refuses to start without one). ID tokens stay RS256 unless a client registered another.', { default: 'ES256' }),
   DEVICE_CODE_TTL_S: setting(int(10, 1800), 'Device authorization grant (RFC 8628): how long a device code and its user code live.', { default: '600' }),
   SESSION_TTL_S: setting(int(60, 2592000), 'Absolute lifetime of a sign-in session.', { default: '43200' }),
   SESSION_IDLE_TTL_S: setting(int(60, 2592000), 'Idle lifetime of a sign-in session (sliding).', { default: '3600' }),

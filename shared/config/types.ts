@@ -40,6 +40,9 @@ export interface Config {
     refreshIdleTtlS: number;
     refreshAbsoluteTtlS: number;
     deviceCodeTtlS: number;
+    /** 0: no retry window (every reuse of a rotated refresh token revokes the grant). */
+    refreshRetryWindowS: number;
+    apiTokenSigningAlg: SettingValue<'API_TOKEN_SIGNING_ALG'>;
   };
   session: { ttlS: number; idleTtlS: number };
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };

@@ -9,6 +9,7 @@ import { audit } from './0007_audit.js';
 import { oidcSessionBindings } from './0008_oidc_session_bindings.js';
 import { dynamicClients } from './0009_dynamic_clients.js';
 import { canonicalClientReqIds } from './0010_canonical_client_req_ids.js';
+import { refreshSuccessors } from './0011_refresh_successors.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -16,4 +17,4 @@ import { canonicalClientReqIds } from './0010_canonical_client_req_ids.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings, dynamicClients, canonicalClientReqIds];
+export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings, dynamicClients, canonicalClientReqIds, refreshSuccessors];

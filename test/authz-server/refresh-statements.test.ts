@@ -1,0 +1,82 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'chai';
+import { HttpBrowser } from '../helpers/http-browser.js';
+import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { PG_SKIP_REASON, PG_URL } from '../helpers/services.js';
+import { PASSWORD, REDIRECT, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
+import { startAuthzInProcess } from './in-process.js';
+
+/**
+ * The statements one refresh grant sends to the database (issue #19: six before), pinned so that
+ * a lookup or a write added to the hot path fails here. oidc-provider asks for the client, the
+ * token, its grant and its account, then consumes the token and stores the successor: we read
+ * the last three with the token, and consume + insert in one conditional write.
+ */
+const EXPECTED: Record<Backend, string[]> = {
+  // client; token + grant + account + successor state; consume + successor insert (one CTE)
+  pg: ['select oauth_clients', 'select oidc_models', 'with consumed as (update oidc_models'],
+  // SQLite has no data-modifying CTE: the same write is a transaction on its one connection.
+  sqlite: ['select oauth_clients', 'select oidc_models', 'begin', 'update oidc_models', 'insert into oidc_models', 'commit'],
+};
+
+/** A statement as "verb table" (or its first words), enough to tell a lookup from a write. */
+function shape(sql: string): string {
+  const s = sql.replace(/["`]/g, '').toLowerCase().trim();
+  const from = /^select .*? from (\w+)/.exec(s);
+  if (from) return `select ${from[1]}`;
+  const write = /^(with \w+ as \((?:update|insert into|delete from)|update|insert into|delete from) (\w+)/.exec(s);
+  return write ? `${write[1]} ${write[2]}` : s.replace(/;$/, '');
+}
+
+function suite(backend: Backend) {
+  describe(`refresh grant: statements per request (${backend})`, function () {
+    this.timeout(90_000);
+    let env: AuthzEnv;
+    let server: Awaited<ReturnType<typeof startAuthzInProcess>>;
+
+    before(async () => {
+      env = await authzEnv(backend, PG_URL);
+      server = await startAuthzInProcess(env.config);
+      await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'listings:read'] });
+      await env.createUser({ email: 'alice@example.com', password: PASSWORD });
+    });
+    after(async () => {
+      await server?.close();
+      await env?.close();
+    });
+
+    /** One refresh grant; the statements sent from the request until the answer has settled. */
+    async function refreshCounting(refreshToken: string) {
+      const sent: string[] = [];
+      const listener = (q: { sql: string }) => sent.push(q.sql);
+      server.container.db.on('query', listener);
+      try {
+        const res = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'agent' });
+        await sleep(150); // anything written off the request path (audit, client use) counts too
+        return { res, sent: sent.map(shape) };
+      } finally {
+        server.container.db.off('query', listener);
+      }
+    }
+
+    it(`a refresh grant for the API (JWT access token, ID token, rotation) sends ${EXPECTED[backend].length} statements`, async () => {
+      const config = await discover(server.url, 'agent');
+      const tokens = await signedInTokens(config, new HttpBrowser(), { scope: 'openid offline_access listings:read' });
+      // The first refresh may record the client's use (at most hourly, registration.ts): not the hot path.
+      const warm = await refreshCounting(tokens.refresh_token!);
+      expect(warm.res.status).to.equal(200);
+      let token = warm.res.body.refresh_token as string;
+      for (let i = 0; i < 2; i++) {
+        const { res, sent } = await refreshCounting(token);
+        expect(res.status, JSON.stringify(res.body)).to.equal(200);
+        expect(res.body).to.include.keys('access_token', 'id_token', 'refresh_token');
+        expect(sent, `refresh ${i}`).to.deep.equal(EXPECTED[backend]);
+        token = res.body.refresh_token as string;
+      }
+    });
+  });
+}
+
+if (PG_URL) suite('pg');
+else describe.skip(`refresh grant: statements per request (pg) — skipped: ${PG_SKIP_REASON}`, () => it('runs on PostgreSQL'));
+suite('sqlite');
