@@ -109,23 +109,6 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     expect(await env.db('user').count({ n: '*' })).to.deep.equal(before);
   });
 
-  it('takes statistically indistinguishable time at sign-in for an unknown email and a wrong password', async () => {
-    const samples = async (email: string) => {
-      const out: number[] = [];
-      for (let i = 0; i < 30; i++) {
-        const t0 = process.hrtime.bigint();
-        await (await signInApi(email, 'wrong password 1234')).text();
-        out.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-      return out.sort((x, y) => x - y)[15]!;
-    };
-    await samples('taken@example.com'); // warm up
-    const unknownMedian = await samples('nobody-at-all@example.com');
-    const wrongMedian = await samples('taken@example.com');
-    // Both paths run one scrypt hash; without the dummy hash the unknown path would be far faster.
-    expect(Math.abs(unknownMedian - wrongMedian), `unknown ${unknownMedian} ms, wrong ${wrongMedian} ms`).to.be.lessThan(Math.max(unknownMedian, wrongMedian) * 0.5);
-  });
-
   it('resets a password with a single-use link, revoking the user\'s sessions and refresh tokens', async () => {
     await env.createUser({ email: 'rita@example.com', password: PASSWORD });
     const browser = new HttpBrowser();
@@ -162,21 +145,6 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     expect(callback!.searchParams.get('error_description')).to.contain('two-factor');
     const plain = await authorize(config, new HttpBrowser(), { email: 'one-factor@example.com', extra: { acr_values: 'urn:portcullis:loa:1' } });
     expect(plain.callback!.searchParams.get('code')).to.be.a('string');
-  });
-
-  it('takes statistically indistinguishable time to sign up a new and a taken address', async () => {
-    const sample = async (email: (i: number) => string) => {
-      const out: number[] = [];
-      for (let i = 0; i < 30; i++) {
-        const t0 = process.hrtime.bigint();
-        expect((await signUp({ name: 'T', email: email(i), password: PASSWORD })).status).to.equal(202);
-        out.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-      return out.sort((x, y) => x - y)[15]!;
-    };
-    const fresh = await sample((i) => `timing-${i}-${Date.now()}@example.com`);
-    const taken = await sample(() => 'taken@example.com');
-    expect(Math.abs(fresh - taken), `new ${fresh} ms, taken ${taken} ms`).to.be.lessThan(Math.max(fresh, taken) * 0.5);
   });
 
   it('lists the account\'s sessions, signs out one of them, and signs out everywhere', async () => {
