@@ -1,15 +1,12 @@
 import { expect } from 'chai';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { AppError, type ErrorCatalog } from '#shared/errors/index.js';
-import { createDrain, createHttpApp, koaBody } from '#shared/http/index.js';
+import { koaBody } from '#shared/http/index.js';
 import { refusal } from '#authz/forms/refusal.js';
 import { form, formText, parseForm, rateLimit } from '#authz/forms/steps.js';
 import type { AuthzLimits } from '#authz/rate-limits.js';
-import { testConfig } from '../../helpers/config.js';
-import { captureLogger } from '../../helpers/log-capture.js';
+import { serveBaseApp } from '../base-app.js';
 
 const Catalog = {
   FORM_EMPTY: { status: 401, message: 'Fill in the form.' },
@@ -22,9 +19,8 @@ const shape = z.object({ n: z.string().regex(/^\d+$/) });
 
 /** The named steps of server-rendered forms (authz-server/forms/steps.ts), in front of a throwaway form. */
 describe('authz-server form steps', () => {
-  let server: http.Server;
   let base: string;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
   let wait = 0;
   const charged: unknown[] = [];
   const limits = { check: async (_ctx: unknown, buckets: unknown) => (charged.push(buckets), wait) } as unknown as AuthzLimits;
@@ -32,10 +28,6 @@ describe('authz-server form steps', () => {
   const act: Middleware = async (ctx) => void (ctx.body = `hello ${(ctx.state.form as { name: string }).name}`);
 
   before(async () => {
-    const t = await testConfig();
-    cleanup = t.cleanup;
-    const app = createHttpApp({ config: t.config, logger: captureLogger().logger, publicUrl: 'http://localhost', readiness: { db: async () => {}, cache: async () => {} }, drain: createDrain() });
-    app.use(koaBody({ limitBytes: 1024 }));
     const steps: Record<string, Middleware> = {
       '/greet': form(page, [parseForm(schema, Catalog), rateLimit(limits, (ctx) => [['sign-in:ip', ctx.ip]], Catalog, 'FORM_LIMITED'), act]),
       '/gone': form(page, [async () => { throw refusal(Catalog, 'FORM_GONE'); }]),
@@ -43,15 +35,12 @@ describe('authz-server form steps', () => {
       '/shape': form(page, [parseForm(shape, Catalog), act]),
       '/bug': form(page, [async () => { throw new Error('a bug'); }]),
     };
-    app.use((ctx, next) => (steps[ctx.path] ?? next)(ctx, next));
-    server = http.createServer(app.callback());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ base, close } = await serveBaseApp((app) => {
+      app.use(koaBody({ limitBytes: 1024 }));
+      app.use((ctx, next) => (steps[ctx.path] ?? next)(ctx, next));
+    }));
   });
-  after(async () => {
-    await new Promise((r) => server.close(r));
-    await cleanup();
-  });
+  after(() => close());
 
   const post = async (path: string, body: Record<string, string>) => {
     const res = await fetch(`${base}${path}`, { method: 'POST', body: new URLSearchParams(body) });

@@ -1,15 +1,10 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Knex } from 'knex';
-import { createDrain, createHttpApp } from '#shared/http/index.js';
 import { createStorageFailures, type StorageFailures } from '#shared/db/storage-failures.js';
 import { koaStorageOutage } from '#authz/middleware/koa-storage-outage.js';
-import { testConfig } from '../../helpers/config.js';
-import { captureLogger } from '../../helpers/log-capture.js';
+import { serveBaseApp } from '../base-app.js';
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
 const nul = () => Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), { code: '22021' });
@@ -21,37 +16,29 @@ const HTML = { accept: 'text/html' };
  * under /api/auth that answers a bare 500.
  */
 describe('authz-server koa-storage-outage', () => {
-  let server: http.Server;
   let base: string;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
   let dbDown: boolean;
   let failures: StorageFailures;
   let cause: Error | undefined;
 
   beforeEach(async () => {
-    const t = await testConfig();
-    cleanup = t.cleanup;
     dbDown = false;
     cause = undefined;
     failures = createStorageFailures();
     const provider = new EventEmitter();
     const db = { raw: () => (dbDown ? Promise.reject(refused()) : Promise.resolve([])) } as unknown as Knex;
-    const app: Koa = createHttpApp({ config: t.config, logger: captureLogger().logger, publicUrl: 'http://localhost', readiness: { db: async () => {}, cache: async () => {} }, drain: createDrain() });
-    app.use(koaStorageOutage(provider as unknown as Provider, { db, storageFailures: failures }));
-    app.use(async (ctx) => {
-      if (ctx.path === '/fine') return void (ctx.body = { ok: true });
-      if (!ctx.path.startsWith('/api/auth/')) provider.emit('server_error', ctx, cause ?? new Error('a bug'));
-      ctx.status = 500;
-      ctx.body = ctx.path.startsWith('/api/auth/') ? '' : { error: 'server_error', error_description: 'oops. something went wrong' };
-    });
-    server = http.createServer(app.callback());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ base, close } = await serveBaseApp((app) => {
+      app.use(koaStorageOutage(provider as unknown as Provider, { db, storageFailures: failures }));
+      app.use(async (ctx) => {
+        if (ctx.path === '/fine') return void (ctx.body = { ok: true });
+        if (!ctx.path.startsWith('/api/auth/')) provider.emit('server_error', ctx, cause ?? new Error('a bug'));
+        ctx.status = 500;
+        ctx.body = ctx.path.startsWith('/api/auth/') ? '' : { error: 'server_error', error_description: 'oops. something went wrong' };
+      });
+    }));
   });
-  afterEach(async () => {
-    await new Promise((r) => server.close(r));
-    await cleanup();
-  });
+  afterEach(() => close());
 
   const get = async (path: string, headers: Record<string, string> = {}) => {
     const res = await fetch(`${base}${path}`, { headers });
