@@ -7,6 +7,7 @@ import { createAuth, type Auth, type AuthDeps } from './auth/better-auth.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { createAudit, type Audit } from './audit/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
+import { createChangeBus, type ChangeBus } from './bus/index.js';
 import { createStorageFailures, type StorageFailures } from './db/storage-failures.js';
 
 /**
@@ -25,6 +26,8 @@ export interface Container {
   audit: Audit;
   /** Prometheus registry and the counters other parts increment. */
   metrics: Metrics;
+  /** The change bus: what other replicas must learn at once (role, ban, revocations …). */
+  changes: ChangeBus;
   /** Database outages better-auth saw (its hook notes them, the authz-server's edge reads them). */
   storageFailures: StorageFailures;
   /** Closes pools and connections; called last in graceful shutdown. */
@@ -35,7 +38,7 @@ export interface ContainerOptions {
   /** Label of this process in metrics. */
   service?: string;
   /** Service-specific better-auth callbacks (the authz-server sends mail and revokes grants). */
-  authDeps?: (parts: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit; storageFailures: StorageFailures }) => AuthDeps;
+  authDeps?: (parts: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit; storageFailures: StorageFailures; changes: ChangeBus }) => AuthDeps;
 }
 
 export async function createContainer(config: Config, logger: Logger, opts: ContainerOptions = {}): Promise<Container> {
@@ -47,7 +50,8 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
   const mailer = createMailer(config, logger);
   const audit = createAudit({ db, logger, secret: config.secrets.authSecret, ...(config.posthog ? { posthog: config.posthog } : {}) });
   const storageFailures = createStorageFailures();
-  const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer, audit, storageFailures }));
+  const changes = await createChangeBus(config, logger.child({ component: 'bus' }));
+  const auth = createAuth(config, opts.authDeps?.({ config, logger, db, mailer, audit, storageFailures, changes }));
   const metrics = createMetrics(opts.service ?? 'portcullis', { db, audit });
   return {
     config,
@@ -59,9 +63,12 @@ export async function createContainer(config: Config, logger: Logger, opts: Cont
     audit,
     metrics,
     storageFailures,
+    changes,
     async close() {
       // Pending audit events reach the table (and PostHog) before the pool closes.
       await audit.close().catch(() => undefined);
+      // Changes still waiting for Redis get one last try before its connection closes.
+      await changes.close().catch(() => undefined);
       await Promise.allSettled([db.destroy(), cache.close(), auth.close()]);
     },
   };

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import { findUserById, type AccountRow } from '../queries/users.js';
-import { isBanned } from '#shared/auth/assurance.js';
+import { isBanned, roleOf } from '#shared/auth/user-access.js';
 
 export const ROLE_CLAIM = 'marketplace:role';
 
@@ -24,7 +24,8 @@ export function createFindAccount(db: Knex, prefetched: (ctx: KoaContextWithOIDC
           email: user.email,
           email_verified: user.emailVerified,
           name: user.name,
-          [ROLE_CLAIM]: user.role ?? 'user',
+          // As the API reads it: an unknown stored role is the least one.
+          [ROLE_CLAIM]: roleOf(user),
         };
       },
     };

@@ -1,16 +1,17 @@
 import type { Context, Middleware } from 'koa';
 import type { Knex } from 'knex';
+import { createOffBus } from '#shared/bus/index.js';
 import { appError } from '#shared/errors/index.js';
 import { assertOrigin, originsOf } from '#shared/http/index.js';
 import type { Auth } from '#shared/auth/better-auth.js';
 import { currentSession } from '#shared/auth/session.js';
-import { isBanned } from '#shared/auth/assurance.js';
+import { isBanned, roleOf } from '#shared/auth/user-access.js';
 import type { Config } from '#shared/config/index.js';
-import { ROLE_NAMES, type RoleName } from '#shared/auth/permissions.js';
 import { AuthErrors } from '../auth/errors.js';
 import { TokenRejected, type AccessTokenClaims } from '../auth/access-token.js';
 import { DPOP_ALGS, htuOf, ProofRejected, type CheckProof } from '../auth/dpop.js';
-import { findUserAccess } from '../queries/users.js';
+import { grantOf, type Verdict } from '../auth/revocations.js';
+import { createAccessState, type AccessState } from '../auth/access-state.js';
 import type { ClientPrincipal, Principal } from '../auth/principal.js';
 
 export const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?portcullis\.session_token=/;
@@ -26,6 +27,8 @@ export type AuthScheme = 'Bearer' | 'DPoP';
 
 export interface AuthDeps {
   db: Knex;
+  /** Revocations, role and ban as the change bus keeps them; without it, the database answers every time. */
+  access?: AccessState;
   auth: Auth;
   config: Config;
   verifyToken: (token: string) => Promise<AccessTokenClaims>;
@@ -69,8 +72,10 @@ export interface AuthOptions {
 /**
  * Establishes `ctx.state.principal` from exactly one credential: an access token (JWT) from our
  * authorization server — `Bearer`, or `DPoP` with its proof when the token is DPoP-bound — or
- * the better-auth session cookie. The role and ban state always
- * come from the database, so a demotion or ban applies to the very next request.
+ * the better-auth session cookie. The role, the ban state and the token's revocation come from
+ * the database, or from this replica's memory while the change bus vouches that it has applied
+ * every change published before the request began (`access.sync()`), so a demotion, a ban or a
+ * revocation applies to the very next request on every replica.
  *
  * Unless `optional` or `clients`, the route acts for a person, and a client's own token is 403
  * USER_TOKEN_REQUIRED.
@@ -79,28 +84,33 @@ export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
   // The browsers the cookie may write from: the same allow-list as CORS (koa-cors.ts).
   const cookieOrigins = originsOf(deps.config.frontendOrigins);
   const sessions = opts.sessions ?? true;
+  const access = deps.access ?? createAccessState(deps.db, deps.config, createOffBus());
   return async (ctx, next) => {
     const header = ctx.get('Authorization');
     const hasCookie = sessions && SESSION_COOKIE.test(ctx.get('Cookie'));
     if (header && hasCookie) throw appError(AuthErrors, 'AMBIGUOUS_CREDENTIALS', { headers: challenge('invalid_request', 'send one credential') });
     if (header) {
-      const claims = await tokenClaims(ctx, deps, header);
+      // The bus check runs while the token is verified: one round trip, shared with concurrent requests.
+      const [claims, live] = await Promise.all([tokenClaims(ctx, deps, header), access.sync()]);
       const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
+      const verdict = access.verdict(claims, live);
       if (isClientToken(claims)) {
+        if (verdict === 'revoked' || (verdict === 'ask-database' && !(await access.clientStillRegistered(claims.client_id)))) throw revoked();
         if (!opts.optional && !opts.clients) throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
         ctx.state.principal = { kind: 'client', method: 'bearer', clientId: claims.client_id, scopes } satisfies ClientPrincipal;
         return next();
       }
-      ctx.state.principal = await principalFor(deps.db, claims.sub, { method: 'bearer', clientId: claims.client_id, scopes });
+      const principal = await principalFor(access, claims.sub, { method: 'bearer', clientId: claims.client_id, scopes }, { live, verdict, grantId: grantOf(claims) });
+      ctx.state.principal = principal;
       return next();
     }
     if (hasCookie) {
       // SameSite=Lax still lets a same-site sibling (another port, a subdomain) write with the
       // cookie: an unsafe request must prove its origin (shared/http/origin-check.ts).
       assertOrigin(ctx, cookieOrigins);
-      const session = await currentSession(deps.auth, deps.config, ctx.req.headers);
+      const [session, live] = await Promise.all([currentSession(deps.auth, deps.config, ctx.req.headers), access.sync()]);
       if (!session) throw appError(AuthErrors, 'INVALID_SESSION', { headers: challenge() });
-      ctx.state.principal = await principalFor(deps.db, session.user.id, { method: 'session', clientId: null, scopes: null });
+      ctx.state.principal = await principalFor(access, session.user.id, { method: 'session', clientId: null, scopes: null }, { live, verdict: 'valid' });
       return next();
     }
     if (opts.optional) return next(); // public route, anonymous caller
@@ -152,11 +162,25 @@ async function tokenClaims(ctx: Context, deps: AuthDeps, header: string): Promis
  */
 const isClientToken = (claims: AccessTokenClaims) => claims.sub === claims.client_id;
 
-async function principalFor(db: Knex, userId: string, via: Pick<Principal, 'method' | 'clientId' | 'scopes'>): Promise<Principal> {
-  const user = await findUserAccess(db, userId);
+const revoked = () => appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', 'the token was revoked') });
+
+/**
+ * The person, as the bus or the database knows them now. A disabled account says so (403) even
+ * when its tokens were revoked with the ban; otherwise a revoked token is 401 invalid_token —
+ * from the bus (`verdict`), or from the grant's tombstone when the bus cannot vouch.
+ */
+async function principalFor(
+  access: AccessState,
+  userId: string,
+  via: Pick<Principal, 'method' | 'clientId' | 'scopes'>,
+  token: { live: boolean; verdict: Verdict; grantId?: string },
+): Promise<Principal> {
+  const askGrant = token.verdict === 'ask-database' ? token.grantId : undefined;
+  const found = await access.people.find(userId, token.live, askGrant);
   // A token for a deleted user has no person behind it.
-  if (!user) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', 'no such user') });
+  if (!found) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_token', 'no such user') });
+  const { user } = found;
   if (isBanned(user)) throw appError(AuthErrors, 'ACCOUNT_DISABLED');
-  const role = (ROLE_NAMES as string[]).includes(user.role ?? '') ? (user.role as RoleName) : 'user';
-  return { kind: 'user', ...via, userId: user.id, email: user.email, name: user.name, role };
+  if (token.verdict === 'revoked' || found.grantRevoked) throw revoked();
+  return { kind: 'user', ...via, userId: user.id, email: user.email, name: user.name, role: roleOf(user) };
 }

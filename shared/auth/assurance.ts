@@ -28,8 +28,4 @@ const TOTP_CODE = new RegExp(`^\\d{${TOTP.digits}}$`);
 /** A second-factor code is a TOTP code when it has the TOTP's digits, else it is tried as a backup code. */
 export const secondFactorMethod = (code: string): 'totp' | 'backup_code' => (TOTP_CODE.test(code) ? 'totp' : 'backup_code');
 
-/** A ban is in force while `banned` is set and it has no end or its end is still ahead. */
-export function isBanned(user: { banned: boolean | null | number; banExpires: string | Date | null }, now = Date.now()): boolean {
-  if (!user.banned) return false;
-  return !user.banExpires || new Date(user.banExpires).getTime() > now;
-}
+// The ban rule lives with the user lookup: shared/auth/user-access.ts.

@@ -197,6 +197,7 @@ function build(
           connectTimeoutMs: get('REDIS_CONNECT_TIMEOUT_MS'),
         }
       : { backend: 'memory' },
+    bus: { cacheMaxAgeMs: get('BUS_CACHE_MAX_AGE_S') * 1000, streamMaxLength: get('BUS_STREAM_MAX_LENGTH') },
     secrets: {
       authSecret: p.AUTH_SECRET as string,
       cookieKeys: opt('COOKIE_KEYS')!,

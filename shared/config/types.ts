@@ -32,6 +32,8 @@ export interface Config {
   cache:
     | { backend: 'memory' }
     | { backend: 'redis'; url: string; keyPrefix: string; commandTimeoutMs: number; connectTimeoutMs: number };
+  /** The change bus (shared/bus): how long bus-invalidated caches may keep an entry, stream length. */
+  bus: { cacheMaxAgeMs: number; streamMaxLength: number };
   secrets: { authSecret: string; cookieKeys: readonly string[]; signingKeys: { keys: readonly JWK[] } };
   tokens: {
     authCodeTtlS: number;

@@ -1,0 +1,28 @@
+import type { Knex } from 'knex';
+import type { Config } from '#shared/config/index.js';
+import { denyWindowMs, type ChangeBus } from '#shared/bus/index.js';
+import { createRevocations, type Revocations } from './revocations.js';
+import { createPersonLookup, type PersonLookup } from './people.js';
+import { clientStillRegistered } from './queries.js';
+
+/**
+ * What koa-auth asks about a caller beyond the token's signature, kept current by the change
+ * bus (docs/operations.md): is this replica current (`sync`), is the token revoked, who is the
+ * person now (role, ban). Without a live bus every answer comes from the database.
+ */
+export interface AccessState {
+  sync(): Promise<boolean>;
+  verdict: Revocations['verdict'];
+  people: PersonLookup;
+  clientStillRegistered(clientId: string): Promise<boolean>;
+}
+
+export function createAccessState(db: Knex, config: Pick<Config, 'tokens' | 'bus'>, bus: ChangeBus): AccessState {
+  const revocations = createRevocations(bus, { windowMs: denyWindowMs(config) });
+  return {
+    sync: () => bus.sync(),
+    verdict: revocations.verdict,
+    people: createPersonLookup(db, bus, config.bus.cacheMaxAgeMs),
+    clientStillRegistered: (clientId) => clientStillRegistered(db, clientId),
+  };
+}
