@@ -4,10 +4,8 @@ import type Provider from 'oidc-provider';
 import type { Container } from '#shared/container.js';
 import { pingDb, translateDbError } from '#shared/db/index.js';
 import { StorageErrors, appError, isAppError } from '#shared/errors/index.js';
-import { renderMessage } from '../pages/message.js';
-
-const UNAVAILABLE = 'The service is temporarily unavailable. Try again in a moment.';
-const BAD_CHARACTER = 'A parameter contains a character that is not allowed.';
+import { renderRefusal } from '../pages/message.js';
+import { PageErrors } from '../pages/errors.js';
 /** How long after a failed ping, or an outage better-auth saw, a 500 of its still counts as one. */
 const OUTAGE_WINDOW_MS = 5000;
 
@@ -58,15 +56,9 @@ export function koaStorageOutage(provider: Provider, c: Pick<Container, 'db' | '
 }
 
 function providerAnswer(ctx: Koa.Context, cause: Cause): void {
-  const html = ctx.accepts('json', 'html') === 'html';
-  if (cause === 'character') {
-    if (html) return renderMessage(ctx, 'Sign-in error', BAD_CHARACTER, 400);
-    ctx.status = 400;
-    ctx.body = { error: 'invalid_request', error_description: BAD_CHARACTER };
-    return;
-  }
-  ctx.set('Retry-After', '1');
-  if (html) return renderMessage(ctx, 'Temporarily unavailable', UNAVAILABLE, 503);
-  ctx.status = 503;
-  ctx.body = { error: 'temporarily_unavailable', error_description: UNAVAILABLE };
+  const page = cause === 'character' ? PageErrors.PARAMETER_NOT_ALLOWED : PageErrors.SERVICE_UNAVAILABLE;
+  if (cause === 'unavailable') ctx.set('Retry-After', '1');
+  if (ctx.accepts('json', 'html') === 'html') return renderRefusal(ctx, page);
+  ctx.status = page.status;
+  ctx.body = { error: cause === 'character' ? 'invalid_request' : 'temporarily_unavailable', error_description: page.message };
 }

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { TOTP } from '#shared/auth/assurance.js';
 import { errorBox, esc, renderPage } from './layout.js';
 import { describeDevice } from './device.js';
 
@@ -81,7 +82,7 @@ ${input.backupCodes.map((c) => `<li><code>${esc(c)}</code></li>`).join('\n')}
 ${errorBox(input.error)}
 <form method="post" action="/account/2fa/verify" novalidate>
   <label for="code">Authentication code</label>
-  <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="6"${invalid}>
+  <input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required maxlength="${TOTP.digits}"${invalid}>
   <button type="submit">Turn on</button>
 </form>
 <p><a href="/account">Cancel and go back to your account</a></p>`,

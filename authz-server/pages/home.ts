@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
 import { esc, nextSteps, renderPage } from './layout.js';
 import { START } from './message.js';
+import { PageErrors } from './errors.js';
 
 /** The issuer's own address in a browser: what this service is and where to go from here. */
 export function renderHome(ctx: Context, marketplace: string | undefined): void {
@@ -20,13 +21,14 @@ ${nextSteps([
 /** A browser's 404 (API clients keep the JSON error). */
 export function renderNotFound(ctx: Context): void {
   const requestId = String(ctx.state.requestId ?? '');
+  const { title, message, status } = PageErrors.PAGE_NOT_FOUND;
   renderPage(
     ctx,
-    'Page not found',
-    `<h1>Page not found</h1>
-<p role="alert">There is no page at this address. Check the link, or start again from one of these pages.</p>
+    title,
+    `<h1>${esc(title)}</h1>
+<p role="alert">${esc(message)}</p>
 ${requestId ? `<p class="muted">Request id: <code>${esc(requestId)}</code></p>` : ''}
 ${nextSteps([{ href: '/account', text: 'Go to your account' }, START])}`,
-    404,
+    status,
   );
 }

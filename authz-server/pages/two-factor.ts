@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { TOTP } from '#shared/auth/assurance.js';
 import { errorBox, esc, nextSteps, renderPage } from './layout.js';
 
 /**
@@ -11,7 +12,7 @@ export function renderTotpChallenge(ctx: Context, input: { action: string; error
     ctx,
     'Two-factor authentication',
     `<h1>Two-factor authentication</h1>
-<p>Enter the 6-digit code from your authenticator app, or one of your backup codes.</p>
+<p>Enter the ${TOTP.digits}-digit code from your authenticator app, or one of your backup codes.</p>
 ${errorBox(input.error)}
 <form method="post" action="${esc(input.action)}" novalidate>
   <label for="code">Authentication code</label>
