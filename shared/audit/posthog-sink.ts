@@ -1,4 +1,5 @@
-import { PostHog } from 'posthog-node';
+import { createRequire } from 'node:module';
+import type { PostHog as PostHogClient } from 'posthog-node';
 import type { Logger } from '../logging/logger.js';
 import type { AuditProperties } from './redact.js';
 
@@ -29,6 +30,8 @@ export interface PostHogEvent {
  * sent ('flush'), request errors ('error'); lost = enqueued − sent − still queued.
  */
 export function createPostHogSink(opts: PostHogSinkOptions, logger: Logger) {
+  // Loaded only when an API key is set: some hundred modules a process without PostHog never needs.
+  const { PostHog } = createRequire(import.meta.url)('posthog-node') as { PostHog: typeof PostHogClient };
   const client = new PostHog(opts.apiKey, {
     host: opts.host,
     flushAt: opts.flushAt ?? 20,
@@ -58,7 +61,7 @@ export function createPostHogSink(opts: PostHogSinkOptions, logger: Logger) {
   });
 
   function queued(): number {
-    const queue: unknown = client.getPersistedProperty('queue' as Parameters<PostHog['getPersistedProperty']>[0]);
+    const queue: unknown = client.getPersistedProperty('queue' as Parameters<PostHogClient['getPersistedProperty']>[0]);
     return Array.isArray(queue) ? queue.length : 0;
   }
 

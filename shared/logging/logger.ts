@@ -1,5 +1,6 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type prettyModule from 'pino-pretty';
 import type { LogLevel } from '../config/types.js';
 
 export type { Logger };
@@ -54,7 +55,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
     },
     opts.pretty
-      ? pretty({ destination: opts.destination ?? 1, colorize: !opts.destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', messageFormat: '{service} › {msg}', sync: true })
+      ? (createRequire(import.meta.url)('pino-pretty') as typeof prettyModule)({ destination: opts.destination ?? 1, colorize: !opts.destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', messageFormat: '{service} › {msg}', sync: true })
       : (opts.destination ?? pino.destination({ dest: 1, sync: false })),
   );
 }

@@ -1,6 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
+import { createRequire } from 'node:module';
+import type nodemailerModule from 'nodemailer';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../logging/logger.js';
 
@@ -36,6 +37,8 @@ export function createMailer(config: Config, logger: Logger): Mailer {
     };
   }
   if (config.mail.smtpUrl) {
+    // Loaded only for SMTP: the development outbox needs none of it.
+    const nodemailer = createRequire(import.meta.url)('nodemailer') as typeof nodemailerModule;
     const transporter = nodemailer.createTransport(config.mail.smtpUrl);
     return {
       transport: 'smtp',
