@@ -1,0 +1,91 @@
+/**
+ * `npm test`: the whole suite in two phases, then one summary.
+ *
+ * 1. The services and the admin CLI are compiled once (test/setup/compiled-services.ts), so the
+ *    few hundred processes the suite starts load JavaScript, not TypeScript through tsx.
+ * 2. Every file not listed in QUIET runs in mocha's parallel mode: the suite waits far more than
+ *    it computes (process starts, device-flow intervals, outage timeouts), so files overlap.
+ *    Each file owns its state: its own temporary PostgreSQL database, SQLite folder, Redis key
+ *    prefix and ephemeral ports (test/helpers/process.ts `freePort`).
+ * 3. The QUIET files run afterwards, one at a time, on an otherwise idle machine: they compare
+ *    latencies (user enumeration by timing, PostHog outage latency) and would measure the
+ *    neighbours' load instead of the code.
+ *
+ * The last lines are mocha's own summary lines with the totals of both phases, which is what
+ * .ci/run reads. `npm test -- <files>` runs just those files with plain mocha.
+ * Knobs: PORTCULLIS_TEST_JOBS (parallel workers; default 2 per core), PORTCULLIS_TEST_SOURCES=1
+ * (start the services from the sources, no build).
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { globSync } from 'node:fs';
+import { mochaGlobalSetup } from './setup/compiled-services.js';
+import { COMPILE_CACHE, ROOT } from './helpers/process.js';
+
+/** Files whose assertions compare timings: they run alone, after the parallel phase. */
+export const QUIET = [
+  'test/security/user-enumeration.test.ts',
+  'test/authz-server/accounts.timing.test.ts',
+  'test/journey/posthog-outage.test.ts',
+  'test/shared/audit/audit.posthog.test.ts',
+];
+
+const MOCHA_FLAGS = ['--node-option', 'conditions=source', '--node-option', 'import=tsx', '--extension', 'ts', '--timeout', '20000', '--slow', '2000', '--exit', '--color'];
+const mochaBin = join(dirname(createRequire(import.meta.url).resolve('mocha/package.json')), 'bin', 'mocha.js');
+
+interface Counts {
+  passing: number;
+  pending: number;
+  failing: number;
+}
+
+/** Runs mocha with the given arguments, echoing its output; resolves with its exit code and summary counts. */
+function mocha(args: string[]): Promise<{ code: number; counts: Counts }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [mochaBin, '--no-config', ...MOCHA_FLAGS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE } });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => {
+      process.stdout.write(d);
+      text += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    child.on('close', (code) => {
+      // eslint-disable-next-line no-control-regex
+      const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+      const count = (word: string) => Number(plain.match(new RegExp(`^ *(\\d+) ${word}`, 'm'))?.[1] ?? 0);
+      resolve({ code: code ?? 1, counts: { passing: count('passing'), pending: count('pending'), failing: count('failing') } });
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const only = process.argv.slice(2);
+  if (only.length > 0) return (await mocha(only)).code; // from the sources, as a file run alone
+  await mochaGlobalSetup(); // the compiled build, unless PORTCULLIS_TEST_SOURCES=1
+
+  const all = globSync('test/**/*.test.ts', { cwd: ROOT }).map((f) => relative(ROOT, join(ROOT, f))).sort();
+  const missing = QUIET.filter((f) => !all.includes(f));
+  if (missing.length) throw new Error(`QUIET lists files that do not exist: ${missing.join(', ')}`);
+  const parallel = all.filter((f) => !QUIET.includes(f));
+  const jobs = Number(process.env.PORTCULLIS_TEST_JOBS) || Math.max(2, os.availableParallelism() * 2);
+
+  const started = Date.now();
+  const phases = [await mocha(['--parallel', '--jobs', String(jobs), ...parallel]), await mocha(QUIET)];
+  const total = phases.reduce((t, p) => ({ passing: t.passing + p.counts.passing, pending: t.pending + p.counts.pending, failing: t.failing + p.counts.failing }), { passing: 0, pending: 0, failing: 0 });
+  const minutes = Math.round((Date.now() - started) / 60_000);
+  console.log(`\n  whole suite: ${all.length} files, ${parallel.length} in parallel (${jobs} workers), ${QUIET.length} alone\n`);
+  console.log(`  ${total.passing} passing (${minutes}m)`);
+  if (total.pending) console.log(`  ${total.pending} pending`);
+  if (total.failing) console.log(`  ${total.failing} failing`);
+  return phases.some((p) => p.code !== 0) || total.failing > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
