@@ -4,6 +4,7 @@ import type { Config } from '#shared/config/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Mail, Mailer } from '#shared/mail/mailer.js';
 import type { Audit } from '#shared/audit/index.js';
+import type { ChangeBus } from '#shared/bus/index.js';
 import { revokeAccount, tombstoneTtlS } from '../queries/oidc-models.js';
 import { endBoundSessions } from '../queries/session-bindings.js';
 import type { StorageFailures } from '#shared/db/storage-failures.js';
@@ -12,7 +13,7 @@ import type { StorageFailures } from '#shared/db/storage-failures.js';
  * better-auth callbacks of the authz-server. Mail leaves off the request path (a slow SMTP
  * server must not make "this address exists" measurable); failures are logged.
  */
-export function authzAuthDeps({ config, logger, db, mailer, audit, storageFailures }: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit; storageFailures: StorageFailures }): AuthDeps {
+export function authzAuthDeps({ config, logger, db, mailer, audit, storageFailures, changes }: { config: Config; logger: Logger; db: Knex; mailer: Mailer; audit: Audit; storageFailures: StorageFailures; changes: ChangeBus }): AuthDeps {
   const send = (mail: Mail) => {
     void mailer.send(mail).catch((err: Error) => logger.error({ kind: mail.kind, err: { type: err.name, message: err.message } }, 'mail failed'));
   };
@@ -24,11 +25,17 @@ export function authzAuthDeps({ config, logger, db, mailer, audit, storageFailur
     // the grants a logout revokes (oidc/session-binding.ts refuses them anyway: this is the
     // clean-up that makes it immediate and visible in storage).
     onSessionEnded: async (session) => {
-      await endBoundSessions(db, [session.id], { includeOffline: false, tombstoneExpiresAt: Date.now() + tombstoneTtlS(config.tokens) * 1000 });
+      const grants = await endBoundSessions(db, [session.id], { includeOffline: false, tombstoneExpiresAt: Date.now() + tombstoneTtlS(config.tokens) * 1000 });
+      // The change bus: those grants' access tokens are refused at every API replica.
+      for (const grantId of grants) await changes.publish({ type: 'grant.revoked', grantId, at: Date.now() });
     },
     onPasswordReset: async (userId) => {
       await revokeAccount(db, userId, config.tokens);
+      // Every token issued before now: also those of a grant created while the grants were revoked.
+      await changes.publish({ type: 'user.sessions_revoked', userId, at: Date.now() });
     },
+    // Profile, email, role or ban changed through better-auth: cached views of the person are stale.
+    onUserChanged: async (user) => void (await changes.publish({ type: 'user.changed', userId: user.id })),
     // Fetch Request of better-auth's endpoint: no Koa context here, so the request id is not known.
     // Refusals (4xx APIErrors) are answers, not errors. For the rest: type and SQLSTATE only —
     // a driver message can quote the offending input.

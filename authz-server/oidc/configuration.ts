@@ -55,7 +55,12 @@ function interactionsPolicy(binding: BindingDeps) {
   return policy;
 }
 
-export function providerConfiguration(config: Config, db: Knex, auth: Auth, hooks: Pick<AdapterOptions, 'onReuseRace' | 'onOtherClientReplay' | 'onRefreshRetry'> = {}): Configuration {
+/** `grant_id` in the API's JWT access tokens (not in client_credentials tokens, which have no grant). */
+async function grantClaim(_ctx: KoaContextWithOIDC, token: { grantId?: string; resourceServer?: unknown }) {
+  return token.grantId && token.resourceServer ? { grant_id: token.grantId } : undefined;
+}
+
+export function providerConfiguration(config: Config, db: Knex, auth: Auth, hooks: Pick<AdapterOptions, 'onReuseRace' | 'onOtherClientReplay' | 'onRefreshRetry' | 'onGrantRevoked' | 'onClientDeleted'> = {}): Configuration {
   const t = config.tokens;
   checkApiTokenKey(config.secrets.signingKeys.keys as RingKey[], t.apiTokenSigningAlg);
   const https = config.authz.issuer.startsWith('https:');
@@ -82,6 +87,9 @@ export function providerConfiguration(config: Config, db: Knex, auth: Auth, hook
     // acr are openid-scope claims: always in the ID token. ID tokens also travel in URLs
     // (id_token_hint), so they carry nothing the client can read at userinfo.
     conformIdTokenClaims: true,
+    // The change bus (docs/operations.md): an access token for the API names the grant it was
+    // issued from, so the API refuses it once that grant is revoked (resource-api/auth/revocations.ts).
+    extraTokenClaims: grantClaim,
     scopes: [...ALL_SCOPES],
     // Set at sign-in: loa:1 password, loa:2 password + TOTP (see interaction/sign-in.ts).
     acrValues: [...ACR_VALUES],

@@ -11,14 +11,18 @@ import { observeDeviceFlow } from './device-flow.js';
  * One provider per process. `proxy` follows TRUST_PROXY: X-Forwarded-* are honoured only
  * behind a proxy the operator trusts.
  */
-export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | 'audit' | 'auth'> & Partial<Pick<Container, 'metrics'>>): Provider {
+export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | 'audit' | 'auth'> & Partial<Pick<Container, 'metrics' | 'changes'>>): Provider {
   const log = c.logger.child({ component: 'oidc' });
   type ReuseEvent = 'refresh_token.reuse_detected' | 'authorization_code.reuse_detected' | 'device_code.reuse_detected';
   const REUSE_OF: Record<string, ReuseEvent> = { RefreshToken: 'refresh_token.reuse_detected', AuthorizationCode: 'authorization_code.reuse_detected', DeviceCode: 'device_code.reuse_detected' };
   const reuse = (event: ReuseEvent, grantId: string | null, clientId?: string) => {
     c.metrics?.reuse.inc({ kind: event.split('.')[0]! });
     c.audit.record(event, { outcome: 'denied', actor: { ...(clientId ? { clientId } : {}) }, properties: { grantId: grantId ?? null, grantRevoked: Boolean(grantId) } });
+    // Every reuse revokes the grant (some paths before the adapter does): the API hears it now.
+    if (grantId) void announceRevoked(grantId);
   };
+  // The change bus: the grant's access tokens are refused at every API replica (docs/operations.md).
+  const announceRevoked = async (grantId: string) => void (await c.changes?.publish({ type: 'grant.revoked', grantId, at: Date.now() }));
   const provider = new Provider(
     c.config.authz.issuer,
     providerConfiguration(c.config, c.db, c.auth, {
@@ -31,6 +35,8 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
         reuse('refresh_token.reuse_detected', grantId, clientId);
       },
       onRefreshRetry: (grantId) => log.info({ grantId }, 'refresh retried within REFRESH_RETRY_WINDOW_S: the unreceived successor was replaced'),
+      onGrantRevoked: announceRevoked,
+      onClientDeleted: async (clientId) => void (await c.changes?.publish({ type: 'client.deleted', clientId, at: Date.now() })),
     }),
   );
   provider.proxy = c.config.http.trustProxy;

@@ -40,21 +40,25 @@ interface StoredAuthorization {
  * are deleted and the grants they hold are revoked — the grants a logout would revoke
  * (oidc-provider's end_session: not those marked persistsLogout, i.e. offline_access), or
  * every one of them with `includeOffline` (the owner ended a session they do not trust).
+ * Returns the grants it revoked (for the change bus: their access tokens die at the API too).
  */
-export async function endBoundSessions(db: Knex, authSessionIds: readonly string[], opts: { includeOffline: boolean; tombstoneExpiresAt: number }): Promise<number> {
-  if (authSessionIds.length === 0) return 0;
+export async function endBoundSessions(db: Knex, authSessionIds: readonly string[], opts: { includeOffline: boolean; tombstoneExpiresAt: number }): Promise<string[]> {
+  if (authSessionIds.length === 0) return [];
   const uids = (await db(TABLE).select('session_uid').whereIn('auth_session_id', authSessionIds)).map((r) => r.session_uid as string);
-  if (uids.length === 0) return 0;
+  if (uids.length === 0) return [];
   const sessions = await db('oidc_models').select('payload').where('model', 'Session').whereIn('uid', uids);
+  const revoked: string[] = [];
   for (const { payload } of sessions) {
     const authorizations = (JSON.parse(payload as string) as { authorizations?: Record<string, StoredAuthorization> }).authorizations ?? {};
     for (const a of Object.values(authorizations)) {
-      if (a.grantId && (opts.includeOffline || !a.persistsLogout)) await revokeGrant(db, a.grantId, opts.tombstoneExpiresAt);
+      if (!a.grantId || (!opts.includeOffline && a.persistsLogout)) continue;
+      await revokeGrant(db, a.grantId, opts.tombstoneExpiresAt);
+      revoked.push(a.grantId);
     }
   }
   await db('oidc_models').where('model', 'Session').whereIn('uid', uids).del();
   await db(TABLE).whereIn('session_uid', uids).del();
-  return uids.length;
+  return revoked;
 }
 
 

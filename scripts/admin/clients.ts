@@ -5,6 +5,7 @@ import type { Command } from './types.js';
 import { UsageError } from './types.js';
 import { withDb } from './context.js';
 import { tombstoneTtlS } from '#authz/queries/oidc-models.js';
+import { announce } from './announce.js';
 import { recordCliEvent } from './audit.js';
 
 const CREATE_USAGE =
@@ -130,6 +131,8 @@ export const clientCommands: Record<string, Command> = {
         await createClientService(db).remove(id, Date.now() + tombstoneTtlS(config.tokens) * 1000);
         await recordCliEvent(db, config, 'client.deleted', { outcome: 'success', subject: { type: 'client', id }, properties: { reason: 'operator' } });
         write(`deleted ${id}`);
+        // Its grants' access tokens and its own die at every API replica too.
+        await announce(config, { type: 'client.deleted', clientId: id, at: Date.now() });
       }),
   },
 };

@@ -9,6 +9,7 @@ import { createLogger } from '#shared/logging/logger.js';
 import type { Command } from './types.js';
 import { UsageError } from './types.js';
 import { adminConfig } from './context.js';
+import { announce } from './announce.js';
 
 const USAGE = 'users:create --email EMAIL --name NAME [--role user|publisher|admin] (password from PORTCULLIS_PASSWORD or stdin)';
 
@@ -78,7 +79,10 @@ async function withUser<T>(email: string, fn: (ctx: { id: string; auth: ReturnTy
   }
 }
 
-/** A ban must bite at once: sessions and every OAuth grant of the user go. (A role change needs no revocation: every API request reads the role from the database.) */
+/**
+ * A ban must bite at once: sessions and every OAuth grant of the user go. (A role change needs no
+ * revocation: the API reads the role from the database, or from a cache the change bus keeps current.)
+ */
 async function revokeEverything(db: import('knex').Knex, config: import('#shared/config/index.js').Config, userId: string): Promise<number> {
   await db('session').where({ userId }).del();
   return revokeAccount(db, userId, config.tokens);
@@ -107,11 +111,12 @@ export const userCommands: Record<string, Command> = {
       const [email, role] = args;
       if (!email || !role || args.length !== 2) throw new UsageError('usage: npm run admin -- users:set-role EMAIL user|publisher|admin');
       if (!(ROLE_NAMES as string[]).includes(role)) throw new UsageError(`role must be one of ${ROLE_NAMES.join(', ')}`);
-      await withUser(email, async ({ id, db, audit }) => {
+      await withUser(email, async ({ id, db, config, audit }) => {
         const before = await db('user').select('role').where({ id }).first();
         await db('user').where({ id }).update({ role, updatedAt: db.client.config.client === 'pg' ? new Date() : new Date().toISOString() });
         audit.record('user.role_changed', { outcome: 'success', actor: { clientId: 'admin-cli' }, subject: { type: 'user', id }, properties: { fromRole: before?.role ?? 'user', toRole: role } });
         write(`${email}: ${before?.role ?? 'user'} → ${role}`);
+        await announce(config, { type: 'user.changed', userId: id });
       });
     },
   },
@@ -134,6 +139,8 @@ export const userCommands: Record<string, Command> = {
         await db('user').where({ id }).update({ banned: true, banReason: values.reason ?? null, banExpires: stamp(expires) });
         const grants = await revokeEverything(db, config, id);
         write(`banned ${positionals[0]}${expires ? ` until ${expires.toISOString()}` : ''}; revoked sessions and ${grants} grant(s)`);
+        // Its access tokens too, at every API replica: those issued before now stay dead after an unban.
+        await announce(config, { type: 'user.changed', userId: id }, { type: 'user.sessions_revoked', userId: id, at: Date.now() });
       });
     },
   },
@@ -142,9 +149,11 @@ export const userCommands: Record<string, Command> = {
     usage: 'EMAIL',
     run: async (args, write) => {
       if (args.length !== 1) throw new UsageError('usage: npm run admin -- users:unban EMAIL');
-      await withUser(args[0]!, async ({ id, db }) => {
+      await withUser(args[0]!, async ({ id, db, config, audit }) => {
         await db('user').where({ id }).update({ banned: false, banReason: null, banExpires: null });
+        audit.record('user.unbanned', { outcome: 'success', actor: { clientId: 'admin-cli' }, subject: { type: 'user', id }, properties: {} });
         write(`unbanned ${args[0]}`);
+        await announce(config, { type: 'user.changed', userId: id });
       });
     },
   },

@@ -17,6 +17,7 @@ export const AUDIT_EVENTS = {
   'session.revoked': { properties: ['reason', 'count'] },
   'user.role_changed': { properties: ['fromRole', 'toRole'] },
   'user.banned': { properties: ['reason', 'until'] },
+  'user.unbanned': { properties: [] },
   'client.created': { properties: ['authMethod', 'redirectUriCount', 'firstParty'] },
   'client.deleted': { properties: ['reason'] },
   'client.registered': { properties: ['authMethod', 'redirectUriCount', 'scope', 'mode'] },

@@ -30,6 +30,11 @@ export interface AuthDeps {
    * to it).
    */
   onSessionEnded?: (session: { id: string; userId: string }) => Promise<void>;
+  /**
+   * After a user row is updated or deleted through better-auth (profile, email, role, ban): the
+   * change bus tells every API replica that its cached view of that person is stale.
+   */
+  onUserChanged?: (user: { id: string; banned?: boolean | null }) => Promise<void>;
   /** Every error better-auth answers as a failure (instead of its console logging). */
   onError?: (err: unknown) => void;
 }
@@ -85,9 +90,12 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
       ...(deps.onEmailVerified ? { afterEmailVerification: async (user: { id: string; email: string }, request?: Request) => deps.onEmailVerified!(user, request) } : {}),
     },
     hooks: { before: unverifiedLooksLikeWrongPassword },
-    ...(deps.onSessionEnded
-      ? { databaseHooks: { session: { delete: { after: async (session: { id: string; userId: string }) => deps.onSessionEnded!(session) } } } }
-      : {}),
+    databaseHooks: {
+      ...(deps.onSessionEnded ? { session: { delete: { after: async (session: { id: string; userId: string }) => deps.onSessionEnded!(session) } } } : {}),
+      ...(deps.onUserChanged
+        ? { user: { update: { after: async (user: { id: string; banned?: boolean | null }) => deps.onUserChanged!(user) }, delete: { after: async (user: { id: string }) => deps.onUserChanged!(user) } } }
+        : {}),
+    },
     // Idle expiry: each use after `updateAge` pushes expiry to now + SESSION_IDLE_TTL_S. The
     // absolute cap (SESSION_TTL_S since sign-in) is enforced by currentSession().
     session: { expiresIn: config.session.idleTtlS, updateAge: Math.min(300, Math.floor(config.session.idleTtlS / 4)) },
