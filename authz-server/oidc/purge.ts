@@ -12,7 +12,7 @@ const DAY_MS = 86_400_000;
  * their grants and registration access tokens; one client.purged event per run that deleted
  * some. Operators' clients are never purged. Harmless when several replicas run it.
  */
-export function startPurge(c: Pick<Container, 'db' | 'logger' | 'config' | 'audit'>): { stop(): void; runOnce(): Promise<number> } {
+export function startPurge(c: Pick<Container, 'db' | 'logger' | 'config' | 'audit'> & Partial<Pick<Container, 'changes'>>): { stop(): void; runOnce(): Promise<number> } {
   const runOnce = async () => {
     const now = Date.now();
     const removed = (await purgeExpired(c.db, now)) + (await purgeExpiredBindings(c.db, now));
@@ -24,12 +24,14 @@ export function startPurge(c: Pick<Container, 'db' | 'logger' | 'config' | 'audi
   return { stop: () => clearInterval(timer), runOnce };
 }
 
-async function purgeUnusedClients(c: Pick<Container, 'db' | 'logger' | 'config' | 'audit'>, now: number): Promise<number> {
+async function purgeUnusedClients(c: Pick<Container, 'db' | 'logger' | 'config' | 'audit'> & Partial<Pick<Container, 'changes'>>, now: number): Promise<number> {
   const { unusedDays } = c.config.agents.registration;
   const tombstoneExpiresAt = now + tombstoneTtlS(c.config.tokens) * 1000;
   let count = 0;
   for (const clientId of await unusedDynamicClients(c.db, now - unusedDays * DAY_MS)) {
-    if (await deleteClientAndGrants(c.db, clientId, tombstoneExpiresAt)) count++;
+    if (!(await deleteClientAndGrants(c.db, clientId, tombstoneExpiresAt))) continue;
+    count++;
+    await c.changes?.publish({ type: 'client.deleted', clientId, at: Date.now() }); // its tokens die at the API too
   }
   if (count === 0) return 0;
   c.logger.info({ count, unusedDays }, 'purged unused dynamic clients');

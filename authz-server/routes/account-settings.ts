@@ -30,7 +30,7 @@ type Session = NonNullable<Awaited<ReturnType<typeof currentSession>>>;
  * is a same-origin POST with a synchronizer token (pages/koa-form.ts); every password or code
  * check counts against the sign-in buckets of the account and the address.
  */
-export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db' | 'audit'>, limits: AuthzLimits): Router {
+export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db' | 'audit' | 'changes'>, limits: AuthzLimits): Router {
   const router = new Router({ prefix: '/account' });
   const form = koaForm(c.config.authz.issuer, { limitBytes: 8 * 1024 });
 
@@ -114,6 +114,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     const userId = session.user.id;
     await deleteSessionsBefore(c.db, userId, startedAt);
     await revokeAccount(c.db, userId, c.config.tokens);
+    await c.changes.publish({ type: 'user.sessions_revoked', userId, at: Date.now() }); // their access tokens too, at every API replica
     c.audit.record('two_factor.enrolled', { outcome: 'success', actor: { userId }, ...fromRequest(ctx), properties: { method: 'totp' } });
     done(ctx, '2fa-on');
   });
@@ -139,7 +140,8 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     // Expire it first (no new grant through it from here on), then end what it holds, offline
     // access included, then delete it (the delete hook finds nothing left to do).
     await expireSession(c.db, target.id);
-    await endBoundSessions(c.db, [target.id], { includeOffline: true, tombstoneExpiresAt: Date.now() + tombstoneTtlS(c.config.tokens) * 1000 });
+    const grants = await endBoundSessions(c.db, [target.id], { includeOffline: true, tombstoneExpiresAt: Date.now() + tombstoneTtlS(c.config.tokens) * 1000 });
+    for (const grantId of grants) await c.changes.publish({ type: 'grant.revoked', grantId, at: Date.now() }); // their access tokens too
     await c.auth.api.revokeSession({ headers: fromNodeHeaders(ctx.req.headers), body: { token: target.token } });
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'user', count: 1 } });
     done(ctx, 'session-revoked');
@@ -161,6 +163,7 @@ export function accountSettingsRoutes(c: Pick<Container, 'auth' | 'config' | 'db
     // Sessions first: a sign-in racing this one cannot obtain a grant after the grants are gone.
     const res = await c.auth.api.revokeSessions({ headers, asResponse: true });
     const grants = await revokeAccount(c.db, session.user.id, c.config.tokens);
+    await c.changes.publish({ type: 'user.sessions_revoked', userId: session.user.id, at: Date.now() }); // their access tokens too, at every API replica
     c.audit.record('session.revoked', { outcome: 'success', actor: { userId: session.user.id }, ...fromRequest(ctx), properties: { reason: 'sign_out_everywhere', count: grants } });
     for (const cookie of res.headers.getSetCookie()) ctx.append('Set-Cookie', cookie);
     renderMessage(ctx, 'Signed out everywhere', 'Every session and every application token of your account has ended.', 200, afterSignOut);

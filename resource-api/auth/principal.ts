@@ -35,5 +35,10 @@ export const personOf = (c: Caller | undefined): Principal | undefined => (c?.ki
 declare module 'koa' {
   interface DefaultState {
     principal?: Caller;
+    /**
+     * Set by koa-auth: every change published on the bus before this request began has been
+     * applied in this process (AccessState.sync), so caches the bus invalidates may answer it.
+     */
+    changesApplied?: boolean;
   }
 }

@@ -6,12 +6,13 @@ import type { RouteContract, SignedRouteDoc } from '../http/contract.js';
 /**
  * What a feature's contracts are built from. A database and the config are enough (the OpenAPI
  * and RBAC tests build every contract from those alone); the logger, when given, is handed to
- * what the feature calls out to (the moderation service).
+ * what the feature calls out to (the moderation service); the change bus, when given, keeps the
+ * caches it invalidates (entitlements by user) and hears what the feature changes.
  */
-export type ContractDeps = Pick<Container, 'db' | 'config'> & Partial<Pick<Container, 'logger'>>;
+export type ContractDeps = Pick<Container, 'db' | 'config'> & Partial<Pick<Container, 'logger' | 'changes'>>;
 
 /** What a route outside the contracts is built from. */
-export type SignedRouteDeps = Pick<Container, 'db' | 'config' | 'logger' | 'audit'>;
+export type SignedRouteDeps = Pick<Container, 'db' | 'config' | 'logger' | 'audit'> & Partial<Pick<Container, 'changes'>>;
 
 /**
  * A route outside the contracts: signed rather than authorized, it reads its own raw body (the

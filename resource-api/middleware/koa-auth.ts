@@ -92,6 +92,7 @@ export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
     if (header) {
       // The bus check runs while the token is verified: one round trip, shared with concurrent requests.
       const [claims, live] = await Promise.all([tokenClaims(ctx, deps, header), access.sync()]);
+      ctx.state.changesApplied = live;
       const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
       const verdict = access.verdict(claims, live);
       if (isClientToken(claims)) {
@@ -109,6 +110,7 @@ export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
       // cookie: an unsafe request must prove its origin (shared/http/origin-check.ts).
       assertOrigin(ctx, cookieOrigins);
       const [session, live] = await Promise.all([currentSession(deps.auth, deps.config, ctx.req.headers), access.sync()]);
+      ctx.state.changesApplied = live;
       if (!session) throw appError(AuthErrors, 'INVALID_SESSION', { headers: challenge() });
       ctx.state.principal = await principalFor(access, session.user.id, { method: 'session', clientId: null, scopes: null }, { live, verdict: 'valid' });
       return next();

@@ -4,6 +4,7 @@ import type Stripe from 'stripe';
 import type { Config } from '#shared/config/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Audit } from '#shared/audit/index.js';
+import type { ChangeBus } from '#shared/bus/index.js';
 import type { RouteContract } from '../../http/contract.js';
 import type { ApiFeature } from '../feature.js';
 import { checkoutRoutes } from './contracts.js';
@@ -43,6 +44,8 @@ export function billingWebhookRouter(deps: {
   logger: Logger;
   /** Audits each delivery's outcome (stripeWebhookDoc.audit) and the entitlement changes it made. */
   audit?: Pick<Audit, 'record'>;
+  /** Announces the entitlements an event changed (their caches at every API replica). */
+  changes?: Pick<ChangeBus, 'publish'>;
   handlers?: Readonly<Record<string, StripeEventHandler>>;
   now?: () => number;
 }): Router {
@@ -50,6 +53,7 @@ export function billingWebhookRouter(deps: {
     db: deps.db,
     logger: deps.logger.child({ component: 'stripe-webhook' }),
     ...(deps.audit ? { audit: deps.audit } : {}),
+    ...(deps.changes ? { bus: deps.changes } : {}),
     ...(deps.handlers ? { handlers: deps.handlers } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });

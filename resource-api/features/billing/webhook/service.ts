@@ -3,6 +3,7 @@ import type Stripe from 'stripe';
 import { withTransaction } from '#shared/db/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Audit } from '#shared/audit/index.js';
+import type { ChangeBus } from '#shared/bus/index.js';
 import { stripeEventHandlers, type StripeEventHandler } from '../stripe-events/index.js';
 import type { EntitlementChange } from '../stripe-events/types.js';
 import { recordEntitlementChange } from './audit.js';
@@ -18,6 +19,8 @@ export interface StripeWebhookDeps {
   now?: () => number;
   /** entitlement.granted / entitlement.revoked, recorded once the event's transaction commits. */
   audit?: Pick<Audit, 'record'>;
+  /** The change bus: every API replica drops its cached entitlements of the users an event changed. */
+  bus?: Pick<ChangeBus, 'publish'>;
 }
 
 /**
@@ -47,6 +50,7 @@ export function createStripeWebhookService(deps: StripeWebhookDeps) {
           return 'processed';
         });
         if (deps.audit) for (const c of changes) recordEntitlementChange(deps.audit, c, event.id);
+        for (const userId of new Set(changes.map((c) => c.userId))) await deps.bus?.publish({ type: 'entitlements.changed', userId });
         return outcome;
       } catch (err) {
         try {
