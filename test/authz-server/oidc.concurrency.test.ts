@@ -19,7 +19,9 @@ function suite(backend: Backend) {
     let config: oidc.Configuration;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
+      // Without the refresh retry window (REFRESH_RETRY_WINDOW_S=0) every request but the winner
+      // is reuse; the window under concurrency: refresh-retry.test.ts.
+      env = await authzEnv(backend, PG_URL, { REFRESH_RETRY_WINDOW_S: '0' });
       replicas = [await env.start(), await env.start()];
       await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] });
       await env.createUser({ email: 'alice@example.com', password: PASSWORD });

@@ -103,7 +103,8 @@ function suite(backend: Backend) {
       expect(second.refresh_token).to.be.a('string').and.not.equal(first.refresh_token);
       expect(second.claims()!.sub).to.equal(p.id);
       const third = await oidc.refreshTokenGrant(rp, second.refresh_token!);
-      expect(await oauthError(oidc.refreshTokenGrant(rp, second.refresh_token!))).to.deep.equal([400, 'invalid_grant']);
+      // `first` was rotated to `second`, which has been used since: reuse, not a lost answer's retry.
+      expect(await oauthError(oidc.refreshTokenGrant(rp, first.refresh_token!))).to.deep.equal([400, 'invalid_grant']);
       expect(await oauthError(oidc.refreshTokenGrant(rp, third.refresh_token!)), 'reuse detection revoked the grant').to.deep.equal([400, 'invalid_grant']);
     });
 
