@@ -5,12 +5,12 @@ import type { Knex } from 'knex';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
 import { auditRow, type AuditRow } from '../helpers/audit-row.js';
-import { PG_SKIP_REASON, PG_URL } from '../helpers/services.js';
+import { PG_SKIP_REASON, PG_URL, REDIS_URL } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, authorize, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
 
 /**
  * Issue #19: a lost refresh answer is not a theft. Two authz-server processes on one database
- * and the default REFRESH_RETRY_WINDOW_S (5 s). A lost answer is simulated as it happens: the
+ * (and one Redis, on PostgreSQL) with the default REFRESH_RETRY_WINDOW_S (5 s). A lost answer is simulated as it happens: the
  * refresh runs to completion and the client never reads what came back (or the database fails
  * the successor's insert); the client then presents the same refresh token again.
  */
@@ -38,7 +38,9 @@ function suite(backend: Backend) {
       (await db('oidc_models').where({ model: 'RefreshToken', grant_id: grantId }).whereNull('consumed_at').andWhere('expires_at', '>', Date.now()).select('id')).map((r: { id: string }) => r.id);
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
+      // On PostgreSQL the replicas also share Redis when there is one (rate limits, the change bus).
+      const redis = backend === 'pg' && REDIS_URL ? { REDIS_URL, REDIS_KEY_PREFIX: `retry-${Date.now()}:` } : undefined;
+      env = await authzEnv(backend, PG_URL, redis);
       db = env.db;
       replicas = [await env.start(), await env.start()];
       for (const clientId of ['agent', 'other-agent']) {
