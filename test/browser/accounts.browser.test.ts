@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { listenAt } from '../helpers/loopback.js';
+import { listenLoopback } from '../helpers/loopback.js';
 import path from 'node:path';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
 import { mailLink as outboxLink } from '../helpers/outbox.js';
 import { ARTIFACTS, HAS_CHROMIUM, CHROMIUM, launch, unlabelledInputs, watch } from '../helpers/browser.js';
-import { REDIRECT, discover } from '../authz-server/oidc.flow.js';
+import { discover } from '../authz-server/oidc.flow.js';
 
 const PASSWORD = 'a very long passphrase 42';
 
@@ -19,15 +19,17 @@ const PASSWORD = 'a very long passphrase 42';
   let browser: Browser;
   let config: oidc.Configuration;
   const consoleErrors: string[] = [];
-  let callback: Awaited<ReturnType<typeof listenAt>>;
+  let callback: Awaited<ReturnType<typeof listenLoopback>>;
+  let redirect: string; // the agent's loopback redirect URI, on a port of this file's own
 
   before(async () => {
     env = await authzEnv('sqlite');
     server = await env.start();
-    await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email'] });
+    callback = await listenLoopback('/callback');
+    redirect = callback.url;
+    await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [redirect], scopes: ['openid', 'offline_access', 'email'] });
     config = await discover(server.issuer, 'agent');
     browser = await launch();
-    callback = await listenAt(REDIRECT); // the agent's loopback redirect URI
   });
   after(async () => {
     await callback?.close();
@@ -53,7 +55,7 @@ const PASSWORD = 'a very long passphrase 42';
   async function startAuthorization(page: Page) {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
-    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email offline_access', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, prompt: 'consent' });
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: 'openid email offline_access', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, prompt: 'consent' });
     await page.goto(url.href);
     return { verifier, state };
   }
@@ -61,7 +63,7 @@ const PASSWORD = 'a very long passphrase 42';
     await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
     await expectLabelled(page);
     await shot(page, `${name}-consent`);
-    await Promise.all([page.waitForURL(`${REDIRECT}**`), page.getByRole('button', { name: 'Allow' }).click()]);
+    await Promise.all([page.waitForURL(`${redirect}**`), page.getByRole('button', { name: 'Allow' }).click()]);
     return oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
   }
   async function signIn(page: Page, email: string, password: string) {

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { listenAt } from '../helpers/loopback.js';
+import { listenLoopback } from '../helpers/loopback.js';
 import * as oidc from 'openid-client';
 import * as OTPAuth from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
 import { mailLink as outboxLink, outbox } from '../helpers/outbox.js';
 import { HAS_CHROMIUM, CHROMIUM, launch } from '../helpers/browser.js';
-import { REDIRECT, discover } from '../authz-server/oidc.flow.js';
+import { discover } from '../authz-server/oidc.flow.js';
 import { VIEWPORTS, checkPage, openPage, type Viewport } from './page-checks.js';
 
 const PASSWORD = 'a very long passphrase 42';
@@ -25,16 +25,18 @@ const MARKETPLACE = 'https://marketplace.example';
   let server: AuthzServer;
   let browser: Browser;
   let config: oidc.Configuration;
-  let callback: Awaited<ReturnType<typeof listenAt>>;
+  let callback: Awaited<ReturnType<typeof listenLoopback>>;
+  let redirect: string; // the agent's loopback redirect URI, on a port of this file's own
   const consoleErrors: string[] = [];
 
   before(async () => {
     env = await authzEnv('sqlite', undefined, { FRONTEND_URL: MARKETPLACE });
     server = await env.start();
-    await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [REDIRECT], postLogoutRedirectUris: [], scopes: ['openid', 'offline_access', 'email'] });
+    callback = await listenLoopback('/callback');
+    redirect = callback.url;
+    await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [redirect], postLogoutRedirectUris: [], scopes: ['openid', 'offline_access', 'email'] });
     config = await discover(server.issuer, 'agent');
     browser = await launch();
-    callback = await listenAt(REDIRECT); // the agent's loopback redirect URI
   });
   after(async () => {
     await callback?.close();
@@ -56,7 +58,7 @@ const MARKETPLACE = 'https://marketplace.example';
   async function startAuthorization(page: Page) {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
-    const u = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, prompt: 'consent' });
+    const u = oidc.buildAuthorizationUrl(config, { redirect_uri: redirect, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, prompt: 'consent' });
     await page.goto(u.href);
     return { verifier, state };
   }
@@ -197,7 +199,7 @@ const MARKETPLACE = 'https://marketplace.example';
         await signIn(page, who('nell'));
         await heading(page, 'Allow access?');
         await checkPage(page, vp, 'consent');
-        await Promise.all([page.waitForURL(`${REDIRECT}**`), page.getByRole('button', { name: 'Allow' }).click()]);
+        await Promise.all([page.waitForURL(`${redirect}**`), page.getByRole('button', { name: 'Allow' }).click()]);
         const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
         const info = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
         expect(info.email).to.equal(who('nell'));
