@@ -1,7 +1,9 @@
 import dns, { type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import type { Socket } from 'node:net';
-import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+import type { buildConnector } from 'undici';
 
 /**
  * Where the authorization server may connect when it fetches a URL a client gave it: a client ID
@@ -103,23 +105,29 @@ export type OutboundFetch = (url: string | URL, init?: RequestInit) => Promise<R
  * its own dispatcher is replaced by this one.
  */
 export function createOutboundFetch(policy: OutboundPolicy, opts: { resolve?: Resolver; connectTimeoutMs?: number } = {}): OutboundFetch {
-  const base = buildConnector({ lookup: guardedLookup(policy, opts.resolve), timeout: opts.connectTimeoutMs ?? 2500 } as buildConnector.BuildOptions);
-  const connect: buildConnector.connector = (options, callback) => {
-    const host = options.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (isIP(host) && !isAllowedAddress(host, policy)) return callback(new BlockedAddressError(host), null);
-    return base(options, (err, socket) => {
-      const remote = (socket as Socket | null)?.remoteAddress;
-      if (!err && socket && (!remote || !isAllowedAddress(remote, policy))) {
-        socket.destroy();
-        return callback(new BlockedAddressError(host), null);
-      }
-      if (err) return callback(err, null);
-      return callback(null, socket!);
-    });
+  let guarded: { agent: Undici.Agent; fetch: typeof Undici.fetch } | undefined;
+  // undici (some hundred modules) loads at the first outbound request, not at every start.
+  const load = () => {
+    const { Agent, buildConnector: build, fetch } = createRequire(import.meta.url)('undici') as typeof Undici;
+    const base = build({ lookup: guardedLookup(policy, opts.resolve), timeout: opts.connectTimeoutMs ?? 2500 } as buildConnector.BuildOptions);
+    const connect: buildConnector.connector = (options, callback) => {
+      const host = options.hostname.replace(/^\[(.*)\]$/, '$1');
+      if (isIP(host) && !isAllowedAddress(host, policy)) return callback(new BlockedAddressError(host), null);
+      return base(options, (err, socket) => {
+        const remote = (socket as Socket | null)?.remoteAddress;
+        if (!err && socket && (!remote || !isAllowedAddress(remote, policy))) {
+          socket.destroy();
+          return callback(new BlockedAddressError(host), null);
+        }
+        if (err) return callback(err, null);
+        return callback(null, socket!);
+      });
+    };
+    return { agent: new Agent({ connect, keepAliveTimeout: 1000, connections: 16 }), fetch };
   };
-  const agent = new Agent({ connect, keepAliveTimeout: 1000, connections: 16 });
   return (url, init = {}) => {
+    guarded ??= load();
     const { dispatcher: _theirs, ...rest } = init as RequestInit & { dispatcher?: unknown };
-    return undiciFetch(url, { ...(rest as Parameters<typeof undiciFetch>[1]), dispatcher: agent }) as unknown as Promise<Response>;
+    return guarded.fetch(url, { ...(rest as Parameters<typeof Undici.fetch>[1]), dispatcher: guarded.agent }) as unknown as Promise<Response>;
   };
 }
