@@ -7,6 +7,8 @@
  *    it computes (process starts, device-flow intervals, outage timeouts), so files overlap.
  *    Each file owns its state: its own temporary PostgreSQL database, SQLite folder, Redis key
  *    prefix and ephemeral ports (test/helpers/process.ts `freePort`).
+ *    The typecheck (`npm run typecheck`, tests included: test/resource-api/scopes.test.ts's
+ *    proofs are lines that must not compile) runs beside it and counts as one test.
  * 3. The QUIET files run afterwards, one at a time, on an otherwise idle machine: they compare
  *    latencies (user enumeration by timing, PostHog outage latency) and would measure the
  *    neighbours' load instead of the code.
@@ -16,7 +18,7 @@
  * Knobs: PORTCULLIS_TEST_JOBS (parallel workers; default 2 per core), PORTCULLIS_TEST_SOURCES=1
  * (start the services from the sources, no build).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -60,6 +62,14 @@ function mocha(args: string[]): Promise<{ code: number; counts: Counts }> {
   });
 }
 
+/** `tsc -p tsconfig.json --noEmit`: resolves with its output when it fails, undefined when clean. */
+function typecheck(): Promise<string | undefined> {
+  const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit', '--pretty', 'false'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => resolve(err ? `${stdout}${stderr}` || String(err) : undefined));
+  });
+}
+
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
   if (only.length > 0) return (await mocha(only)).code; // from the sources, as a file run alone
@@ -72,7 +82,11 @@ async function main(): Promise<number> {
   const jobs = Number(process.env.PORTCULLIS_TEST_JOBS) || Math.max(2, os.availableParallelism() * 2);
 
   const started = Date.now();
+  const types = typecheck();
   const phases = [await mocha(['--parallel', '--jobs', String(jobs), ...parallel]), await mocha(QUIET)];
+  const typeErrors = await types;
+  phases.push({ code: typeErrors ? 1 : 0, counts: { passing: typeErrors ? 0 : 1, pending: 0, failing: typeErrors ? 1 : 0 } });
+  console.log(typeErrors ? `\n  typecheck (tsc -p tsconfig.json --noEmit) failed:\n${typeErrors}` : '\n  ✔ typecheck (tsc -p tsconfig.json --noEmit)');
   const total = phases.reduce((t, p) => ({ passing: t.passing + p.counts.passing, pending: t.pending + p.counts.pending, failing: t.failing + p.counts.failing }), { passing: 0, pending: 0, failing: 0 });
   const minutes = Math.round((Date.now() - started) / 60_000);
   console.log(`\n  whole suite: ${all.length} files, ${parallel.length} in parallel (${jobs} workers), ${QUIET.length} alone\n`);
