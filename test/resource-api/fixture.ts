@@ -3,6 +3,8 @@ import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../help
 import { startApi } from '../helpers/api.js';
 import { PG_URL } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
+import { apiContracts, FEATURES } from '#api/app.js';
+import { responseChecker } from './responses.js';
 
 export const USERS = { alice: 'user', pat: 'publisher', quinn: 'publisher', ada: 'admin' } as const;
 export type UserName = keyof typeof USERS;
@@ -10,9 +12,13 @@ export type UserName = keyof typeof USERS;
 export const FRONTEND = 'http://localhost:3000';
 export const ALL_API_SCOPES = 'listings:read listings:write reviews:write checkout:create usage:report usage:read';
 
-/** A running authz-server, the in-process API on the same database, and signed-in users. */
-export async function apiFixture(backend: Backend = 'sqlite') {
-  const env: AuthzEnv = await authzEnv(backend, PG_URL, { FRONTEND_URL: FRONTEND });
+/**
+ * A running authz-server, the in-process API on the same database, and signed-in users. Every
+ * answer `request` gets from a contract route is checked against that route's contract
+ * (responses.ts): the success body against its response schema, an error against its documented codes.
+ */
+export async function apiFixture(backend: Backend = 'sqlite', extraEnv: Record<string, string> = {}) {
+  const env: AuthzEnv = await authzEnv(backend, PG_URL, { FRONTEND_URL: FRONTEND, ...extraEnv });
   const authz: AuthzServer = await env.start();
   await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', ...ALL_API_SCOPES.split(' ')] });
   const ids = {} as Record<UserName, string>;
@@ -21,11 +27,13 @@ export async function apiFixture(backend: Backend = 'sqlite') {
   const oidcConfig = await discover(authz.issuer, 'agent');
   const tokens = new Map<string, string>();
   const cookies = new Map<string, string>();
+  const responses = responseChecker(apiContracts({ db: env.db, config: env.config }), FEATURES.flatMap((f) => f.signedRoutes ?? []).map((r) => r.doc));
 
   return {
     env,
     api,
     ids,
+    responses,
     /** An access token for the API (cached per user and scope set). */
     async token(user: UserName, scope = ALL_API_SCOPES): Promise<string> {
       const key = `${user} ${scope}`;
@@ -52,8 +60,10 @@ export async function apiFixture(backend: Backend = 'sqlite') {
       if (opts.body !== undefined) headers['content-type'] ??= 'application/json';
       const res = await fetch(`${api.url}${path}`, { method, headers, body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) });
       const text = await res.text();
+      const body: unknown = text ? JSON.parse(text) : null;
+      responses.check(method, path, res.status, body);
       // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bodies are asserted field by field
-      return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : null) as any };
+      return { status: res.status, headers: res.headers, body: body as any };
     },
     async close() {
       await api.close();

@@ -10,7 +10,7 @@ import type { Config } from '#shared/config/index.js';
 import { createAccessTokenVerifier } from '#api/auth/access-token.js';
 import { koaAuth } from '#api/middleware/koa-auth.js';
 import { registerRoutes } from '#api/http/contract.js';
-import { billingRoutes, billingWebhookRouter, stripeEventHandlers, type StripeEventHandler } from '#api/features/billing/index.js';
+import { billingRoutes, billingWebhookRouter, stripeEventHandlers, stripeWebhookDoc, type StripeEventHandler } from '#api/features/billing/index.js';
 import { usageFeature } from '#api/features/usage/index.js';
 import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
 import { HttpBrowser } from '../../helpers/http-browser.js';
@@ -18,6 +18,7 @@ import { captureLogger } from '../../helpers/log-capture.js';
 import { startFakeStripe, signedEvent, stripeEvent } from '../../helpers/fake-stripe.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../../authz-server/oidc.flow.js';
+import { checkAnswer, responseChecker } from '../responses.js';
 
 export const WEBHOOK_SECRET = 'whsec_portcullis_test_secret';
 export const FRONTEND = 'https://app.example.com';
@@ -70,11 +71,15 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
     }) satisfies StripeEventHandler]),
   );
 
+  const contractsFor = (config: Config) => [...billingRoutes({ db, config }), ...usageFeature.contracts({ db, config })];
+  // Every answer is checked against its route's contract (response schema, documented errors).
+  const responses = responseChecker(contractsFor(env.config), [stripeWebhookDoc]);
+
   async function serve(config: Config): Promise<{ url: string; server: http.Server }> {
     const app: Koa = createHttpApp({ config, logger: logs.logger, publicUrl: config.api.audience, readiness: readinessChecks(container), drain: createDrain() });
     const authDeps = { db, auth: container.auth, config, verifyToken: createAccessTokenVerifier(config, { jwksCooldownMs: 0 }) };
     mountRouter(app, billingWebhookRouter({ db, config, logger: logs.logger, audit: container.audit, handlers }));
-    mountRouter(app, registerRoutes([...billingRoutes({ db, config }), ...usageFeature.contracts({ db, config })], { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: config.http.bodyLimitBytes, audit: container.audit }));
+    mountRouter(app, registerRoutes(contractsFor(config), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: config.http.bodyLimitBytes, audit: container.audit }));
     const server = http.createServer(app.callback());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
@@ -112,20 +117,24 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
       });
       return id;
     },
-    call(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
+    async call(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
       const headers: Record<string, string> = { ...opts.headers };
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
       if (opts.json !== undefined) headers['content-type'] ??= 'application/json';
       const body = opts.json === undefined ? undefined : typeof opts.json === 'string' ? opts.json : JSON.stringify(opts.json);
-      return fetch(`${opts.base === 'bare' ? bare.url : main.url}${path}`, { method, headers, body });
+      const res = await fetch(`${opts.base === 'bare' ? bare.url : main.url}${path}`, { method, headers, body });
+      await checkAnswer(responses, method, path, res);
+      return res;
     },
     /** Delivers an event as Stripe does: raw JSON body, signed (unless a signature is given). */
-    deliver(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number; signature?: string | null; base?: 'main' | 'bare' } = {}): Promise<Response> {
+    async deliver(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number; signature?: string | null; base?: 'main' | 'bare' } = {}): Promise<Response> {
       const signed = signedEvent(opts.secret ?? WEBHOOK_SECRET, event, opts.timestamp === undefined ? {} : { timestamp: opts.timestamp });
       const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' };
       const signature = opts.signature === undefined ? signed.signature : opts.signature;
       if (signature !== null) headers['stripe-signature'] = signature;
-      return fetch(`${opts.base === 'bare' ? bare.url : main.url}/v1/webhooks/stripe`, { method: 'POST', headers, body: signed.payload });
+      const res = await fetch(`${opts.base === 'bare' ? bare.url : main.url}${stripeWebhookDoc.path}`, { method: 'POST', headers, body: signed.payload });
+      await checkAnswer(responses, 'POST', stripeWebhookDoc.path, res);
+      return res;
     },
     async entitlements(where: Record<string, unknown>): Promise<Record<string, unknown>[]> {
       const rows: Record<string, unknown>[] = await db('entitlements').where(where).orderBy('granted_at');

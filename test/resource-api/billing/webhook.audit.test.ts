@@ -3,7 +3,7 @@ import { auditRow } from '../../helpers/audit-row.js';
 import { billingSuites, objects, stripeEvent, type BillingApi } from './billing.fixture.js';
 
 
-billingSuites('Stripe webhook → entitlement.granted / entitlement.revoked audit events', (api: () => BillingApi) => {
+billingSuites('Stripe webhook audit events: each delivery\'s outcome, entitlement.granted / entitlement.revoked', (api: () => BillingApi) => {
   let userId: string;
   let oneTime: string;
   let monthly: string;
@@ -72,6 +72,25 @@ billingSuites('Stripe webhook → entitlement.granted / entitlement.revoked audi
     expect((await Promise.all(ends.map((e) => api().deliver(e)))).map((r) => r.status)).to.deep.equal(ends.map(() => 200));
     const revoked = (await entitlementEvents(String(ent!.id))).filter((r) => r.event === 'entitlement.revoked');
     expect(revoked).to.have.length(1);
+  });
+
+  it('each delivery\'s outcome is audited by the route its doc declares it on: processed, rejected with the reason, failed with the code', async () => {
+    const outcomes = async (res: Response) =>
+      (await api().auditRows({ request_id: res.headers.get('x-request-id') })).map(auditRow).map((r) => [r.event, r.outcome, r.actor_user_id, r.properties]);
+    const done = await api().deliver(stripeEvent('product.created', { id: 'prod_audit', object: 'product' }));
+    expect(done.status).to.equal(200);
+    expect(await outcomes(done)).to.deep.equal([['webhook.processed', 'success', null, { provider: 'stripe' }]]);
+    const forged = await api().deliver(stripeEvent('product.created', { id: 'prod_forged', object: 'product' }), { secret: 'whsec_not_ours' });
+    expect(forged.status).to.equal(400);
+    expect(await outcomes(forged)).to.deep.equal([['webhook.rejected', 'denied', null, { provider: 'stripe', reason: 'WEBHOOK_SIGNATURE_INVALID' }]]);
+    // Recorded by the route, not by comparing paths: a spelling the router serves too is audited too.
+    const slash = await api().call('POST', '/v1/webhooks/stripe/', { json: { id: 'evt_slash' }, headers: { 'stripe-signature': 't=1,v1=00' } });
+    expect(slash.status).to.equal(400);
+    expect(await outcomes(slash)).to.deep.equal([['webhook.rejected', 'denied', null, { provider: 'stripe', reason: 'WEBHOOK_SIGNATURE_INVALID' }]]);
+    api().failHandlers(1);
+    const failed = await api().deliver(stripeEvent('checkout.session.completed', objects.checkoutSession({ userId, listingId: oneTime })));
+    expect(failed.status).to.equal(500);
+    expect(await outcomes(failed)).to.deep.equal([['webhook.failed', 'failure', null, { provider: 'stripe', errorCode: 'INTERNAL_ERROR' }]]);
   });
 
   it('a handler failure rolls back and audits nothing; the successful retry audits once', async () => {

@@ -14,6 +14,7 @@ import { HttpBrowser } from '../../helpers/http-browser.js';
 import { captureLogger } from '../../helpers/log-capture.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../../authz-server/oidc.flow.js';
+import { checkAnswer, responseChecker } from '../responses.js';
 
 export const WRITE = 'openid reviews:write';
 
@@ -43,7 +44,10 @@ export async function startReviewsApi(backend: Backend, pgUrl?: string) {
       return hook.check(draft);
     },
   };
-  const router = registerRoutes(reviewRoutes({ db, moderation }), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: 102400, audit: container.audit });
+  const contracts = reviewRoutes({ db, moderation });
+  // Every answer is checked against its route's contract (response schema, documented errors).
+  const responses = responseChecker(contracts);
+  const router = registerRoutes(contracts, { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: 102400, audit: container.audit });
   app.use(router.routes());
   app.use(router.allowedMethods());
   const server = http.createServer(app.callback());
@@ -90,7 +94,7 @@ export async function startReviewsApi(backend: Backend, pgUrl?: string) {
       const [row] = await db('reviews').where({ listing_id: listingId }).count({ n: '*' });
       return Number(row!.n);
     },
-    call(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
+    async call(method: string, path: string, opts: CallOptions = {}): Promise<Response> {
       const headers: Record<string, string> = { ...opts.headers };
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
       if (opts.cookie) {
@@ -99,7 +103,9 @@ export async function startReviewsApi(backend: Backend, pgUrl?: string) {
       }
       if (opts.json !== undefined) headers['content-type'] ??= 'application/json';
       const body = opts.json === undefined ? undefined : typeof opts.json === 'string' ? opts.json : JSON.stringify(opts.json);
-      return fetch(`${url}${path}`, { method, headers, body });
+      const res = await fetch(`${url}${path}`, { method, headers, body });
+      await checkAnswer(responses, method, path, res);
+      return res;
     },
     async close() {
       await new Promise((r) => server.close(r));
