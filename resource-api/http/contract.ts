@@ -82,9 +82,9 @@ export interface RouteContract<P extends AnyObject = AnyObject, Q extends AnyObj
 }
 
 /**
- * A route registered outside the contracts, described for /openapi.json only. The Stripe webhook
- * reads its raw body (the signature covers the bytes) and is signed rather than authorized, so it
- * lists every code it can answer itself.
+ * A route registered outside the contracts, described here for /openapi.json and its audit
+ * events. The Stripe webhook reads its raw body (the signature covers the bytes) and is signed
+ * rather than authorized, so it lists every code it can answer itself.
  */
 export interface SignedRouteDoc {
   method: Method;

@@ -168,7 +168,7 @@ describe('security: secrets are never printed', function () {
     const out = runs.map((p) => p.output()).join('\n');
     expect(out).to.match(/mail failed/);
     // The refused Stripe call: the error handler's line for the 502 STRIPE_UNAVAILABLE (its catalogue
-    // message, resource-api/errors/billing.ts), with the message of Stripe's error as the cause.
+    // message, resource-api/features/billing/errors.ts), with the message of Stripe's error as the cause.
     expect(api.output()).to.match(/"level":"error"[^\n]*"message":"The payment provider did not answer\. Try again later\.: Invalid API Key provided"[^\n]*"msg":"unhandled error"/);
     // PostHog refused a batch, at the latest the one flushed at SIGTERM (shared/audit/posthog-sink.ts).
     expect(api.output()).to.match(/"status":401[^\n]*"msg":"PostHog delivery failed; audit events stay queued \(bounded\)"/);
