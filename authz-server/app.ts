@@ -17,6 +17,7 @@ import { createClientService } from './clients/service.js';
 import { ensureDemoClient } from './clients/demo.js';
 import { koaStorageOutage } from './middleware/koa-storage-outage.js';
 import { koaDeviceCodeAttempts, koaDevicePolling } from './oidc/device-flow.js';
+import { registerBusMetrics } from '#shared/bus/metrics.js';
 
 /**
  * authz-server routes, in order: better-auth at /api/auth (it reads its own body, so it comes
@@ -29,6 +30,7 @@ export async function mountAuthzServer(app: Koa, c: Container): Promise<{ close(
     c.logger.warn({ err: { type: err.name, message: err.message } }, 'could not register the development demo client'),
   );
   const provider = createProvider(c);
+  registerBusMetrics(c.metrics.registry, c.changes); // changes this server could not announce yet
   const limits = createAuthzLimits(c);
 
   const secureCookies = c.config.authz.issuer.startsWith('https:');

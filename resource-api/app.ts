@@ -5,6 +5,7 @@ import { mountRouter } from '#shared/http/index.js';
 import { createAccessTokenVerifier } from './auth/access-token.js';
 import { createProofChecker } from './auth/dpop.js';
 import { createAccessState } from './auth/access-state.js';
+import { registerBusMetrics } from '#shared/bus/metrics.js';
 import { koaAuth } from './middleware/koa-auth.js';
 import { koaCors } from './middleware/koa-cors.js';
 import { koaResourceMetadataChallenge, PROTECTED_RESOURCE_METADATA_PATH } from './middleware/koa-resource-metadata.js';
@@ -43,6 +44,7 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   const checkProof = createProofChecker(c.cache);
   // Revocations, role and ban: in memory while the change bus vouches for them, else the database.
   const access = createAccessState(c.db, c.config, c.changes);
+  registerBusMetrics(c.metrics.registry, c.changes);
   const deps = { db: c.db, access, auth: c.auth, config: c.config, checkProof, verifyToken: (token: string) => verify(token) };
   const auth = koaAuth(deps);
   const optionalAuth = koaAuth(deps, { optional: true });

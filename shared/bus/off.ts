@@ -12,6 +12,7 @@ export function createOffBus(): ChangeBus {
     publish: async () => true,
     subscribe: () => () => undefined,
     sync: async () => false,
+    stats: () => ({ state: 'idle', unpublished: 0 }),
     close: async () => ({ unpublished: 0 }),
   };
 }

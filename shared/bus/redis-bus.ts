@@ -56,6 +56,7 @@ export async function createRedisBus(opts: RedisBusOptions): Promise<ChangeBus> 
       return () => void handlers.delete(handler);
     },
     sync: () => follower?.sync() ?? Promise.resolve(false),
+    stats: () => ({ state: !follower ? 'idle' : follower.following ? 'following' : 'stale', unpublished: publisher.waiting() }),
     async close() {
       follower?.stop();
       const unpublished = await publisher.flush();

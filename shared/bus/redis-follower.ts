@@ -55,6 +55,10 @@ export class Follower {
     this.live = false;
   }
 
+  get following(): boolean {
+    return this.live;
+  }
+
   sync(): Promise<boolean> {
     if (!this.live) return Promise.resolve(false);
     // Requests that arrive in the same turn of the event loop share one GET, sent after all of

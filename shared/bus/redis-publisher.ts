@@ -95,6 +95,7 @@ export function createPublisher(client: PublishingRedis, opts: PublisherOptions)
         return false;
       }
     },
+    waiting: () => queue.length,
     /** One last attempt for what is still queued; returns how many changes were lost. */
     async flush(): Promise<number> {
       clearInterval(timer);

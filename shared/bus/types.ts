@@ -42,6 +42,12 @@ export interface ChangeBus {
    * after a gap: callers then read the database (caches pass through).
    */
   sync(): Promise<boolean>;
+  /**
+   * For operators (/metrics, docs/operations.md): `following` while this process applies every
+   * change (its caches may answer), `stale` while it cannot (the database answers), `idle` when
+   * it only publishes; `unpublished`: changes waiting for Redis to take them.
+   */
+  stats(): { state: 'following' | 'stale' | 'idle'; unpublished: number };
   /** Tries pending publications once more, then closes the connections; says how many never went out. */
   close(): Promise<{ unpublished: number }>;
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { authzEnv, type AuthzEnv, type Backend } from './authz.js';
 import { HttpBrowser } from './http-browser.js';
 import { freePort, runNode, SOURCE_FLAGS, type Proc } from './process.js';
@@ -61,6 +61,8 @@ export interface Replicas {
   tokens(email: string, scope: string, clientId?: string): Promise<Tokens>;
   /** A published listing and an active entitlement of `userId` to it with `units` quota. */
   seedEntitlement(userId: string, units: number): Promise<{ listingId: string; entitlementId: string }>;
+  /** `npm run admin -- …` against the replicas' database and Redis (overrides: e.g. another REDIS_URL). */
+  admin(args: string[], overrides?: Record<string, string>): Promise<{ code: number | null; output: string }>;
   close(): Promise<void>;
 }
 
@@ -95,7 +97,8 @@ export async function startReplicas(opts: ReplicaOptions): Promise<Replicas> {
   const audience = `http://127.0.0.1:${apiPort}`;
   const env = await authzEnv(opts.backend, opts.pgUrl, {
     API_AUDIENCE: audience,
-    ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {}),
+    // Each call its own keys: concurrent test files never share rate limits, DPoP jtis or the change bus.
+    ...(opts.redisUrl ? { REDIS_URL: opts.redisUrl, REDIS_KEY_PREFIX: `portcullis:replicas:${randomBytes(6).toString('hex')}:` } : {}),
     ...opts.env,
   });
   const issuer = env.env.ISSUER_URL!;
@@ -177,6 +180,10 @@ export async function startReplicas(opts: ReplicaOptions): Promise<Replicas> {
         quota_units: units, quota_period: 'once', quota_remaining: units, period_start: now, period_end: null,
       });
       return { listingId, entitlementId };
+    },
+    async admin(args, overrides = {}) {
+      const proc = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', ...args], { ...processEnv, ...overrides });
+      return { code: await proc.exited, output: proc.output() };
     },
     async close() {
       // Every process is stopped even when one stop fails; then the database and folders go.

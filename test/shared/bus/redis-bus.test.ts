@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { createRedisBus } from '#shared/bus/redis-bus.js';
 import { createBusCache } from '#shared/bus/bus-cache.js';
 import { busKeys } from '#shared/bus/redis-keys.js';
+import { Follower } from '#shared/bus/redis-follower.js';
 import type { BusEvent, ChangeBus } from '#shared/bus/index.js';
 import { REDIS_SKIP_REASON, REDIS_URL, describeWithService } from '../../helpers/services.js';
 import { captureLogger } from '../../helpers/log-capture.js';
@@ -148,6 +149,32 @@ describeWithService('change bus on Redis (shared/bus)', REDIS_URL, REDIS_SKIP_RE
     await proxy.start();
     await eventually(async () => (await f.b.sync()) && f.changes().length > 0);
     expect(f.changes()).to.deep.equal([{ type: 'user.changed', userId: 'late' }]);
+  });
+
+  it('sync() alone applies what was published before it: no wait for the follower\'s blocking read', async () => {
+    // The follower's blocking connection goes to a server that never answers: only sync() reads.
+    const hung = new TcpProxy();
+    await hung.start();
+    const main = new Redis(url, { lazyConnect: true });
+    const blocking = new Redis(`redis://127.0.0.1:${hung.port}`, { lazyConnect: true, enableReadyCheck: false, commandTimeout: 60_000 });
+    blocking.on('error', () => undefined);
+    const events: BusEvent[] = [];
+    const f = new Follower(main, blocking, (e) => events.push(e), { keys: busKeys(prefix), denyWindowMs: 60_000, blockMs: 30_000, logger });
+    try {
+      await main.connect();
+      f.start(Promise.resolve());
+      await eventually(() => f.sync());
+      const publisher = await bus();
+      await publisher.publish({ type: 'user.changed', userId: 'u1' });
+      await publisher.publish({ type: 'entitlements.changed', userId: 'u1' });
+      expect(await f.sync()).to.equal(true);
+      expect(events.flatMap((e) => (e.kind === 'change' ? [e.change.type] : []))).to.deep.equal(['user.changed', 'entitlements.changed']);
+    } finally {
+      f.stop();
+      blocking.disconnect();
+      await main.quit();
+      await hung.stop();
+    }
   });
 
   it('refuses to publish a malformed change (a bug at the call site)', async () => {
