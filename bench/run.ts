@@ -4,7 +4,9 @@
  * drops its own database and Redis key prefix. Loopback only, bounded, stops by itself.
  * Knobs: BENCH_DURATION_S (per timed case, default 5), BENCH_REFRESH_REQUESTS (refresh grants
  * per case, default 1500), BENCH_DPOP_REQUESTS (DPoP-bound reads, default 5000), BENCH_FILLER_TOKENS (stored tokens for the history case, default
- * 1000000), BENCH_ONLY=jwt (only the in-process verification bench), BENCH_LOG_LEVEL (services,
+ * 1000000), BENCH_ONLY=jwt (only the in-process verification bench), BENCH_ONLY=refresh (only the
+ * refresh-grant cases: token endpoint with ES256 and RS256 API tokens, and the history case; a
+ * comma-separated list of read, token, write, history selects phases), BENCH_LOG_LEVEL (services,
  * default info as in production).
  */
 import os from 'node:os';
@@ -34,16 +36,23 @@ out(`# npm run bench — ${new Date().toISOString()}`);
 out(`Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
 out();
 
-const jwt = await jwtVerifyBench(Number(process.env.BENCH_ITERATIONS ?? 3000));
-const rawJose = jwt[0]!.opsPerSec;
-out('## Access-token verification (in process, 3000 verifications each)');
-out('| case | verifications/s | ratio to raw jose |');
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 3000);
+out(`## Access-token verification and signing (in process, ${ITERATIONS} each)`);
+out('| case | operations/s | ratio to raw jose verify (same alg) |');
 out('|---|---:|---:|');
-for (const r of jwt) out(`| ${r.name} | ${fmt(r.opsPerSec)} | ${(r.opsPerSec / rawJose).toFixed(2)}× |`);
+const rawVerify: Record<string, number> = {};
+for (const alg of ['RS256', 'ES256'] as const) {
+  const jwt = await jwtVerifyBench(ITERATIONS, alg);
+  rawVerify[alg] = jwt[0]!.opsPerSec;
+  for (const r of jwt) out(`| ${r.name} | ${fmt(r.opsPerSec)} | ${(r.opsPerSec / jwt[0]!.opsPerSec).toFixed(2)}× |`);
+}
 out();
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').filter(Boolean));
-const want = (phase: 'read' | 'token' | 'write' | 'history') => only.size === 0 || only.has(phase);
-if (!['read', 'token', 'write', 'history'].some((p) => want(p as 'read'))) process.exit(0);
+type Phase = 'read' | 'token' | 'write' | 'history';
+// `refresh`: the refresh-grant cases of the token and history phases, nothing else.
+const want = (phase: Phase) => only.size === 0 || only.has(phase) || (only.has('refresh') && (phase === 'token' || phase === 'history'));
+const refreshOnly = only.size > 0 && !only.has('token');
+if (!['read', 'token', 'write', 'history'].some((p) => want(p as Phase))) process.exit(0);
 
 await new pg.Client({ connectionString: BASE_DB }).connect().then((c) => c.end()).catch((err: Error) => {
   out(`PostgreSQL is needed for the HTTP benchmarks (${err.message}); set DATABASE_URL.`);
@@ -127,8 +136,10 @@ try {
     return ((await res.json()) as { access_token: string }).access_token;
   };
   const accessTokens: string[] = [];
-  for (const rt of await stack.seedTokens(100)) accessTokens.push(await refresh(rt));
+  if (want('read') || want('write')) for (const rt of await stack.seedTokens(100)) accessTokens.push(await refresh(rt));
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  // The read cases' tokens are signed with the stack's API_TOKEN_SIGNING_ALG.
+  const rawJose = rawVerify[stack.config.tokens.apiTokenSigningAlg]!;
   let rr = 0;
   const rotating = () => ({ headers: bearer(accessTokens[rr++ % accessTokens.length]!) });
 
@@ -168,35 +179,50 @@ try {
   };
   if (want('token')) {
   out('## Token endpoint (PostgreSQL + Redis vs oidc-provider in memory)');
-  const bpPort = await freePort();
-  const tokensFile = path.join(logDir, 'bare-tokens.json');
-  const bareProvider = await start('bare-provider', 'bench/servers/bare-provider.ts', {
-    ...stack.env, BENCH_PORT: String(bpPort), BENCH_CLIENTS: JSON.stringify(stack.clientMetadata), BENCH_ACCOUNT_ID: stack.userId,
-    BENCH_SEED: String(REFRESH_N + WARM_N + SLACK), BENCH_TOKENS_FILE: tokensFile, DATABASE_URL: '',
-  }, bpPort, '/.well-known/openid-configuration');
-  const bareRefresh = await refreshCase('refresh grant, oidc-provider in memory', `${bareProvider.url}/token`, await stack.readTokens(tokensFile), bareProvider);
+  const seedCount = String(REFRESH_N + WARM_N + SLACK);
+  /** oidc-provider alone (bench/servers/bare-provider.ts), in memory or on our PostgreSQL adapter. */
+  const bare = async (name: string, env: Record<string, string>) => {
+    const port = await freePort();
+    const tokensFile = path.join(logDir, `${name}-tokens.json`);
+    const server = await start(name, 'bench/servers/bare-provider.ts', {
+      ...stack.env, BENCH_PORT: String(port), BENCH_ACCOUNT_ID: stack.userId, BENCH_SEED: seedCount, BENCH_TOKENS_FILE: tokensFile, ...env,
+    }, port, '/.well-known/openid-configuration');
+    return { server, tokens: await stack.readTokens(tokensFile) };
+  };
+  const inMemory = { BENCH_CLIENTS: JSON.stringify(stack.clientMetadata), DATABASE_URL: '' };
+  const bareMem = await bare('bare-provider', inMemory);
+  const bareRefresh = await refreshCase('refresh grant, oidc-provider in memory (ES256 API token)', `${bareMem.server.url}/token`, bareMem.tokens, bareMem.server);
   const basic = { ...FORM, authorization: `Basic ${Buffer.from(`${stack.serviceClient.id}:${stack.serviceClient.secret}`).toString('base64')}` };
   const ccBody = form({ grant_type: 'client_credentials', scope: 'listings:read' });
-  const bareCc = await measure('client_credentials, oidc-provider in memory', { url: `${bareProvider.url}/token`, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, bareProvider);
-  await bareProvider.stop();
+  const bareCc = refreshOnly ? undefined : await measure('client_credentials, oidc-provider in memory', { url: `${bareMem.server.url}/token`, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, bareMem.server);
+  await bareMem.server.stop();
+  // The same with RS256 API tokens: the signature's share of the cost, on the baseline's side.
+  const bareMemRs = await bare('bare-provider-rs256', { ...inMemory, API_TOKEN_SIGNING_ALG: 'RS256' });
+  const bareRefreshRs = await refreshCase('refresh grant, oidc-provider in memory (RS256 API token)', `${bareMemRs.server.url}/token`, bareMemRs.tokens, bareMemRs.server);
+  rows.push({ group: 'token', r: bareRefresh, baseline: bareRefreshRs });
+  await bareMemRs.server.stop();
   // The same bare provider on our PostgreSQL storage: what storage costs, without our middleware.
-  const bpPgPort = await freePort();
-  const pgTokensFile = path.join(logDir, 'bare-pg-tokens.json');
-  const bareProviderPg = await start('bare-provider-pg', 'bench/servers/bare-provider.ts', {
-    ...stack.env, BENCH_PORT: String(bpPgPort), BENCH_CLIENTS: '[]', BENCH_ACCOUNT_ID: stack.userId, BENCH_STORAGE: 'pg',
-    BENCH_SEED: String(REFRESH_N + WARM_N + SLACK), BENCH_TOKENS_FILE: pgTokensFile,
-  }, bpPgPort, '/.well-known/openid-configuration');
-  const barePgRefresh = await refreshCase('refresh grant, oidc-provider on our PostgreSQL adapter (no Portcullis middleware)', `${bareProviderPg.url}/token`, await stack.readTokens(pgTokensFile), bareProviderPg);
+  const barePg = await bare('bare-provider-pg', { BENCH_CLIENTS: '[]', BENCH_STORAGE: 'pg' });
+  const barePgRefresh = await refreshCase('refresh grant, oidc-provider on our PostgreSQL adapter (no Portcullis middleware)', `${barePg.server.url}/token`, barePg.tokens, barePg.server);
   rows.push({ group: 'token', r: barePgRefresh, baseline: bareRefresh });
-  await bareProviderPg.stop();
+  await barePg.server.stop();
   const storedBefore = await stack.db('oidc_models').count({ n: '*' }).then(([r]) => Number(r!.n));
   const seeded = await stack.seedTokens(REFRESH_N + WARM_N + SLACK);
   const storedSmall = storedBefore + seeded.length * 2;
-  const ourRefresh = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedSmall)} stored rows)`, tokenUrl, seeded, authz);
+  const ourRefresh = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedSmall)} stored rows, ES256 API token)`, tokenUrl, seeded, authz);
   rows.push({ group: 'token', r: ourRefresh, baseline: bareRefresh });
   rows.push({ group: 'token', r: ourRefresh, baseline: barePgRefresh });
-  const ourCc = await measure('client_credentials, Portcullis on PostgreSQL', { url: tokenUrl, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, authz);
-  rows.push({ group: 'token', r: ourCc, baseline: bareCc });
+  // API_TOKEN_SIGNING_ALG=RS256 on a second authz-server process of the same stack.
+  const rsPort = await freePort();
+  const authzRs = await start('authz-server-rs256', 'authz-server/main.ts', { ...stack.env, AUTHZ_PORT: String(rsPort), API_TOKEN_SIGNING_ALG: 'RS256' }, rsPort);
+  const ourRefreshRs = await refreshCase('refresh grant, Portcullis on PostgreSQL (RS256 API token)', `${authzRs.url}/token`, await stack.seedTokens(REFRESH_N + WARM_N + SLACK), authzRs);
+  await authzRs.stop();
+  rows.push({ group: 'token', r: ourRefreshRs, baseline: bareRefreshRs });
+  rows.push({ group: 'token', r: ourRefresh, baseline: ourRefreshRs });
+  if (bareCc) {
+    const ourCc = await measure('client_credentials, Portcullis on PostgreSQL', { url: tokenUrl, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, authz);
+    rows.push({ group: 'token', r: ourCc, baseline: bareCc });
+  }
   out();
   }
 
@@ -264,7 +290,7 @@ try {
 
   out('## Summary (ratio = req/s ÷ baseline req/s, same run)');
   out('CPU ratio = baseline server CPU per request ÷ ours (insensitive to other load on the machine).');
-  out('| case | req/s | p50 ms | p99 ms | server CPU µs/req | unexpected | baseline | baseline req/s | ratio | CPU ratio | vs raw jose verify/s |');
+  out('| case | req/s | p50 ms | p99 ms | server CPU µs/req | unexpected | baseline | baseline req/s | ratio | CPU ratio | vs raw jose verify/s (API alg) |');
   out('|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|');
   for (const { r, baseline, extra } of rows) {
     const c = cpuPerReq.get(r);
