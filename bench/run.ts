@@ -6,8 +6,9 @@
  * per case, default 1500), BENCH_DPOP_REQUESTS (DPoP-bound reads, default 5000), BENCH_FILLER_TOKENS (stored tokens for the history case, default
  * 1000000), BENCH_ONLY=jwt (only the in-process verification bench), BENCH_ONLY=refresh (only the
  * refresh-grant cases: token endpoint with ES256 and RS256 API tokens, and the history case; a
- * comma-separated list of read, token, write, history selects phases), BENCH_LOG_LEVEL (services,
- * default info as in production).
+ * comma-separated list of read, token, write, history, revoke selects phases), BENCH_REVOCATIONS
+ * (revocations timed across two API replicas, default 200), BENCH_LOG_LEVEL (services, default
+ * info as in production).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,8 @@ import { jwtVerifyBench } from './jwt-verify.js';
 import { load, type LoadOptions, type LoadResult } from './lib/cannon.js';
 import { createStack, freePort, startService, WEBHOOK_SECRET, type Service } from './lib/stack.js';
 import { dpopKey, dpopRefresh, proofPool } from './lib/dpop.js';
+import { waitPastBusStart } from './lib/bus.js';
+import { quantile, revocationLatency } from './revocation.js';
 
 const DURATION = Number(process.env.BENCH_DURATION_S ?? 5);
 const REFRESH_N = Number(process.env.BENCH_REFRESH_REQUESTS ?? 1500);
@@ -48,11 +51,11 @@ for (const alg of ['RS256', 'ES256'] as const) {
 }
 out();
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').filter(Boolean));
-type Phase = 'read' | 'token' | 'write' | 'history';
+type Phase = 'read' | 'token' | 'write' | 'history' | 'revoke';
 // `refresh`: the refresh-grant cases of the token and history phases, nothing else.
 const want = (phase: Phase) => only.size === 0 || only.has(phase) || (only.has('refresh') && (phase === 'token' || phase === 'history'));
 const refreshOnly = only.size > 0 && !only.has('token');
-if (!['read', 'token', 'write', 'history'].some((p) => want(p as Phase))) process.exit(0);
+if (!['read', 'token', 'write', 'history', 'revoke'].some((p) => want(p as Phase))) process.exit(0);
 
 await new pg.Client({ connectionString: BASE_DB }).connect().then((c) => c.end()).catch((err: Error) => {
   out(`PostgreSQL is needed for the HTTP benchmarks (${err.message}); set DATABASE_URL.`);
@@ -128,6 +131,8 @@ try {
   const authz = await start('authz-server', 'authz-server/main.ts', stack.env, Number(stack.env.AUTHZ_PORT));
   const api = await start('resource-api', 'resource-api/main.ts', stack.env, Number(stack.env.API_PORT));
   const tokenUrl = `${authz.url}/token`;
+  // As in a long-running deployment: tokens minted from here on are judged from the bus's memory.
+  await waitPastBusStart(REDIS, stack.env.REDIS_KEY_PREFIX!);
 
   // Access tokens as an agent gets them: refresh grants at the real token endpoint.
   const refresh = async (rt: string) => {
@@ -265,27 +270,52 @@ try {
   const smallAgain = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedNow + seededSmall.length * 2)} stored rows)`, tokenUrl, seededSmall, authz);
   const t0 = Date.now();
   const chunk = 100_000;
-  for (let from = 1; from <= FILLER; from += chunk) {
-    const to = Math.min(FILLER, from + chunk - 1);
-    await stack.db.raw(
-      `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at, consumed_at)
-       SELECT CASE g % 4 WHEN 0 THEN 'Grant' WHEN 1 THEN 'AuthorizationCode' ELSE 'RefreshToken' END,
-              md5(g::text || ?) || md5(g::text),
-              json_build_object('accountId', md5(g::text), 'clientId', 'bench-agent', 'grantId', 'filler-' || (g / 2), 'scope', 'openid offline_access listings:read usage:report usage:read', 'iat', 1790000000 + g, 'exp', 1890000000 + g, 'kind', 'RefreshToken', 'jti', md5(g::text || 'j'))::text,
-              'filler-' || (g / 2), ?::bigint + g, CASE WHEN g % 4 = 1 THEN ?::bigint ELSE NULL END
-       FROM generate_series(?::bigint, ?::bigint) AS g`,
-      [stack.dbUrl, Date.now() + 86_400_000, Date.now(), from, to],
-    );
+  // Its own connection, without the services' DB_STATEMENT_TIMEOUT_MS: on a busy machine one
+  // chunk or the VACUUM can take longer than a request ever may.
+  const seeder = new pg.Client({ connectionString: stack.dbUrl });
+  await seeder.connect();
+  try {
+    for (let from = 1; from <= FILLER; from += chunk) {
+      const to = Math.min(FILLER, from + chunk - 1);
+      await seeder.query(
+        `INSERT INTO oidc_models (model, id, payload, grant_id, expires_at, consumed_at)
+         SELECT CASE g % 4 WHEN 0 THEN 'Grant' WHEN 1 THEN 'AuthorizationCode' ELSE 'RefreshToken' END,
+                md5(g::text || $1) || md5(g::text),
+                json_build_object('accountId', md5(g::text), 'clientId', 'bench-agent', 'grantId', 'filler-' || (g / 2), 'scope', 'openid offline_access listings:read usage:report usage:read', 'iat', 1790000000 + g, 'exp', 1890000000 + g, 'kind', 'RefreshToken', 'jti', md5(g::text || 'j'))::text,
+                'filler-' || (g / 2), $2::bigint + g, CASE WHEN g % 4 = 1 THEN $3::bigint ELSE NULL END
+         FROM generate_series($4::bigint, $5::bigint) AS g`,
+        [stack.dbUrl, Date.now() + 86_400_000, Date.now(), from, to],
+      );
+    }
+    // Settle the table as a long-running database would be (visibility map, statistics) rather
+    // than measuring autovacuum catching up with a million fresh rows.
+    await seeder.query('VACUUM ANALYZE oidc_models');
+  } finally {
+    await seeder.end();
   }
-  // Settle the table as a long-running database would be (visibility map, statistics) rather
-  // than measuring autovacuum catching up with a million fresh rows.
-  await stack.db.raw('VACUUM ANALYZE oidc_models');
   const storedLarge = await stack.db('oidc_models').count({ n: '*' }).then(([r]) => Number(r!.n));
   out(`  seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s; oidc_models now holds ${fmt(storedLarge)} rows`);
   const seededLarge = await stack.seedTokens(REFRESH_N + WARM_N + SLACK);
   const ourRefreshLarge = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedLarge + seededLarge.length * 2)} stored rows)`, tokenUrl, seededLarge, authz);
   rows.push({ group: 'history', r: ourRefreshLarge, baseline: smallAgain });
   out();
+  }
+
+  if (want('revoke')) {
+    const n = Number(process.env.BENCH_REVOCATIONS ?? 200);
+    out(`## Revocation reaching every API replica (RFC 7009 → 401 at 2 resource-api processes, ${n} revocations one after another)`);
+    const api2Port = await freePort();
+    const api2 = await start('resource-api-2', 'resource-api/main.ts', { ...stack.env, API_PORT: String(api2Port) }, api2Port);
+    const metadata = (await (await fetch(`${authz.url}/.well-known/openid-configuration`)).json()) as { revocation_endpoint: string };
+    const r = await revocationLatency({ tokenUrl, revocationUrl: metadata.revocation_endpoint, clientId: 'bench-agent', apis: [api.url, api2.url], refreshTokens: await stack.seedTokens(n) });
+    const ms = (v: number) => fmt(v, 1);
+    out('| measure | p50 ms | p99 ms | max ms |');
+    out('|---|---:|---:|---:|');
+    out(`| revocation sent → refused at both replicas | ${ms(quantile(r.latencies, 0.5))} | ${ms(quantile(r.latencies, 0.99))} | ${ms(Math.max(...r.latencies))} |`);
+    out(`| the revocation request alone (it announces the change before it answers) | ${ms(quantile(r.revokeMs, 0.5))} | ${ms(quantile(r.revokeMs, 0.99))} | ${ms(Math.max(...r.revokeMs))} |`);
+    out(`\nRefused by the first request each replica got after the revocation answered: ${r.refusedAtOnce} of ${n}.`);
+    out();
+    await api2.stop();
   }
 
   out('## Summary (ratio = req/s ÷ baseline req/s, same run)');
