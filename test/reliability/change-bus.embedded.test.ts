@@ -4,6 +4,7 @@ import * as oidc from 'openid-client';
 import { startReplicas, type Replicas } from '../helpers/replicas.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { discover, signedInTokens } from '../authz-server/oidc.flow.js';
+import { bearer, meAt } from './change-bus.helpers.js';
 
 const SCOPE = 'openid offline_access listings:read';
 
@@ -27,14 +28,7 @@ describe('change bus: embedded mode (no Redis) has no caches — the database an
   after(() => r?.close());
 
   /** GET /v1/me on each replica with a token, or with a session cookie. */
-  const both = (token: string, headers: Record<string, string> = { authorization: `Bearer ${token}` }) =>
-    Promise.all(
-      r.api.map(async (api) => {
-        const res = await fetch(`${api.url}/v1/me`, { headers });
-        const body = (await res.json()) as { role?: string; error?: { code: string } };
-        return `${res.status} ${body.error?.code ?? body.role}`;
-      }),
-    );
+  const both = (token: string, headers: Record<string, string> = bearer(token)) => meAt(r.api, headers);
   const signedIn = async (role = 'user') => {
     const user = await r.seedUser(`embedded-${randomUUID()}@example.com`, role);
     const browser = new HttpBrowser();

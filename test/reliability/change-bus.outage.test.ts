@@ -10,6 +10,7 @@ import { captureLogger } from '../helpers/log-capture.js';
 import { PG_URL, REDIS_SKIP_REASON, REDIS_URL, describeWithService } from '../helpers/services.js';
 import { discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { TcpProxy } from '../shared/cache/tcp-proxy.js';
+import { bearer, dropKeys, following, longRunningBus, meAt } from './change-bus.helpers.js';
 
 const SCOPE = 'openid offline_access listings:read';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -40,9 +41,7 @@ describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 's
     apiLink = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     serverLink = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     await Promise.all([apiLink.start(), serverLink.start()]);
-    const redis = new Redis(redisUrl);
-    await redis.set(busKeys(prefix).since, String(Date.now() - 3600_000));
-    await redis.quit();
+    await longRunningBus(redisUrl, prefix);
     r = await startReplicas({
       backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redisUrl: via(serverLink), authz: 1, api: 0,
       // Short timeouts: a cut connection is noticed quickly; the smallest stream, to trim it past a replica.
@@ -62,20 +61,11 @@ describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 's
   after(async () => {
     await r?.close();
     await Promise.all([apiLink?.stop(), serverLink?.stop()]);
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await dropKeys(redisUrl, prefix);
   });
 
-  const both = (token: string) =>
-    Promise.all(
-      r.api.map(async (api) => {
-        const res = await fetch(`${api.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-        const body = (await res.json()) as { role?: string; error?: { code: string } };
-        return `${res.status} ${body.error?.code ?? body.role}`;
-      }),
-    );
+  const both = (token: string) => meAt(r.api, bearer(token));
+  const caughtUp = () => following(r.api);
   /** A reconnect is asynchronous by nature: polled, with a bound. */
   const eventuallyTrue = async (check: () => Promise<boolean>, withinMs = 20_000) => {
     const deadline = Date.now() + withinMs;
@@ -125,16 +115,7 @@ describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 's
     expect(await both(u.tokens.access_token)).to.deep.equal(['200 user', '200 user']);
     expect(await caughtUp(), 'stale while cut off').to.equal(false);
     await restore(apiLink);
-    // Every answer on the way back, stale or caught up, is the new role (a wrong one ends the wait early).
-    const deadline = Date.now() + 20_000;
-    const seen = new Set<string>();
-    while (Date.now() < deadline) {
-      for (const a of await both(u.tokens.access_token)) seen.add(a);
-      if (await caughtUp()) break;
-      await sleep(100);
-    }
-    expect([...seen]).to.deep.equal(['200 user']);
-    expect(await caughtUp()).to.equal(true);
+    expect(await answersUntilFollowing(u.tokens.access_token)).to.deep.equal(['200 user']);
   });
 
   it('the replicas cut off while the stream is trimmed past them: back, they reset — never the cached role', async () => {
@@ -153,20 +134,20 @@ describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 's
     expect(await both(u.tokens.access_token)).to.deep.equal(['200 admin', '200 admin']);
     expect(await caughtUp(), 'stale while cut off').to.equal(false);
     await restore(apiLink);
-    const deadline = Date.now() + 20_000;
-    const seen = new Set<string>();
-    while (Date.now() < deadline) {
-      for (const a of await both(u.tokens.access_token)) seen.add(a);
-      if (await caughtUp()) break;
-      await sleep(100);
-    }
-    expect([...seen]).to.deep.equal(['200 admin']);
-    expect(await caughtUp()).to.equal(true);
+    expect(await answersUntilFollowing(u.tokens.access_token)).to.deep.equal(['200 admin']);
   });
 
-  /** Whether both replicas follow the bus (their caches may answer): `bus_following` in /metrics. */
-  async function caughtUp(): Promise<boolean> {
-    const states = await Promise.all(r.api.map(async (api) => /^bus_following(\{[^}]*\})? 1$/m.test(await (await fetch(`${api.url}/metrics`)).text())));
-    return states.every(Boolean);
+  /**
+   * Every distinct answer of both replicas on the way back, stale or caught up, until they follow
+   * the bus again and once more after (polled: a reconnect is asynchronous; bounded).
+   */
+  async function answersUntilFollowing(token: string): Promise<string[]> {
+    const seen = new Set<string>();
+    await eventuallyTrue(async () => {
+      for (const a of await both(token)) seen.add(a);
+      return caughtUp();
+    });
+    for (const a of await both(token)) seen.add(a);
+    return [...seen];
   }
 });

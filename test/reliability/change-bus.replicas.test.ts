@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
-import { busKeys } from '#shared/bus/redis-keys.js';
 import { startReplicas, type Replicas } from '../helpers/replicas.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { mailLink } from '../helpers/outbox.js';
@@ -10,6 +8,7 @@ import { signedEvent, stripeEvent } from '../helpers/fake-stripe.js';
 import { PG_URL, REDIS_SKIP_REASON, REDIS_URL, describeWithService } from '../helpers/services.js';
 import { discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { objects } from '../resource-api/billing/billing.fixture.js';
+import { bearer, dropKeys, longRunningBus, meAt } from './change-bus.helpers.js';
 
 const SCOPE = 'openid offline_access listings:read';
 const WEBHOOK_SECRET = 'whsec_change_bus_test_secret';
@@ -32,9 +31,7 @@ describeWithService(`change bus: every change reaches the next request on both A
 
   before(async function () {
     this.timeout(120_000);
-    const redis = new Redis(redisUrl);
-    await redis.set(busKeys(prefix).since, String(Date.now() - 3600_000));
-    await redis.quit();
+    await longRunningBus(redisUrl, prefix);
     r = await startReplicas({
       backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redisUrl, authz: 1, api: 2,
       env: { REDIS_KEY_PREFIX: prefix, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
@@ -44,21 +41,10 @@ describeWithService(`change bus: every change reaches the next request on both A
   });
   after(async () => {
     await r?.close();
-    const redis = new Redis(redisUrl);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length) await redis.del(...keys);
-    await redis.quit();
+    await dropKeys(redisUrl, prefix);
   });
 
-  /** What each replica answers to GET /v1/me with this token: status and role, or the error code. */
-  const both = (token: string) =>
-    Promise.all(
-      r.api.map(async (api) => {
-        const res = await fetch(`${api.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
-        const body = (await res.json()) as { role?: string; error?: { code: string } };
-        return `${res.status} ${body.error?.code ?? body.role}`;
-      }),
-    );
+  const both = (token: string) => meAt(r.api, bearer(token));
   const signedIn = async (role = 'user', browser = new HttpBrowser()) => {
     const user = await r.seedUser(`bus-${randomUUID()}@example.com`, role);
     const tokens = await signedInTokens(config, browser, { email: user.email, scope: SCOPE });
