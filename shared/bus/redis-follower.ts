@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
-import { parseChange, REVOCATION_TYPES, revocationOf, type Revocation } from './changes.js';
+import { parseChange } from './changes.js';
 import { compareIds, NO_ENTRY, type BusKeys } from './redis-keys.js';
-import type { BusEvent, DenySnapshot } from './types.js';
+import { readSnapshot } from './redis-snapshot.js';
+import type { BusEvent } from './types.js';
 
 export interface FollowerOptions {
   keys: BusKeys;
@@ -24,8 +25,9 @@ const MAX_BACKOFF_MS = 2_000;
  * Follows the stream for one process: `blocking` waits on XREAD BLOCK for the next entries,
  * `main` answers `sync()` (GET head, XRANGE to catch up) and reads the deny snapshot. Entries are
  * applied in order, each only once, and only while the chain is unbroken (each entry names the
- * one before it); a broken chain, an unreachable Redis or a failed command makes the follower
- * stale until `reset()` has re-read the head and the deny state.
+ * one before it); an unreachable Redis or a failed command makes the follower stale until it has
+ * caught up from its last entry, a broken chain (a gap) until `reset()` has re-read the head and
+ * the deny state.
  */
 export class Follower {
   private live = false;
@@ -149,24 +151,11 @@ export class Follower {
 
   /** Joins (or re-joins) the stream at its head, with the deny state Redis holds at that moment. */
   private async reset(): Promise<void> {
-    const { keys } = this.opts;
-    await this.main.set(keys.since, String(this.now()), 'NX');
-    const from = this.now() - this.opts.denyWindowMs;
-    const tx = this.main.multi().get(keys.head).get(keys.since);
-    for (const type of REVOCATION_TYPES) tx.zrangebyscore(keys.deny[type], from, '+inf', 'WITHSCORES');
-    const replies = await tx.exec();
-    if (!replies || replies.some(([err]) => err)) throw new Error('bus: the deny state could not be read');
-    const [head, since, ...sets] = replies.map(([, value]) => value) as [string | null, string | null, ...string[][]];
-    const revocations: Revocation[] = [];
-    REVOCATION_TYPES.forEach((type, i) => {
-      const set = sets[i]!;
-      for (let j = 0; j < set.length; j += 2) revocations.push(revocationOf(type, set[j]!, Number(set[j + 1])));
-    });
-    const deny: DenySnapshot = { since: Number(since ?? this.now()), revocations };
-    this.lastId = head ?? NO_ENTRY;
+    const { head, deny } = await readSnapshot(this.main, this.opts.keys, { now: this.now(), denyWindowMs: this.opts.denyWindowMs });
+    this.lastId = head;
     this.emit({ kind: 'reset', deny });
     this.live = !this.closed;
-    if (this.live) this.opts.logger.info({ revocations: revocations.length }, this.wasLive ? 'bus: rejoined after a gap (caches were reset)' : 'bus: following changes');
+    if (this.live) this.opts.logger.info({ revocations: deny.revocations.length }, this.wasLive ? 'bus: rejoined after a gap (caches were reset)' : 'bus: following changes');
     this.wasLive ||= this.live;
   }
 
