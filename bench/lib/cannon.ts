@@ -33,7 +33,8 @@ export interface LoadOptions {
 export async function load(name: string, o: LoadOptions): Promise<LoadResult> {
   const expectStatus = o.expectStatus ?? 200;
   const started = performance.now();
-  const result = await autocannon({
+  let lastAnswer = 0;
+  const run = autocannon({
     url: o.url,
     method: o.method ?? 'GET',
     connections: o.connections ?? 10,
@@ -41,13 +42,16 @@ export async function load(name: string, o: LoadOptions): Promise<LoadResult> {
     timeout: 10,
     ...(o.amount ? { amount: o.amount } : { duration: o.duration ?? 5 }),
     headers: o.headers ?? {},
+    setupClient: (client: autocannon.Client) => void client.on('response', () => void (lastAnswer = performance.now())),
     ...(o.next
       ? { requests: [{ method: o.method ?? 'GET', setupRequest: (req: autocannon.Request) => { const n = o.next!(); return { ...req, ...(n.body !== undefined ? { body: n.body } : {}), headers: { ...req.headers, ...n.headers } }; } }] }
       : o.body !== undefined ? { body: o.body } : {}),
   });
-  // autocannon's own `duration` is whole seconds: a fixed-count run of a few seconds (the
-  // refresh cases) would read as 1500/6 or 1500/7 req/s. The wall clock around the run is exact.
-  const seconds = (performance.now() - started) / 1000;
+  const result = await run;
+  // autocannon stops on its 1 s sampling tick: a fixed-count run (the refresh cases) lasts a
+  // whole number of seconds by its `duration`, and would read as 1500/6 or 1500/7 req/s. The
+  // time from the start to the last answer is what the requests took.
+  const seconds = lastAnswer > started ? (lastAnswer - started) / 1000 : result.duration;
   const byStatus = result.statusCodeStats as unknown as Record<string, { count: number }>;
   const ok = byStatus[String(expectStatus)]?.count ?? 0;
   const total = result.requests.total;
