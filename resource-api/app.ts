@@ -44,7 +44,7 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   const checkProof = createProofChecker(c.cache);
   // Revocations, role and ban: in memory while the change bus vouches for them, else the database.
   const access = createAccessState(c.db, c.config, c.changes);
-  registerBusMetrics(c.metrics.registry, c.changes);
+  registerBusMetrics(c.metrics.registry, c.changes, access.verdicts);
   const deps = { db: c.db, access, auth: c.auth, config: c.config, checkProof, verifyToken: (token: string) => verify(token) };
   const auth = koaAuth(deps);
   const optionalAuth = koaAuth(deps, { optional: true });
