@@ -17,8 +17,6 @@ const ChangeSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('user.sessions_revoked'), userId: id, at }),
   // RFC 7009, refresh or code reuse, logout, the end of one session.
   z.strictObject({ type: z.literal('grant.revoked'), grantId: id, at }),
-  // RFC 7592 update: a cached client is stale.
-  z.strictObject({ type: z.literal('client.changed'), clientId: id }),
   // RFC 7592 delete, the purge, clients:delete: its grants and its own tokens are dead.
   z.strictObject({ type: z.literal('client.deleted'), clientId: id, at }),
   // A Stripe event granted or revoked an entitlement.
