@@ -107,6 +107,18 @@ describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 's
     expect(await both(u.tokens.access_token)).to.deep.equal(['401 INVALID_TOKEN', '401 INVALID_TOKEN']);
   });
 
+  it('Redis stopped: a client deleted meanwhile — its own client_credentials token is refused on both replicas (its row is gone)', async () => {
+    await eventuallyTrue(caughtUp);
+    const service = await r.env.createClient({ clientId: `outage-service-${randomUUID().slice(0, 8)}`, name: 'Service', type: 'confidential', redirectUris: ['https://service.example.com/cb'], scopes: ['openid', 'listings:read'], clientCredentials: true });
+    const own = await oidc.clientCredentialsGrant(await discover(r.issuer, service.clientId, oidc.ClientSecretBasic(service.clientSecret!), service.clientSecret!), { scope: 'listings:read' });
+    const listings = () => Promise.all(r.api.map(async (api) => (await fetch(`${api.url}/v1/listings`, { headers: bearer(own.access_token) })).status));
+    expect(await listings()).to.deep.equal([200, 200]);
+    await cutAll();
+    const run = await r.admin(['clients:delete', service.clientId]);
+    expect(run.code).to.equal(1);
+    expect(await listings()).to.deep.equal([401, 401]);
+  });
+
   it('the replicas cut off while a role change is published: the database answers meanwhile; back, they catch up — never the cached role', async () => {
     const u = await signedIn('publisher');
     await stop(apiLink);
