@@ -55,7 +55,7 @@ function suite(backend: Backend) {
     it('issues an RFC 9068 JWT for the API with the requested API scopes only (resource indicator)', async () => {
       const tokens = await oidc.clientCredentialsGrant(cc, { scope: 'openid listings:read', resource: AUDIENCE });
       const { payload, protectedHeader } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${issuer}/jwks`)), { issuer, audience: AUDIENCE, typ: 'at+jwt' });
-      expect(protectedHeader.alg).to.equal('RS256');
+      expect(protectedHeader.alg).to.equal('ES256'); // API_TOKEN_SIGNING_ALG's default
       expect([payload.sub, payload.client_id, payload.scope, payload.aud]).to.deep.equal(['batch-job', 'batch-job', 'listings:read', AUDIENCE]);
       expect(tokens.scope).to.equal('listings:read');
       expect(tokens.refresh_token).to.equal(undefined);

@@ -243,7 +243,8 @@ describe('resource API authentication and RBAC (real tokens from a running authz
         expect(await p.exited, p.output()).to.equal(0);
         return p.output();
       };
-      const kid = /^ {2}(\S+) {2}RS256 {2}next$/m.exec(await run('keys:add', '--alg', 'RS256'))![1]!;
+      // API access tokens are signed with ES256 (API_TOKEN_SIGNING_ALG's default): rotate that key.
+      const kid = /^ {2}(\S+) {2}ES256 {2}next$/m.exec(await run('keys:add', '--alg', 'ES256'))![1]!;
       await run('keys:promote', kid);
       authz = await env.start({ AUTHZ_PORT: new URL(env.env.ISSUER_URL!).port });
       const after = await token('alice@example.com');
