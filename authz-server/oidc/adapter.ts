@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { consumeModel, destroyModel, findModel, grantIdOf, revokeGrant, upsertModel } from '../queries/oidc-models.js';
 import { deleteClientAndGrants, findClient, upsertDynamicClient } from '../queries/clients.js';
-import { presentRefreshToken, presented, refreshGrantRequest, rotateOnSave } from './refresh-rotation.js';
+import { clientOfRefreshGrant, presentRefreshToken, presented, refreshGrantRequest, rotateOnSave } from './refresh-rotation.js';
 
 export interface AdapterOptions {
   /** How long a revoked grant's tombstone is kept: at least the longest token lifetime. */
@@ -67,8 +67,12 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') {
-        // One SELECT per request. A per-process client cache belongs here once the change bus
-        // (client changes published on Redis) can invalidate it on every replica.
+        // One SELECT per request (in a refresh grant, the same one that reads the token). A
+        // per-process client cache belongs here once the change bus (client changes published
+        // on Redis) can invalidate it on every replica.
+        const grantRequest = refreshGrantRequest();
+        const withToken = grantRequest ? await clientOfRefreshGrant(db, grantRequest, id) : null;
+        if (withToken !== null) return withToken;
         const client = await findClient(db, id);
         return client ? { ...client.metadata, client_id: client.clientId } : undefined;
       }

@@ -1,16 +1,16 @@
 import type { Knex } from 'knex';
 import Provider, { errors, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AccountRow } from '../queries/users.js';
-import { revokeGrant } from '../queries/oidc-models.js';
-import { findRefreshForGrant, rerotate, rotate, type ChainState } from '../queries/refresh-rotation.js';
+import { isDeadlock, revokeGrant } from '../queries/oidc-models.js';
+import { findClientWithRefresh, findRefreshForGrant, rerotate, rotate, type ChainState, type RefreshLookup } from '../queries/refresh-rotation.js';
 import type { AdapterOptions } from './adapter.js';
 
 /**
- * The refresh grant on our storage. oidc-provider calls, in this order
- * (lib/actions/grants/refresh_token.js): RefreshToken.find → Grant.find → findAccount →
- * consume() → save() of the successor. The first call reads all three rows at once; consume()
- * only marks the rotation, which save() performs in one conditional write with the successor's
- * insert. What a request learned is kept per request (keyed by its Koa context), never across
+ * The refresh grant on our storage. oidc-provider calls, in this order (lib/actions/token.js,
+ * lib/actions/grants/refresh_token.js): Client.find → RefreshToken.find → Grant.find →
+ * findAccount → consume() → save() of the successor. The first call reads everything the next
+ * three need in the same round trip; consume() only marks the rotation, which save() performs
+ * in one conditional write with the successor's insert. What a request learned is kept per request (keyed by its Koa context), never across
  * requests: nothing here needs invalidating.
  */
 export interface Presented {
@@ -26,6 +26,8 @@ export interface Presented {
 }
 
 const byRequest = new WeakMap<object, Presented>();
+/** The token read with the client, for RefreshToken.find of the same request. */
+const readWithClient = new WeakMap<object, { id: string; lookup: RefreshLookup | undefined }>();
 
 /** The current request when it is a refresh grant at the token endpoint. */
 export function refreshGrantRequest(): KoaContextWithOIDC | undefined {
@@ -67,10 +69,23 @@ async function revoke(db: Knex, opts: AdapterOptions, grantId: string | null, no
   await opts.onGrantRevoked?.(grantId);
 }
 
+/**
+ * Client.find in a refresh grant: the client's metadata, and the token it presents read in the
+ * same statement. Null when the request names no token to read (then the plain lookup runs).
+ */
+export async function clientOfRefreshGrant(db: Knex, ctx: KoaContextWithOIDC, clientId: string): Promise<AdapterPayload | undefined | null> {
+  const token = ctx.oidc.params?.refresh_token;
+  if (typeof token !== 'string' || token.length === 0 || token.length > 255) return null;
+  const found = await findClientWithRefresh(db, clientId, token, Date.now());
+  readWithClient.set(ctx, { id: token, lookup: found?.token });
+  return found ? { ...(JSON.parse(found.metadata) as AdapterPayload), client_id: clientId } : undefined;
+}
+
 /** RefreshToken.find in a refresh grant: the token (with grant and account), judged. */
 export async function presentRefreshToken(db: Knex, opts: AdapterOptions, ctx: KoaContextWithOIDC, id: string): Promise<AdapterPayload | undefined> {
   const now = Date.now();
-  const found = await findRefreshForGrant(db, id, now);
+  const early = readWithClient.get(ctx);
+  const found = early?.id === id ? early.lookup : await findRefreshForGrant(db, id, now);
   if (!found) return undefined;
   const payload = JSON.parse(found.payload) as AdapterPayload;
   const seen: Presented = {
@@ -102,7 +117,9 @@ export async function rotateOnSave(db: Knex, opts: AdapterOptions, rotation: Pre
   rotation.rotating = false;
   const now = Date.now();
   const next = { id, payload: JSON.stringify(payload), grantId: payload.grantId ?? null, accountId: payload.accountId ?? null, expiresAt: expiresIn ? now + expiresIn * 1000 : null };
-  const stored = rotation.retryOf ? await rerotate(db, rotation.id, rotation.retryOf, next, now, now - windowOf(opts)) : await rotate(db, rotation.id, next, now);
+  const write = rotation.retryOf ? rerotate(db, rotation.id, rotation.retryOf, next, now, now - windowOf(opts)) : rotate(db, rotation.id, next, now);
+  // A deadlock victim (a retry's two rows against a revocation's DELETE) wrote nothing: it lost.
+  const stored = await write.catch((err: unknown) => (isDeadlock(err) ? false : Promise.reject(err)));
   if (stored) {
     if (rotation.retryOf) opts.onRefreshRetry?.(next.grantId, rotation.retryOf);
     return;

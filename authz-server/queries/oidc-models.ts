@@ -60,15 +60,35 @@ export async function destroyModel(db: Knex, model: string, id: string): Promise
   await db(TABLE).where({ model, id }).del();
 }
 
-/** Tombstone first (so readers stop seeing the grant at once), then delete its rows. */
+/**
+ * Tombstone first (so readers stop seeing the grant at once), then delete its rows. A refresh
+ * retry updates two rows of the grant in one statement (queries/refresh-rotation.ts rerotate);
+ * PostgreSQL may break the lock cycle with this DELETE by failing one of them (SQLSTATE 40P01,
+ * nothing of it done). A revocation must not be lost that way: it runs again.
+ */
 export async function revokeGrant(db: Knex, grantId: string, tombstoneExpiresAt: number): Promise<void> {
-  await db.transaction(async (trx) => {
-    await trx(TABLE)
-      .insert({ model: REVOKED_GRANT, id: grantId, payload: '{}', grant_id: null, expires_at: tombstoneExpiresAt })
-      .onConflict(['model', 'id'])
-      .ignore();
-    await trx(TABLE).where('grant_id', grantId).del();
-  });
+  await retryDeadlock(() =>
+    db.transaction(async (trx) => {
+      await trx(TABLE)
+        .insert({ model: REVOKED_GRANT, id: grantId, payload: '{}', grant_id: null, expires_at: tombstoneExpiresAt })
+        .onConflict(['model', 'id'])
+        .ignore();
+      await trx(TABLE).where('grant_id', grantId).del();
+    }),
+  );
+}
+
+/** SQLSTATE 40P01: PostgreSQL chose this transaction to end a deadlock and rolled it back. */
+export const isDeadlock = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === '40P01';
+
+async function retryDeadlock<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isDeadlock(err) || attempt >= attempts) throw err;
+    }
+  }
 }
 
 export async function purgeExpired(db: Knex, now: number): Promise<number> {

@@ -58,21 +58,42 @@ function chainState(row: Record<string, unknown>, now: number): ChainState {
   };
 }
 
+/** The token row with its successor's state, its grant and its account (no LIMIT: by primary key). */
+function lookupQuery(db: Knex, id: string, now: number): Knex.QueryBuilder {
+  return chainQuery(db, id, now)
+    .leftJoin(`${TABLE} as g`, (j) => j.on('g.id', '=', 'm.grant_id').andOnVal('g.model', '=', 'Grant'))
+    .leftJoin('user as u', 'u.id', 'm.account_id')
+    .select('g.payload as g_payload', 'g.expires_at as g_expires_at', ...ACCOUNT_COLUMNS.map((c) => `u.${c} as u_${c}`));
+}
+
+function toLookup(row: Record<string, unknown> | undefined, now: number): RefreshLookup | undefined {
+  if (!row || row.payload === null || row.payload === undefined) return undefined;
+  const grantLive = row.g_payload !== null && (row.g_expires_at === null || Number(row.g_expires_at) > now);
+  const user = Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c, row[`u_${c}`]])) as Parameters<typeof toAccountRow>[0];
+  return { ...chainState(row, now), payload: row.payload as string, grant: grantLive ? (row.g_payload as string) : null, account: row.u_id === null ? null : toAccountRow(user) };
+}
+
 /**
  * The refresh token, its grant and its account in one round trip: oidc-provider looks up all
  * three in a row (lib/actions/grants/refresh_token.js: RefreshToken.find, validateGrant,
  * validateAccount).
  */
 export async function findRefreshForGrant(db: Knex, id: string, now: number): Promise<RefreshLookup | undefined> {
-  const row = await chainQuery(db, id, now)
-    .leftJoin(`${TABLE} as g`, (j) => j.on('g.id', '=', 'm.grant_id').andOnVal('g.model', '=', 'Grant'))
-    .leftJoin('user as u', 'u.id', 'm.account_id')
-    .select('g.payload as g_payload', 'g.expires_at as g_expires_at', ...ACCOUNT_COLUMNS.map((c) => `u.${c} as u_${c}`))
+  return toLookup(await lookupQuery(db, id, now).first(), now);
+}
+
+/**
+ * The client (its metadata, as in oauth_clients) and the refresh token it presents, with the
+ * token's grant and account: everything a refresh grant reads, in one round trip. oidc-provider
+ * authenticates the client before it reads the token; the token part is kept for that read.
+ */
+export async function findClientWithRefresh(db: Knex, clientId: string, tokenId: string, now: number): Promise<{ metadata: string; token: RefreshLookup | undefined } | undefined> {
+  const row = await db('oauth_clients as c')
+    .leftJoin(lookupQuery(db, tokenId, now).as('t'), (j) => j.on(db.raw('1 = 1')))
+    .select('c.metadata as c_metadata', 't.*')
+    .where('c.client_id', clientId)
     .first();
-  if (!row) return undefined;
-  const grantLive = row.g_payload !== null && (row.g_expires_at === null || Number(row.g_expires_at) > now);
-  const user = Object.fromEntries(ACCOUNT_COLUMNS.map((c) => [c, row[`u_${c}`]])) as Parameters<typeof toAccountRow>[0];
-  return { ...chainState(row, now), payload: row.payload, grant: grantLive ? row.g_payload : null, account: row.u_id === null ? null : toAccountRow(user) };
+  return row ? { metadata: row.c_metadata as string, token: toLookup(row, now) } : undefined;
 }
 
 const INSERT = `INSERT INTO ${TABLE} (model, id, payload, grant_id, account_id, expires_at) SELECT '${MODEL}', ?, ?, ?, ?, CAST(? AS bigint)`;

@@ -196,6 +196,26 @@ function suite(backend: Backend) {
       expect(await revoked(grantId)).to.equal(false);
     });
 
+    it('a retry that PostgreSQL picks to end a deadlock (against a revocation) lost the race: invalid_grant and the grant revoked, never a 500', async function () {
+      if (backend !== 'pg') this.skip(); // SQLite has one writer at a time: no lock cycles
+      const t0 = await chain();
+      const grantId = await grantOf(t0);
+      expect((await refresh(0, t0)).status).to.equal(200);
+      // The cycle itself depends on timing; what the retry's statement gets does not (40P01, nothing done).
+      await db.raw(`CREATE OR REPLACE FUNCTION test_deadlock() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$`);
+      await db.raw(`CREATE TRIGGER test_deadlock BEFORE UPDATE ON oidc_models FOR EACH ROW
+        WHEN (OLD.model = 'RefreshToken' AND OLD.consumed_at IS NOT NULL AND NEW.successor_id IS DISTINCT FROM OLD.successor_id) EXECUTE FUNCTION test_deadlock()`);
+      let retry;
+      try {
+        retry = await refresh(1, t0);
+      } finally {
+        await db.raw('DROP TRIGGER IF EXISTS test_deadlock ON oidc_models');
+      }
+      expect(retry).to.deep.equal({ status: 400, body: INVALID_GRANT });
+      expect([await revoked(grantId), await live(grantId)]).to.deep.equal([true, []]);
+    });
+
     it('a DPoP-bound refresh token: the retry needs the same key (another key: invalid_grant, and nothing changes)', async () => {
       const key = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
       const other = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));

@@ -10,20 +10,19 @@ import { startAuthzInProcess } from './in-process.js';
  * The statements one refresh grant sends to the database (issue #19: six before), pinned so that
  * a lookup or a write added to the hot path fails here. oidc-provider asks for the client, the
  * token, its grant and its account, then consumes the token and stores the successor: we read
- * the last three with the token, and consume + insert in one conditional write.
+ * all four in one SELECT, and consume + insert in one conditional write.
  */
 const EXPECTED: Record<Backend, string[]> = {
-  // client; token + grant + account + successor state; consume + successor insert (one CTE)
-  pg: ['select oauth_clients', 'select oidc_models', 'with consumed as (update oidc_models'],
+  // client + token + successor state + grant + account; consume + successor insert (one CTE)
+  pg: ['select oauth_clients, oidc_models, user', 'with consumed as (update oidc_models'],
   // SQLite has no data-modifying CTE: the same write is a transaction on its one connection.
-  sqlite: ['select oauth_clients', 'select oidc_models', 'begin', 'update oidc_models', 'insert into oidc_models', 'commit'],
+  sqlite: ['select oauth_clients, oidc_models, user', 'begin', 'update oidc_models', 'insert into oidc_models', 'commit'],
 };
 
-/** A statement as "verb table" (or its first words), enough to tell a lookup from a write. */
+/** A statement as "select" and the tables it reads, or a write's verb and table. */
 function shape(sql: string): string {
   const s = sql.replace(/["`]/g, '').toLowerCase().trim();
-  const from = /^select .*? from (\w+)/.exec(s);
-  if (from) return `select ${from[1]}`;
+  if (s.startsWith('select ')) return `select ${[...new Set([...s.matchAll(/(?:from|join) (\w+)/g)].map((m) => m[1]))].join(', ')}`;
   const write = /^(with \w+ as \((?:update|insert into|delete from)|update|insert into|delete from) (\w+)/.exec(s);
   return write ? `${write[1]} ${write[2]}` : s.replace(/;$/, '');
 }

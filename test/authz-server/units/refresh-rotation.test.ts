@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { createDb, migrateLatest, type Knex } from '#shared/db/index.js';
-import { upsertModel } from '#authz/queries/oidc-models.js';
-import { findRefreshForGrant, rerotate, rotate, type SuccessorRow } from '#authz/queries/refresh-rotation.js';
+import { revokeGrant, upsertModel } from '#authz/queries/oidc-models.js';
+import { findClientWithRefresh, findRefreshForGrant, rerotate, rotate, type SuccessorRow } from '#authz/queries/refresh-rotation.js';
+import { insertClient } from '#authz/queries/clients.js';
 import { judge } from '#authz/oidc/refresh-rotation.js';
 import { PG_SKIP_REASON, PG_URL, createTempDatabase, describeWithService } from '../../helpers/services.js';
 
@@ -36,6 +37,18 @@ function contract(open: () => Promise<{ db: Knex; dispose(): Promise<unknown> }>
     expect(found).to.deep.include({ successorId: b, successorLive: true, grant: null, account: null });
   });
 
+  it('findClientWithRefresh: the client and the token in one read; a missing token or client reads as missing', async () => {
+    const [clientId, g, a] = [uniq('client'), uniq('g'), uniq('a')];
+    await insertClient(db, clientId, { client_name: 'C', token_endpoint_auth_method: 'none' }, Date.now());
+    await token(a, g);
+    const both = await findClientWithRefresh(db, clientId, a, Date.now());
+    expect(JSON.parse(both!.metadata)).to.deep.equal({ client_name: 'C', token_endpoint_auth_method: 'none' });
+    expect(both!.token).to.deep.equal(await findRefreshForGrant(db, a, Date.now()));
+    expect(both!.token).to.deep.include({ consumedAt: null, successorId: null, grant: null, account: null });
+    expect((await findClientWithRefresh(db, clientId, uniq('none'), Date.now()))!.token).to.equal(undefined);
+    expect(await findClientWithRefresh(db, uniq('no-client'), a, Date.now())).to.equal(undefined);
+  });
+
   it('rotate: 20 concurrent rotations of one token, exactly one stores a successor', async () => {
     const [g, a] = [uniq('g'), uniq('a')];
     await token(a, g);
@@ -65,6 +78,30 @@ function contract(open: () => Promise<{ db: Knex; dispose(): Promise<unknown> }>
     expect(await row(c)).to.deep.equal({ consumed_at: null, successor_id: null });
     expect(await rerotate(db, a, b, successor(d, g), Date.now(), t0 - 5000)).to.equal(false);
     expect(await row(d)).to.equal(undefined);
+  });
+
+  it('a revocation that PostgreSQL picks to end a deadlock runs again: the grant ends revoked', async function () {
+    // The deadlock itself (a retry's two rows against the revocation's DELETE) depends on timing;
+    // its outcome for the revocation does not: SQLSTATE 40P01, nothing done. A trigger in this
+    // test database fails the first DELETE of a refresh token that way.
+    if (db.client.config.client !== 'pg') this.skip();
+    const [g, a] = [uniq('g'), uniq('a')];
+    await token(a, g);
+    await db.raw('CREATE SEQUENCE test_deadlock_once');
+    await db.raw(`CREATE FUNCTION test_deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF nextval('test_deadlock_once') = 1 THEN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END IF; RETURN OLD; END $$`);
+    await db.raw(`CREATE TRIGGER test_deadlock_once BEFORE DELETE ON oidc_models FOR EACH ROW WHEN (OLD.model = 'RefreshToken') EXECUTE FUNCTION test_deadlock_once()`);
+    try {
+      await revokeGrant(db, g, Date.now() + 60_000);
+    } finally {
+      await db.raw('DROP TRIGGER test_deadlock_once ON oidc_models');
+      await db.raw('DROP FUNCTION test_deadlock_once()');
+      const [{ n }] = (await db.raw('SELECT last_value AS n FROM test_deadlock_once')).rows as [{ n: string }];
+      await db.raw('DROP SEQUENCE test_deadlock_once');
+      expect(Number(n), 'the DELETE was failed once, then ran again').to.equal(2);
+    }
+    expect(await row(a)).to.equal(undefined);
+    expect(await db('oidc_models').where({ model: 'RevokedGrant', id: g }).first()).to.not.equal(undefined);
   });
 
   it('rerotate: refuses when the successor was used meanwhile, or when the rotation is older than the window', async () => {
