@@ -66,7 +66,7 @@ export async function authzEnv(backend: Backend, pgUrl?: string, extra: Record<s
       const p = overrides.AUTHZ_PORT ? Number(overrides.AUTHZ_PORT) : servers.length === 0 ? port : await freePort();
       const proc = runNode([...SOURCE_FLAGS, 'authz-server/main.ts'], { ...env, AUTHZ_PORT: String(p), LOG_LEVEL: 'info', DB_MIGRATE_ON_START: 'false', ...overrides });
       try {
-        await proc.waitFor(/authz-server listening/, 30_000);
+        await proc.waitFor(/authz-server listening/, 90_000); // beside other files, a start can take long
       } catch (err) {
         await proc.stop(2000); // never leave a process behind that close() does not know
         throw err;
