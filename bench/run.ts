@@ -3,7 +3,7 @@
  * Needs PostgreSQL and Redis (DATABASE_URL / REDIS_URL, default the local ones); creates and
  * drops its own database and Redis key prefix. Loopback only, bounded, stops by itself.
  * Knobs: BENCH_DURATION_S (per timed case, default 5), BENCH_REFRESH_REQUESTS (refresh grants
- * per case, default 1500), BENCH_DPOP_REQUESTS (DPoP-bound reads, default 5000), BENCH_FILLER_TOKENS (stored tokens for the history case, default
+ * per case, default 1500), BENCH_REFRESH_WARM (unmeasured ones before, default 1000), BENCH_DPOP_REQUESTS (DPoP-bound reads, default 5000), BENCH_FILLER_TOKENS (stored tokens for the history case, default
  * 1000000), BENCH_ONLY=jwt (only the in-process verification bench), BENCH_ONLY=refresh (only the
  * refresh-grant cases: token endpoint with ES256 and RS256 API tokens, and the history case; a
  * comma-separated list of read, token, write, history, revoke selects phases), BENCH_REVOCATIONS
@@ -27,6 +27,12 @@ const DURATION = Number(process.env.BENCH_DURATION_S ?? 5);
 const REFRESH_N = Number(process.env.BENCH_REFRESH_REQUESTS ?? 1500);
 const DPOP_N = Number(process.env.BENCH_DPOP_REQUESTS ?? 5000);
 const WARM_N = 200;
+/**
+ * Unmeasured refresh grants before each refresh case: a fresh authz-server process (Koa, knex,
+ * pg, oidc-provider) keeps getting faster for a thousand or more requests, the bare provider far
+ * sooner; 200 measured the JIT more than the grant.
+ */
+const REFRESH_WARM_N = Number(process.env.BENCH_REFRESH_WARM ?? 1000);
 /** Pool items beyond warm-up + measured requests: autocannon prepares requests ahead on every connection. */
 const SLACK = 100;
 const FILLER = Number(process.env.BENCH_FILLER_TOKENS ?? 1_000_000);
@@ -180,11 +186,11 @@ try {
   const refreshCase = async (name: string, url: string, tokens: string[], server: Service) => {
     const next = pooled(tokens);
     const o: LoadOptions = { url, method: 'POST', headers: FORM, next: () => ({ body: form({ grant_type: 'refresh_token', refresh_token: next(), client_id: 'bench-agent' }) }), amount: REFRESH_N };
-    return measure(name, o, { amount: WARM_N }, server);
+    return measure(name, o, { amount: REFRESH_WARM_N }, server);
   };
   if (want('token')) {
   out('## Token endpoint (PostgreSQL + Redis vs oidc-provider in memory)');
-  const seedCount = String(REFRESH_N + WARM_N + SLACK);
+  const seedCount = String(REFRESH_N + REFRESH_WARM_N + SLACK);
   /** oidc-provider alone (bench/servers/bare-provider.ts), in memory or on our PostgreSQL adapter. */
   const bare = async (name: string, env: Record<string, string>) => {
     const port = await freePort();
@@ -212,7 +218,7 @@ try {
   rows.push({ group: 'token', r: barePgRefresh, baseline: bareRefresh });
   await barePg.server.stop();
   const storedBefore = await stack.db('oidc_models').count({ n: '*' }).then(([r]) => Number(r!.n));
-  const seeded = await stack.seedTokens(REFRESH_N + WARM_N + SLACK);
+  const seeded = await stack.seedTokens(REFRESH_N + REFRESH_WARM_N + SLACK);
   const storedSmall = storedBefore + seeded.length * 2;
   const ourRefresh = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedSmall)} stored rows, ES256 API token)`, tokenUrl, seeded, authz);
   rows.push({ group: 'token', r: ourRefresh, baseline: bareRefresh });
@@ -220,7 +226,7 @@ try {
   // API_TOKEN_SIGNING_ALG=RS256 on a second authz-server process of the same stack.
   const rsPort = await freePort();
   const authzRs = await start('authz-server-rs256', 'authz-server/main.ts', { ...stack.env, AUTHZ_PORT: String(rsPort), API_TOKEN_SIGNING_ALG: 'RS256' }, rsPort);
-  const ourRefreshRs = await refreshCase('refresh grant, Portcullis on PostgreSQL (RS256 API token)', `${authzRs.url}/token`, await stack.seedTokens(REFRESH_N + WARM_N + SLACK), authzRs);
+  const ourRefreshRs = await refreshCase('refresh grant, Portcullis on PostgreSQL (RS256 API token)', `${authzRs.url}/token`, await stack.seedTokens(REFRESH_N + REFRESH_WARM_N + SLACK), authzRs);
   await authzRs.stop();
   rows.push({ group: 'token', r: ourRefreshRs, baseline: bareRefreshRs });
   rows.push({ group: 'token', r: ourRefresh, baseline: ourRefreshRs });
@@ -266,7 +272,7 @@ try {
   out(`## Token endpoint with history: ${fmt(FILLER)} more stored token rows`);
   // The small-history case again, right before the filler, so both sides run on an equally warm process.
   const storedNow = await stack.db('oidc_models').count({ n: '*' }).then(([r]) => Number(r!.n));
-  const seededSmall = await stack.seedTokens(REFRESH_N + WARM_N + SLACK);
+  const seededSmall = await stack.seedTokens(REFRESH_N + REFRESH_WARM_N + SLACK);
   const smallAgain = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedNow + seededSmall.length * 2)} stored rows)`, tokenUrl, seededSmall, authz);
   const t0 = Date.now();
   const chunk = 100_000;
@@ -295,7 +301,7 @@ try {
   }
   const storedLarge = await stack.db('oidc_models').count({ n: '*' }).then(([r]) => Number(r!.n));
   out(`  seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s; oidc_models now holds ${fmt(storedLarge)} rows`);
-  const seededLarge = await stack.seedTokens(REFRESH_N + WARM_N + SLACK);
+  const seededLarge = await stack.seedTokens(REFRESH_N + REFRESH_WARM_N + SLACK);
   const ourRefreshLarge = await refreshCase(`refresh grant, Portcullis on PostgreSQL (${fmt(storedLarge + seededLarge.length * 2)} stored rows)`, tokenUrl, seededLarge, authz);
   rows.push({ group: 'history', r: ourRefreshLarge, baseline: smallAgain });
   out();
