@@ -77,8 +77,11 @@ export async function clientOfRefreshGrant(db: Knex, ctx: KoaContextWithOIDC, cl
   const token = ctx.oidc.params?.refresh_token;
   if (typeof token !== 'string' || token.length === 0 || token.length > 255) return null;
   const found = await findClientWithRefresh(db, clientId, token, Date.now());
-  readWithClient.set(ctx, { id: token, lookup: found?.token });
-  return found ? { ...(JSON.parse(found.metadata) as AdapterPayload), client_id: clientId } : undefined;
+  // No row: a client this table does not hold (a client ID metadata document, resolved next by
+  // oidc-provider) — its token is read on its own.
+  if (!found) return undefined;
+  readWithClient.set(ctx, { id: token, lookup: found.token });
+  return { ...(JSON.parse(found.metadata) as AdapterPayload), client_id: clientId };
 }
 
 /** RefreshToken.find in a refresh grant: the token (with grant and account), judged. */
