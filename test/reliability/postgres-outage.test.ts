@@ -97,7 +97,9 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
         refreshOk.push({ chain: w, used, issued });
         chains[w] = issued;
       } else if (s.status === 400) {
-        // The old token was consumed but the new one never reached us: the chain is gone.
+        // The answer was lost and this retry came after REFRESH_RETRY_WINDOW_S (or after the
+        // successor was used): reuse, the chain is gone. (Rotation is one write: a cut between
+        // consuming and storing no longer happens.)
         lostChains.push(w);
         chains[w] = '';
       }
