@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { BillingEntitlementRow } from '../billing/index.js';
+import type { Claim } from './rules.js';
+import { CANDIDATE_ORDER, compile, DUE, USABLE } from './sql.js';
 
 export interface UsageRecordRow {
   id: string;
@@ -12,46 +14,64 @@ export interface UsageRecordRow {
   created_at: number | string;
 }
 
+/** What a consumption leaves: the entitlement consumed from, its quota left and its period end. */
+export interface Consumed {
+  id: string;
+  quota_remaining: number | string;
+  period_end: number | string | null;
+}
+
 const U = 'usage_records';
 const E = 'entitlements';
-
-/**
- * Claims `(user_id, client_req_id)`: true when this call inserted the row. A concurrent claim of
- * the same key waits for the first transaction (PostgreSQL) and then sees its committed row.
- */
-export async function claimUsage(db: Knex, row: Omit<UsageRecordRow, 'entitlement_id' | 'result'>): Promise<boolean> {
-  const inserted = await db(U).insert(row).onConflict(['user_id', 'client_req_id']).ignore().returning('id');
-  return inserted.length > 0;
-}
+const usable = compile<{ units: number; now: number }>(USABLE);
 
 export async function findUsage(db: Knex, userId: string, clientReqId: string): Promise<UsageRecordRow | undefined> {
   return db(U).where({ user_id: userId, client_req_id: clientReqId }).first();
 }
 
-export async function storeUsageResult(db: Knex, id: string, entitlementId: string, result: string): Promise<void> {
-  await db(U).where({ id }).update({ entitlement_id: entitlementId, result });
+/** The claim of `(user_id, client_req_id)` with the answer it gave (the unique key refuses a second one). */
+export async function insertUsage(db: Knex, claim: Claim, entitlementId: string, result: string): Promise<void> {
+  await db(U).insert({
+    id: claim.id, user_id: claim.userId, client_req_id: claim.clientReqId, listing_id: claim.listingId, units: claim.units,
+    entitlement_id: entitlementId, result, created_at: claim.at,
+  });
 }
 
-/** Active entitlements of a user to a listing, the one closest to its period end first. */
+const CONSUME_FIRST = compile<Claim & { now: number }>(`
+UPDATE ${E} SET quota_remaining = quota_remaining - $units
+WHERE id = (
+    SELECT id FROM ${E}
+    WHERE user_id = $userId AND listing_id = $listingId AND status = 'active' AND (${USABLE} OR ${DUE})
+    ORDER BY ${CANDIDATE_ORDER} LIMIT 1)
+  AND status = 'active' AND ${USABLE}
+  AND NOT EXISTS (SELECT 1 FROM ${U} WHERE user_id = $userId AND client_req_id = $clientReqId)
+RETURNING id, quota_remaining, period_end`);
+
+/**
+ * The common case in one write: consumes from the first candidate when it is usable now (not due
+ * for a roll-over) and the clientReqId is unused. Undefined otherwise, having changed nothing.
+ */
+export async function consumeFirstUsable(db: Knex, claim: Claim): Promise<Consumed | undefined> {
+  const rows = (await db.raw(CONSUME_FIRST.sql, CONSUME_FIRST.bindings({ ...claim, now: claim.at }) as Knex.RawBinding[])) as Consumed[];
+  return rows[0];
+}
+
+/** Active entitlements of a user to a listing, in the order a report tries them. */
 export async function usableEntitlements(db: Knex, userId: string, listingId: string): Promise<BillingEntitlementRow[]> {
-  return db(E).where({ user_id: userId, listing_id: listingId, status: 'active' })
-    .orderByRaw('case when period_end is null then 1 else 0 end, period_end asc, granted_at asc, id asc');
+  return db(E).where({ user_id: userId, listing_id: listingId, status: 'active' }).orderByRaw(CANDIDATE_ORDER);
 }
 
 /**
- * The atomic consumption: one conditional UPDATE that only succeeds while enough quota is left
- * in a current period. Returns the remaining quota, or undefined when the row did not qualify.
+ * The atomic consumption: one conditional UPDATE that only succeeds while the entitlement is
+ * usable (sql.ts USABLE). Returns what it left, or undefined when the row did not qualify.
  */
-export async function consumeQuota(db: Knex, entitlementId: string, units: number, now: number): Promise<number | undefined> {
-  const rows: { quota_remaining: number | string }[] = await db(E)
+export async function consumeQuota(db: Knex, entitlementId: string, units: number, now: number): Promise<Consumed | undefined> {
+  const rows: Consumed[] = await db(E)
     .where({ id: entitlementId, status: 'active' })
-    .andWhere('quota_remaining', '>=', units)
-    // A subscription's quota stays usable past period_end until the next paid invoice renews it
-    // (Stripe charges renewals up to about an hour after the period starts).
-    .andWhere((q) => q.whereNull('period_end').orWhere('period_end', '>', now).orWhereNotNull('stripe_subscription_id'))
+    .andWhereRaw(usable.sql, usable.bindings({ units, now }) as Knex.RawBinding[])
     .update({ quota_remaining: db.raw('?? - ?', ['quota_remaining', units]) })
-    .returning(['quota_remaining']);
-  return rows[0] === undefined ? undefined : Number(rows[0].quota_remaining);
+    .returning(['id', 'quota_remaining', 'period_end']);
+  return rows[0];
 }
 
 /**

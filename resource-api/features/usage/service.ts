@@ -1,29 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { appError } from '#shared/errors/index.js';
-import { withTransaction } from '#shared/db/index.js';
-import { BillingErrors, periodContaining, type BillingEntitlementRow } from '../billing/index.js';
-import { listingExists } from '../listings/index.js';
+import { BillingErrors } from '../billing/index.js';
 import { UsageErrors } from './errors.js';
-import { claimUsage, consumeQuota, entitlementsOf, findUsage, rollOverPeriod, storeUsageResult, usableEntitlements } from './queries.js';
+import { entitlementsOf, rollOverPeriod } from './queries.js';
+import { reportInOneStatement } from './report-statement.js';
+import { reportInTransaction } from './report-transaction.js';
+import { duePeriod, iso, type Claim, type ReportOutcome, type UsageReport, type UsageResult } from './rules.js';
 
-export interface UsageReport {
-  clientReqId: string;
-  listingId: string;
-  units: number;
-}
-
-export interface UsageResult {
-  id: string;
-  clientReqId: string;
-  listingId: string;
-  units: number;
-  entitlementId: string;
-  remaining: number;
-  periodEnd: string | null;
-  createdAt: string;
-  replayed: boolean;
-}
+export type { UsageReport, UsageResult } from './rules.js';
 
 export interface QuotaView {
   entitlementId: string;
@@ -35,59 +20,52 @@ export interface QuotaView {
   periodEnd: string | null;
 }
 
-const iso = (ms: number | string | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
-
-/** A one-time purchase with a monthly or yearly quota whose period has ended: the period now due. */
-function duePeriod(e: BillingEntitlementRow, now: number): { start: number; end: number } | undefined {
-  if (e.stripe_subscription_id || e.period_end === null || Number(e.period_end) > now) return undefined;
-  if (e.quota_period !== 'month' && e.quota_period !== 'year') return undefined;
-  return periodContaining(Number(e.granted_at), e.quota_period, now);
-}
+/**
+ * Attempts per report (PostgreSQL). Each attempt answers, or makes progress that the next one
+ * sees: a roll-over (once per due entitlement), a concurrent claim of the same clientReqId (the
+ * next attempt finds it), an entitlement used up by concurrent reports (the next attempt passes
+ * it by). So a report needs at most two attempts more than the user holds entitlements to the
+ * listing; running out means a bug, answered 500.
+ */
+const MAX_ATTEMPTS = 16;
 
 /**
- * Usage against quotas. One transaction per report: claim `(user, clientReqId)` by its unique key,
- * consume with a conditional UPDATE, store the answer. Any refusal throws, rolling the claim back,
- * so only a successful consumption is remembered (a refused clientReqId may be sent again).
+ * Usage against quotas. A report claims `(user, clientReqId)` by its unique key and consumes with
+ * a conditional UPDATE, atomically: on PostgreSQL in one statement (report-statement.ts), on
+ * SQLite in one transaction (report-transaction.ts). Only a successful consumption is remembered:
+ * a refused clientReqId may be sent again; a used one replays its first answer.
  */
 export function createUsageService(deps: { db: Knex; now?: () => number }) {
   const { db } = deps;
   const now = deps.now ?? Date.now;
+  const attempt: (db: Knex, claim: Claim) => Promise<ReportOutcome> = db.client.config.client === 'pg' ? reportInOneStatement : reportInTransaction;
 
   return {
     async report(userId: string, input: UsageReport): Promise<UsageResult> {
-      const at = now();
-      // An unknown listing answers what a hidden draft answers, decided before any insert (the
-      // foreign key's 409 would tell a random id from a hidden draft): a used key is still a
-      // reused key, anything else has no entitlement. Outside the transaction, which must begin
-      // with its write: SQLite cannot upgrade a read transaction while another replica writes.
-      if (!(await listingExists(db, input.listingId))) {
-        if (await findUsage(db, userId, input.clientReqId)) throw appError(UsageErrors, 'IDEMPOTENCY_KEY_REUSED');
-        throw appError(BillingErrors, 'NOT_ENTITLED');
+      const claim: Claim = { id: randomUUID(), userId, clientReqId: input.clientReqId, listingId: input.listingId, units: input.units, at: now() };
+      for (let i = 0; i < MAX_ATTEMPTS; i++) {
+        const outcome = await attempt(db, claim);
+        switch (outcome.kind) {
+          case 'stored':
+            return JSON.parse(outcome.result) as UsageResult;
+          case 'prior':
+            if (!outcome.result || outcome.listingId !== input.listingId || outcome.units !== input.units) throw appError(UsageErrors, 'IDEMPOTENCY_KEY_REUSED');
+            return { ...(JSON.parse(outcome.result) as UsageResult), replayed: true };
+          case 'refused':
+            // An unknown listing answers what a listing without an entitlement answers (a hidden draft).
+            throw outcome.entitled ? appError(UsageErrors, 'QUOTA_EXCEEDED') : appError(BillingErrors, 'NOT_ENTITLED');
+          case 'due': {
+            const e = outcome.entitlement;
+            const next = duePeriod(e, claim.at);
+            if (!next) throw new Error('usage: the statement and duePeriod disagree on a roll-over');
+            await rollOverPeriod(db, e.id, Number(e.period_end), next);
+            break;
+          }
+          case 'raced':
+            break;
+        }
       }
-      return withTransaction(db, async (trx) => {
-        const id = randomUUID();
-        const claimed = await claimUsage(trx, { id, user_id: userId, client_req_id: input.clientReqId, listing_id: input.listingId, units: input.units, created_at: at });
-        if (!claimed) {
-          const prior = await findUsage(trx, userId, input.clientReqId);
-          if (!prior?.result || prior.listing_id !== input.listingId || Number(prior.units) !== input.units) throw appError(UsageErrors, 'IDEMPOTENCY_KEY_REUSED');
-          return { ...(JSON.parse(prior.result) as UsageResult), replayed: true };
-        }
-        const candidates = await usableEntitlements(trx, userId, input.listingId);
-        if (candidates.length === 0) throw appError(BillingErrors, 'NOT_ENTITLED');
-        for (const e of candidates) {
-          const due = duePeriod(e, at);
-          if (due) await rollOverPeriod(trx, e.id, Number(e.period_end), due);
-          const remaining = await consumeQuota(trx, e.id, input.units, at);
-          if (remaining === undefined) continue;
-          const result: UsageResult = {
-            id, clientReqId: input.clientReqId, listingId: input.listingId, units: input.units, entitlementId: e.id, remaining,
-            periodEnd: iso(due ? due.end : e.period_end), createdAt: new Date(at).toISOString(), replayed: false,
-          };
-          await storeUsageResult(trx, id, e.id, JSON.stringify(result));
-          return result;
-        }
-        throw appError(UsageErrors, 'QUOTA_EXCEEDED');
-      });
+      throw new Error(`usage report unsettled after ${MAX_ATTEMPTS} attempts`);
     },
 
     /** Remaining quota per active (or pending) entitlement, as it stands now (a due roll-over shown applied). */
