@@ -24,6 +24,8 @@ import { MCP_METADATA_PATH, MCP_PATH, mcpResource, mcpRoutes } from './mcp/index
 export interface ResourceApi {
   auth: Koa.Middleware;
   contracts: readonly RouteContract[];
+  /** Stops the features' background workers (runService calls it on shutdown, before the pool closes). */
+  close(): Promise<void>;
 }
 
 /** The features the API mounts, in the order their routes are registered and documented. */
@@ -51,13 +53,20 @@ export function mountResourceApi(app: Koa, c: Container, opts: { jwksCooldownMs?
   // Access tokens (Bearer, or DPoP with a proof) for the MCP resource only; a client acting for itself passes (each tool's access rule decides).
   const mcpAuth = koaAuth({ ...deps, verifyToken: (token) => verify(token, mcpResource(c.config)) }, { clients: true, sessions: false });
   const contracts = apiContracts(c);
-  const signed = FEATURES.flatMap((f) => f.signedRoutes ?? []);
+  const workers = new Map(FEATURES.map((f) => [f, f.worker?.(c)] as const));
+  const signed = FEATURES.flatMap((f) => (f.signedRoutes ?? []).map((s) => ({ ...s, worker: workers.get(f) })));
   const document = openApiDocument(contracts, c.config, signed.map((s) => s.doc));
   const docs = new Router().get('/openapi.json', (ctx) => void (ctx.body = document));
   const mcp = mcpRoutes({ config: c.config, contracts, auth: mcpAuth, audit: c.audit, logger: c.logger.child({ component: 'mcp' }) });
-  const routers = [wellKnownRoutes(c.config), docs, ...signed.map((s) => s.router(c)), registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes, audit: c.audit }), ...mcp];
+  const routers = [wellKnownRoutes(c.config), docs, ...signed.map((s) => s.router({ ...c, worker: s.worker })), registerRoutes(contracts, { auth, optionalAuth, bodyLimitBytes: c.config.http.bodyLimitBytes, audit: c.audit }), ...mcp];
   for (const router of routers) {
     mountRouter(app, router);
   }
-  return { auth, contracts };
+  return {
+    auth,
+    contracts,
+    async close() {
+      await Promise.all([...workers.values()].map((w) => w?.stop()));
+    },
+  };
 }

@@ -5,5 +5,6 @@ await runService({
   name: 'resource-api',
   port: (c) => c.api.port,
   publicUrl: (c) => c.api.audience,
-  mount: (app, c) => void mountResourceApi(app, c),
+  // What it returns stops the Stripe event worker on shutdown, before the database pool closes.
+  mount: (app, c) => mountResourceApi(app, c),
 });

@@ -11,8 +11,16 @@ import type { RouteContract, SignedRouteDoc } from '../http/contract.js';
  */
 export type ContractDeps = Pick<Container, 'db' | 'config'> & Partial<Pick<Container, 'logger' | 'changes'>>;
 
-/** What a route outside the contracts is built from. */
-export type SignedRouteDeps = Pick<Container, 'db' | 'config' | 'logger' | 'audit'> & Partial<Pick<Container, 'changes'>>;
+/** What a route outside the contracts is built from; `worker` is its feature's, when one runs here. */
+export type SignedRouteDeps = Pick<Container, 'db' | 'config' | 'logger' | 'audit'> & Partial<Pick<Container, 'changes'>> & { worker?: FeatureWorker | undefined };
+
+/** Work a feature does in the background of each API process (the Stripe event worker). */
+export interface FeatureWorker {
+  /** Something for it to do was stored in this process. */
+  wake(): void;
+  /** Takes nothing more and waits for the work in hand (graceful shutdown). */
+  stop(): Promise<void>;
+}
 
 /**
  * A route outside the contracts: signed rather than authorized, it reads its own raw body (the
@@ -33,6 +41,8 @@ export interface ApiFeature {
   name: string;
   contracts(deps: ContractDeps): RouteContract[];
   signedRoutes?: readonly SignedRoute[];
+  /** Started when the API is mounted (undefined when it is off), handed to the feature's signed routes, stopped on shutdown. */
+  worker?(deps: Container): FeatureWorker | undefined;
   /** Each code lives in exactly one catalog (test/resource-api/error-catalogs.test.ts). */
   errors?: Readonly<Record<string, ErrorCatalog>>;
 }

@@ -14,6 +14,7 @@ const GROUPS: Record<string, () => Promise<Record<string, Command>>> = {
   users: async () => (await import('./users.js')).userCommands,
   audit: async () => (await import('./audit.js')).auditCommands,
   token: async () => (await import('./token.js')).tokenCommands,
+  webhooks: async () => (await import('./webhooks.js')).webhookCommands,
 };
 
 /** The command called `name`, or undefined when there is none. */

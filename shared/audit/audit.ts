@@ -140,12 +140,13 @@ export function createAudit(opts: AuditOptions): Audit {
     /**
      * The audit trail past its retention: `audit_log` rows and the `stripe_events` ledger (the
      * trail of Stripe deliveries; Stripe resends events for at most 30 days, so dedupe never needs
-     * older rows, and every handler is idempotent by its own unique keys anyway).
+     * older rows, and every handler is idempotent by its own unique keys anyway). Only events that
+     * are done: a pending or dead one is still the queue's, whatever its age.
      */
     async purge(olderThanMs) {
       const cutoff = Date.now() - olderThanMs;
       const audit = await db('audit_log').where('created_at', '<', cutoff).delete();
-      const stripe = await db('stripe_events').where('received_at', '<', cutoff).delete();
+      const stripe = await db('stripe_events').where('received_at', '<', cutoff).whereIn('status', ['processed', 'ignored']).delete();
       return audit + stripe;
     },
   };

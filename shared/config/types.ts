@@ -48,6 +48,8 @@ export interface Config {
   };
   session: { ttlS: number; idleTtlS: number };
   stripe: { secretKey: string | undefined; webhookSecret: string | undefined; apiUrl: string | undefined };
+  /** The Stripe event queue's worker (resource-api/features/billing/webhook/worker.ts). */
+  webhooks: { worker: boolean; concurrency: number; pollMs: number; leaseMs: number; maxAttempts: number; retryBaseMs: number };
   posthog: { apiKey: string; host: string; maxQueueSize: number } | undefined;
   mail: { smtpUrl: string | undefined; from: string; disabled: boolean };
   moderation: { url: string | undefined; timeoutMs: number; failOpen: boolean };

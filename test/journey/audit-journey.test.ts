@@ -12,6 +12,7 @@ import { startPostHogRecorder, type PostHogRecorder } from '../helpers/posthog-r
 import { mailLink } from '../helpers/outbox.js';
 import { insertListing } from '../helpers/listings.js';
 import { auditRow } from '../helpers/audit-row.js';
+import { eventSettled } from '../resource-api/billing/webhook-queue.helpers.js';
 
 const WEBHOOK_SECRET = `whsec_journey_${randomBytes(12).toString('hex')}`;
 const FRONTEND = 'https://app.example.com';
@@ -176,6 +177,8 @@ function journey(backend: Backend, pgUrl?: string) {
     Object.assign(planted, { webhookBody: signed.payload, webhookSignature: signed.signature });
     const delivered = await fetch(`${apiUrl}/v1/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signed.signature }, body: signed.payload });
     expect(delivered.status).to.equal(200);
+    // Stored, then applied by the API's worker (and audited by it: webhook.processed).
+    expect((await eventSettled(env.db, event.id as string)).status).to.equal('processed');
     expect(await env.db('entitlements').where({ user_id: userId, listing_id: listingId, status: 'active' })).to.have.length(1);
 
     // Refresh (rotation), then revoke the new refresh token at the revocation endpoint.

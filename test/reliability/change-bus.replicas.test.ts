@@ -9,6 +9,7 @@ import { PG_URL, REDIS_SKIP_REASON, REDIS_URL, describeWithService } from '../he
 import { discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { objects } from '../resource-api/billing/billing.fixture.js';
 import { bearer, dropKeys, longRunningBus, meAt } from './change-bus.helpers.js';
+import { eventSettled } from '../resource-api/billing/webhook-queue.helpers.js';
 
 const SCOPE = 'openid offline_access listings:read';
 const WEBHOOK_SECRET = 'whsec_change_bus_test_secret';
@@ -146,15 +147,22 @@ describeWithService(`change bus: every change reaches the next request on both A
     const entitlements = () =>
       Promise.all(r.api.map(async (api) => ((await (await fetch(`${api.url}/v1/me`, { headers: { authorization: `Bearer ${u.tokens.access_token}` } })).json()) as { entitlements: { listingId: string }[] }).entitlements.map((e) => e.listingId)));
     expect(await entitlements()).to.deep.equal([[], []]);
+    // Stored by the route, applied by a worker, which announces the change once it is committed.
     const deliver = async (event: Record<string, unknown>) => {
       const { payload, signature } = signedEvent(WEBHOOK_SECRET, event);
       const res = await fetch(`${r.api[0]!.url}/v1/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
       expect(res.status, await res.text()).to.equal(200);
+      expect((await eventSettled(r.env.db, event.id as string)).status).to.equal('processed');
     };
     const paymentIntent = `pi_bus_${randomBytes(4).toString('hex')}`;
+    // The worker announces after its commit, a moment after the row says processed: bounded.
+    const seen = async (expected: string[][]) => {
+      for (const deadline = Date.now() + 5000; JSON.stringify(await entitlements()) !== JSON.stringify(expected) && Date.now() < deadline; ) await new Promise((res) => setTimeout(res, 50));
+      expect(await entitlements()).to.deep.equal(expected);
+    };
     await deliver(stripeEvent('checkout.session.completed', objects.checkoutSession({ userId: u.id, listingId, paymentIntent })));
-    expect(await entitlements()).to.deep.equal([[listingId], [listingId]]);
+    await seen([[listingId], [listingId]]);
     await deliver(stripeEvent('charge.refunded', objects.charge({ paymentIntent })));
-    expect(await entitlements()).to.deep.equal([[], []]);
+    await seen([[], []]);
   });
 });

@@ -163,7 +163,7 @@ describe('OpenAPI document', function () {
     expect(Object.keys(op.responses)).to.deep.equal(['200', '400', '413', '500', '503']);
     expect(op.responses['400']['x-error-codes']).to.deep.equal(['WEBHOOK_SIGNATURE_INVALID']);
     expect(op.responses['503']['x-error-codes']).to.deep.equal(['BILLING_NOT_CONFIGURED', 'DATABASE_UNAVAILABLE', 'SHUTTING_DOWN']);
-    expect(doc.components.schemas.StripeWebhookAck.properties.outcome.enum).to.deep.equal(['processed', 'ignored', 'duplicate']);
+    expect(doc.components.schemas.StripeWebhookAck.properties.outcome.enum).to.deep.equal(['queued', 'ignored', 'duplicate']);
   });
 
   it('what the API answers is documented: every error status and code seen on every operation', async () => {

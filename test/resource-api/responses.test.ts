@@ -8,6 +8,7 @@ import type { Backend } from '../helpers/authz.js';
 import { signedEvent, startFakeStripe, stripeEvent, type FakeStripe } from '../helpers/fake-stripe.js';
 import { PG_SKIP_REASON, PG_URL } from '../helpers/services.js';
 import { objects } from './billing/billing.fixture.js';
+import { eventSettled } from './billing/webhook-queue.helpers.js';
 import { apiFixture, FRONTEND, type ApiFixture } from './fixture.js';
 import { responseChecker } from './responses.js';
 
@@ -59,6 +60,8 @@ function suite(backend: Backend) {
       // Alice buys the listing: Stripe's signed event grants the entitlement reviews and usage need.
       const purchase = signedEvent(WEBHOOK_SECRET, stripeEvent('checkout.session.completed', objects.checkoutSession({ userId: f.ids.alice, listingId: listing.id })));
       await ok(200, 'POST', '/v1/webhooks/stripe', { body: purchase.payload, headers: { 'stripe-signature': purchase.signature } });
+      // The API's worker applies the stored event; the review below needs what it grants.
+      expect((await eventSettled(f.env.db, (JSON.parse(purchase.payload) as { id: string }).id)).status).to.equal('processed');
 
       const review = await ok(201, 'POST', `/v1/listings/${listing.id}/reviews`, { as: 'alice', body: { rating: 5, body: 'Found what I needed' } });
       await ok(200, 'GET', `/v1/listings/${listing.id}/reviews`);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { signedEvent } from '../helpers/fake-stripe.js';
 import { FRONTEND, WEBHOOK_SECRET, describeEachBackend, errorOf, type Stack } from './stack.js';
+import { eventSettled } from '../resource-api/billing/webhook-queue.helpers.js';
 
 /**
  * Threat: cross-site request forgery with the session cookie. SameSite=Lax keeps the cookie off
@@ -87,18 +88,20 @@ describeEachBackend('security: cookie-authenticated writes must prove their orig
     expect([res.status, res.body.publisherId]).to.deep.equal([201, id]);
   });
 
-  it('leaves the Stripe webhook alone: a signed delivery carrying a cookie and an evil Origin is processed', async function () {
+  it('leaves the Stripe webhook alone: a signed delivery carrying a cookie and an evil Origin is stored and applied', async function () {
     this.timeout(60_000);
     const buyer = await s.user('origin-webhook@example.com');
     const cookie = await s.sessionCookie(await s.signedIn('origin-webhook@example.com'));
     const listing = await s.listing();
-    const signed = signedEvent(WEBHOOK_SECRET, s.purchase(buyer, listing));
+    const event = s.purchase(buyer, listing);
+    const signed = signedEvent(WEBHOOK_SECRET, event);
     const res = await s.api('POST', '/v1/webhooks/stripe', {
       cookie,
       json: signed.payload,
       headers: { 'content-type': 'application/json; charset=utf-8', 'stripe-signature': signed.signature, origin: 'http://evil.example' },
     });
-    expect([res.status, res.body?.outcome]).to.deep.equal([200, 'processed']);
+    expect([res.status, res.body?.outcome]).to.deep.equal([200, 'queued']);
+    expect((await eventSettled(s.db, event.id as string)).status).to.equal('processed');
     expect(await s.count('entitlements', { user_id: buyer, listing_id: listing })).to.equal(1);
   });
 });

@@ -72,11 +72,12 @@ describe('security: forged Stripe webhook', function () {
     await nothingGranted(event.id as string);
   });
 
-  it('processes the genuine delivery once; a replay inside the tolerance is a duplicate that grants nothing more', async () => {
+  it('stores and applies the genuine delivery once; a replay inside the tolerance is a duplicate that grants nothing more', async () => {
     const event = s.purchase(buyer, listing);
     const { signature, payload } = signedEvent(WEBHOOK_SECRET, event);
     const first = await s.deliver(event, { signature, body: payload });
-    expect([first.status, first.body]).to.deep.equal([200, { received: true, outcome: 'processed' }]);
+    expect([first.status, first.body]).to.deep.equal([200, { received: true, outcome: 'queued' }]);
+    expect(await s.count('stripe_events', { id: event.id as string, status: 'processed' })).to.equal(1);
     const replay = await s.deliver(event, { signature, body: payload });
     expect([replay.status, replay.body]).to.deep.equal([200, { received: true, outcome: 'duplicate' }]);
     expect(await s.count('entitlements', { user_id: buyer })).to.equal(1);

@@ -7,6 +7,7 @@ import { freePort, serviceProcesses, type Proc } from '../helpers/process.js';
 import { insertListing } from '../helpers/listings.js';
 import { signedEvent, startFakeStripe, stripeEvent, type FakeStripe } from '../helpers/fake-stripe.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
+import { eventSettled } from '../resource-api/billing/webhook-queue.helpers.js';
 
 export { PASSWORD, REDIRECT };
 export const FRONTEND = 'https://app.example.com';
@@ -113,13 +114,19 @@ export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?
         const publisherId = await env.createUser({ email: `publisher-${id}@example.com`, password: PASSWORD, role: 'publisher' });
         return insertListing(env.db, { id, publisherId, slug: `agent-${id}`, title: 'Research agent', summary: 'Finds things', description: 'Finds things well.', quotaUnits: units });
       },
-      /** Delivers a Stripe event to the API process as Stripe does: raw JSON, signed. */
-      deliver(event: Record<string, unknown>, o: { secret?: string; timestamp?: number; signature?: string | null; body?: string } = {}): Promise<ApiAnswer> {
+      /**
+       * Delivers a Stripe event to the API process as Stripe does: raw JSON, signed. An event the
+       * answer says is `queued` is applied by the API's worker afterwards: this waits (bounded)
+       * until the worker has made its attempt, so the next request sees what the event granted.
+       */
+      async deliver(event: Record<string, unknown>, o: { secret?: string; timestamp?: number; signature?: string | null; body?: string } = {}): Promise<ApiAnswer> {
         const signed = signedEvent(o.secret ?? WEBHOOK_SECRET, event, o.timestamp === undefined ? {} : { timestamp: o.timestamp });
         const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
         const signature = o.signature === undefined ? signed.signature : o.signature;
         if (signature !== null) headers['stripe-signature'] = signature;
-        return stack.api('POST', '/v1/webhooks/stripe', { headers, json: o.body ?? signed.payload });
+        const answer = await stack.api('POST', '/v1/webhooks/stripe', { headers, json: o.body ?? signed.payload });
+        if (answer.status === 200 && answer.body?.outcome === 'queued') await eventSettled(env.db, event.id as string);
+        return answer;
       },
       /** A paid one-time purchase of `listingId` by `userId`, as Stripe reports it. */
       purchase(userId: string, listingId: string): Record<string, unknown> {

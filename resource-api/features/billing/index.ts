@@ -5,15 +5,18 @@ import type { Config } from '#shared/config/index.js';
 import type { Logger } from '#shared/logging/logger.js';
 import type { Audit } from '#shared/audit/index.js';
 import type { ChangeBus } from '#shared/bus/index.js';
+import type { Metrics } from '#shared/metrics/index.js';
 import type { RouteContract } from '../../http/contract.js';
 import type { ApiFeature } from '../feature.js';
 import { checkoutRoutes } from './contracts.js';
 import { BillingErrors } from './errors.js';
 import { createCheckoutService } from './service.js';
 import { createStripeClient } from './stripe-client.js';
-import type { StripeEventHandler } from './stripe-events/index.js';
+import { stripeEventHandlers, type StripeEventHandler } from './stripe-events/index.js';
 import { stripeWebhookDoc, stripeWebhookRoutes } from './webhook/route.js';
 import { createStripeWebhookService } from './webhook/service.js';
+import { registerQueueMetrics } from './webhook/metrics.js';
+import { startStripeEventWorker, type StripeEventWorker } from './webhook/worker.js';
 
 export interface BillingDeps {
   db: Knex;
@@ -37,34 +40,62 @@ export function billingRoutes(deps: BillingDeps): RouteContract[] {
   return checkoutRoutes(checkout);
 }
 
-/** The Stripe webhook: a plain router (raw body, no auth, no contract body parser). */
+/** The Stripe webhook: a plain router (raw body, no auth, no contract body parser) that stores verified events. */
 export function billingWebhookRouter(deps: {
   db: Knex;
   config: Pick<Config, 'stripe'>;
-  logger: Logger;
-  /** Audits each delivery's outcome (stripeWebhookDoc.audit) and the entitlement changes it made. */
+  /** Audits each delivery's outcome (stripeWebhookDoc.audit). */
   audit?: Pick<Audit, 'record'>;
-  /** Announces the entitlements an event changed (their caches at every API replica). */
-  changes?: Pick<ChangeBus, 'publish'>;
+  /** This process's Stripe event worker, woken when an event is stored. */
+  worker?: Pick<StripeEventWorker, 'wake'> | undefined;
   handlers?: Readonly<Record<string, StripeEventHandler>>;
   now?: () => number;
 }): Router {
   const webhooks = createStripeWebhookService({
     db: deps.db,
-    logger: deps.logger.child({ component: 'stripe-webhook' }),
-    ...(deps.audit ? { audit: deps.audit } : {}),
-    ...(deps.changes ? { bus: deps.changes } : {}),
+    ...(deps.worker ? { stored: () => deps.worker!.wake() } : {}),
     ...(deps.handlers ? { handlers: deps.handlers } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
   return stripeWebhookRoutes({ webhookSecret: deps.config.stripe.webhookSecret, webhooks, ...(deps.audit ? { audit: deps.audit } : {}) });
 }
 
-/** /v1/checkout and the Stripe webhook that grants what was bought (entitlements). */
+/**
+ * The worker that applies stored Stripe events (webhook/worker.ts), with its /metrics. Started in
+ * each API process unless STRIPE_WEBHOOK_WORKER=false; without a webhook secret nothing is ever
+ * stored, but events left by an earlier configuration are still applied.
+ */
+export function startBillingWorker(deps: {
+  db: Knex;
+  config: Pick<Config, 'webhooks'>;
+  logger: Logger;
+  metrics?: Pick<Metrics, 'registry'>;
+  /** entitlement.granted / entitlement.revoked and webhook.processed / failed / dead_lettered. */
+  audit?: Pick<Audit, 'record'>;
+  /** Announces the entitlements an event changed (their caches at every API replica). */
+  changes?: Pick<ChangeBus, 'publish'>;
+  handlers?: Readonly<Record<string, StripeEventHandler>>;
+  now?: () => number;
+}): StripeEventWorker {
+  const now = deps.now ?? Date.now;
+  return startStripeEventWorker({
+    db: deps.db,
+    logger: deps.logger.child({ component: 'stripe-events' }),
+    options: deps.config.webhooks,
+    handlers: deps.handlers ?? stripeEventHandlers,
+    now,
+    ...(deps.metrics ? { metrics: registerQueueMetrics(deps.metrics.registry, deps.db, now) } : {}),
+    ...(deps.audit ? { audit: deps.audit } : {}),
+    ...(deps.changes ? { bus: deps.changes } : {}),
+  });
+}
+
+/** /v1/checkout and the Stripe webhook that grants what was bought (entitlements), through its queue. */
 export const billingFeature: ApiFeature = {
   name: 'billing',
   contracts: ({ db, config }) => billingRoutes({ db, config }),
   signedRoutes: [{ doc: stripeWebhookDoc, router: (c) => billingWebhookRouter(c) }],
+  worker: (c) => (c.config.webhooks.worker ? startBillingWorker(c) : undefined),
   errors: { BillingErrors },
 };
 
@@ -77,3 +108,4 @@ export { validateReturnUrl, type ReturnUrlPolicy, type ReturnUrlVerdict } from '
 export { createStripeClient } from './stripe-client.js';
 export { stripeEventHandlers, type StripeEventHandler } from './stripe-events/index.js';
 export { stripeWebhookDoc } from './webhook/route.js';
+export type { StripeEventWorker } from './webhook/worker.js';

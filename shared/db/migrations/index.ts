@@ -10,6 +10,7 @@ import { oidcSessionBindings } from './0008_oidc_session_bindings.js';
 import { dynamicClients } from './0009_dynamic_clients.js';
 import { canonicalClientReqIds } from './0010_canonical_client_req_ids.js';
 import { refreshSuccessors } from './0011_refresh_successors.js';
+import { stripeEventQueue } from './0012_stripe_event_queue.js';
 
 /**
  * Every migration of Portcullis, in the order it runs. Append only: never rename, reorder or
@@ -17,4 +18,4 @@ import { refreshSuccessors } from './0011_refresh_successors.js';
  * Names are `NNNN_snake_case` without a file extension, so the compiled build and the sources
  * record the same names in `knex_migrations`.
  */
-export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings, dynamicClients, canonicalClientReqIds, refreshSuccessors];
+export const migrations: readonly Migration[] = [oidc, accounts, marketplace, oidcAccounts, twoFactor, billing, audit, oidcSessionBindings, dynamicClients, canonicalClientReqIds, refreshSuccessors, stripeEventQueue];

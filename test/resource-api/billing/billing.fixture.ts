@@ -10,7 +10,7 @@ import type { Config } from '#shared/config/index.js';
 import { createAccessTokenVerifier } from '#api/auth/access-token.js';
 import { koaAuth } from '#api/middleware/koa-auth.js';
 import { registerRoutes } from '#api/http/contract.js';
-import { billingRoutes, billingWebhookRouter, stripeEventHandlers, stripeWebhookDoc, type StripeEventHandler } from '#api/features/billing/index.js';
+import { billingRoutes, billingWebhookRouter, startBillingWorker, stripeEventHandlers, stripeWebhookDoc, type StripeEventHandler } from '#api/features/billing/index.js';
 import { usageFeature } from '#api/features/usage/index.js';
 import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
 import { HttpBrowser } from '../../helpers/http-browser.js';
@@ -19,6 +19,7 @@ import { startFakeStripe, signedEvent, stripeEvent } from '../../helpers/fake-st
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../../authz-server/oidc.flow.js';
 import { checkAnswer, responseChecker } from '../responses.js';
+import { eventSettled, type StoredEvent } from './webhook-queue.helpers.js';
 
 export const WEBHOOK_SECRET = 'whsec_portcullis_test_secret';
 export const FRONTEND = 'https://app.example.com';
@@ -37,18 +38,20 @@ export interface ListingSpec {
 interface CallOptions { token?: string; json?: unknown; headers?: Record<string, string>; base?: 'main' | 'bare' }
 
 /**
- * A real authz-server process (tokens) and, in this process, the API with the checkout and usage routes and
- * the Stripe webhook mounted as resource-api/app.ts will mount them, on a database migrated with
- * 0006_billing (in the registry). `bare` is a second app on the same database whose config has no Stripe at all
- * (development without STRIPE_* set). The real Stripe SDK talks to a fake Stripe on loopback.
+ * A real authz-server process (tokens) and, in this process, the API with the checkout and usage routes,
+ * the Stripe webhook and its worker mounted as resource-api/app.ts mounts them, on a database migrated
+ * with the registry. `bare` is a second app on the same database whose config has no Stripe at all
+ * (development without STRIPE_* set). The real Stripe SDK talks to a fake Stripe on loopback. `settings`:
+ * more environment (e.g. the worker's STRIPE_WEBHOOK_RETRY_BASE_MS).
  */
-export async function startBillingApi(backend: Backend, pgUrl?: string) {
+export async function startBillingApi(backend: Backend, pgUrl?: string, settings: Record<string, string> = {}) {
   const stripe = await startFakeStripe();
   const env: AuthzEnv = await authzEnv(backend, pgUrl, {
     FRONTEND_URL: `${FRONTEND},http://localhost:3000`,
     STRIPE_SECRET_KEY: 'sk_test_portcullis',
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     STRIPE_API_URL: stripe.url,
+    ...settings,
   });
   const authz = await env.start();
   await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'listings:read', 'checkout:create', 'usage:report', 'usage:read'] });
@@ -71,6 +74,10 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
     }) satisfies StripeEventHandler]),
   );
 
+  // The worker as app.ts starts it, with the handlers above (failures injected in this process only).
+  const startWorker = () => startBillingWorker({ db, config: env.config, logger: logs.logger, metrics: container.metrics, audit: container.audit, changes: container.changes, handlers });
+  let worker: ReturnType<typeof startWorker> | undefined = startWorker();
+  const wake = { wake: () => worker?.wake() };
   const contractsFor = (config: Config) => [...billingRoutes({ db, config }), ...usageFeature.contracts({ db, config })];
   // Every answer is checked against its route's contract (response schema, documented errors).
   const responses = responseChecker(contractsFor(env.config), [stripeWebhookDoc]);
@@ -78,7 +85,7 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
   async function serve(config: Config): Promise<{ url: string; server: http.Server }> {
     const app: Koa = createHttpApp({ config, logger: logs.logger, publicUrl: config.api.audience, readiness: readinessChecks(container), drain: createDrain() });
     const authDeps = { db, auth: container.auth, config, verifyToken: createAccessTokenVerifier(config, { jwksCooldownMs: 0 }) };
-    mountRouter(app, billingWebhookRouter({ db, config, logger: logs.logger, audit: container.audit, handlers }));
+    mountRouter(app, billingWebhookRouter({ db, config, audit: container.audit, handlers, worker: wake }));
     mountRouter(app, registerRoutes(contractsFor(config), { auth: koaAuth(authDeps), optionalAuth: koaAuth(authDeps, { optional: true }), bodyLimitBytes: config.http.bodyLimitBytes, audit: container.audit }));
     const server = http.createServer(app.callback());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -94,6 +101,19 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
     db: db as Knex,
     stripe,
     logs,
+    env,
+    /** The worker's id (`locked_by` while it holds an event); undefined while stopped. */
+    workerId: () => worker?.id,
+    /** Stops the worker: deliveries are stored, nothing is applied until startWorker(). */
+    async stopWorker() {
+      await worker?.stop();
+      worker = undefined;
+    },
+    startWorker() {
+      worker ??= startWorker();
+    },
+    /** This process's /metrics text (the worker's counters, the queue's gauges). */
+    metrics: () => container.metrics.registry.metrics(),
     /** The next `count` handler runs throw after doing their work (so the transaction must roll back). */
     failHandlers(count = 1) {
       failuresLeft = count;
@@ -126,16 +146,23 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
       await checkAnswer(responses, method, path, res);
       return res;
     },
-    /** Delivers an event as Stripe does: raw JSON body, signed (unless a signature is given). */
-    async deliver(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number; signature?: string | null; base?: 'main' | 'bare' } = {}): Promise<Response> {
+    /**
+     * Delivers an event as Stripe does: raw JSON body, signed (unless a signature is given). When the
+     * answer says `queued`, waits until the worker has made its first attempt at it (eventSettled),
+     * so what follows sees the event applied, or failed once; `wait: false` returns at once.
+     */
+    async deliver(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number; signature?: string | null; base?: 'main' | 'bare'; wait?: boolean } = {}): Promise<Response> {
       const signed = signedEvent(opts.secret ?? WEBHOOK_SECRET, event, opts.timestamp === undefined ? {} : { timestamp: opts.timestamp });
       const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'Stripe/1.0 (+https://stripe.com/docs/webhooks)' };
       const signature = opts.signature === undefined ? signed.signature : opts.signature;
       if (signature !== null) headers['stripe-signature'] = signature;
       const res = await fetch(`${opts.base === 'bare' ? bare.url : main.url}${stripeWebhookDoc.path}`, { method: 'POST', headers, body: signed.payload });
       await checkAnswer(responses, 'POST', stripeWebhookDoc.path, res);
+      if (opts.wait !== false && res.status === 200 && ((await res.clone().json()) as { outcome?: string }).outcome === 'queued') await eventSettled(db, event.id as string);
       return res;
     },
+    /** The stored event once the worker has made an attempt at it (or it is ignored). */
+    settled: (id: string, timeoutMs?: number): Promise<StoredEvent> => eventSettled(db, id, timeoutMs),
     async entitlements(where: Record<string, unknown>): Promise<Record<string, unknown>[]> {
       const rows: Record<string, unknown>[] = await db('entitlements').where(where).orderBy('granted_at');
       return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' && /^\d+$/.test(v) && k !== 'id' ? Number(v) : v])));
@@ -154,6 +181,7 @@ export async function startBillingApi(backend: Backend, pgUrl?: string) {
     },
     async close() {
       await Promise.all([main, bare].map(({ server }) => new Promise((r) => server.close(r))));
+      await worker?.stop();
       await container.close();
       await env.close();
       await stripe.close();
@@ -202,13 +230,13 @@ export const objects = {
 export { stripeEvent };
 
 /** Runs `body` against SQLite, and PostgreSQL when DATABASE_URL is set, each with its own servers. */
-export function billingSuites(title: string, body: (api: () => BillingApi) => void): void {
+export function billingSuites(title: string, body: (api: () => BillingApi) => void, settings: Record<string, string> = {}): void {
   const run = (backend: Backend) =>
     describe(`${title} (${backend})`, function () {
       this.timeout(120_000);
       let api: BillingApi;
       before(async () => {
-        api = await startBillingApi(backend, PG_URL);
+        api = await startBillingApi(backend, PG_URL, settings);
       });
       after(async () => {
         await api?.close();

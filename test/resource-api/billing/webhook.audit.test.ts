@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { auditRow } from '../../helpers/audit-row.js';
 import { billingSuites, objects, stripeEvent, type BillingApi } from './billing.fixture.js';
+import { eventInStatus } from './webhook-queue.helpers.js';
 
 
-billingSuites('Stripe webhook audit events: each delivery\'s outcome, entitlement.granted / entitlement.revoked', (api: () => BillingApi) => {
+billingSuites('Stripe webhook audit events: each delivery\'s outcome, each attempt of the worker, entitlement.granted / entitlement.revoked', (api: () => BillingApi) => {
   let userId: string;
   let oneTime: string;
   let monthly: string;
@@ -74,12 +75,12 @@ billingSuites('Stripe webhook audit events: each delivery\'s outcome, entitlemen
     expect(revoked).to.have.length(1);
   });
 
-  it('each delivery\'s outcome is audited by the route its doc declares it on: processed, rejected with the reason, failed with the code', async () => {
+  it('each delivery\'s outcome is audited by the route its doc declares it on: received, rejected with the reason', async () => {
     const outcomes = async (res: Response) =>
       (await api().auditRows({ request_id: res.headers.get('x-request-id') })).map(auditRow).map((r) => [r.event, r.outcome, r.actor_user_id, r.properties]);
     const done = await api().deliver(stripeEvent('product.created', { id: 'prod_audit', object: 'product' }));
     expect(done.status).to.equal(200);
-    expect(await outcomes(done)).to.deep.equal([['webhook.processed', 'success', null, { provider: 'stripe' }]]);
+    expect(await outcomes(done)).to.deep.equal([['webhook.received', 'success', null, { provider: 'stripe' }]]);
     const forged = await api().deliver(stripeEvent('product.created', { id: 'prod_forged', object: 'product' }), { secret: 'whsec_not_ours' });
     expect(forged.status).to.equal(400);
     expect(await outcomes(forged)).to.deep.equal([['webhook.rejected', 'denied', null, { provider: 'stripe', reason: 'WEBHOOK_SIGNATURE_INVALID' }]]);
@@ -87,21 +88,35 @@ billingSuites('Stripe webhook audit events: each delivery\'s outcome, entitlemen
     const slash = await api().call('POST', '/v1/webhooks/stripe/', { json: { id: 'evt_slash' }, headers: { 'stripe-signature': 't=1,v1=00' } });
     expect(slash.status).to.equal(400);
     expect(await outcomes(slash)).to.deep.equal([['webhook.rejected', 'denied', null, { provider: 'stripe', reason: 'WEBHOOK_SIGNATURE_INVALID' }]]);
-    api().failHandlers(1);
-    const failed = await api().deliver(stripeEvent('checkout.session.completed', objects.checkoutSession({ userId, listingId: oneTime })));
-    expect(failed.status).to.equal(500);
-    expect(await outcomes(failed)).to.deep.equal([['webhook.failed', 'failure', null, { provider: 'stripe', errorCode: 'INTERNAL_ERROR' }]]);
   });
 
-  it('a handler failure rolls back and audits nothing; the successful retry audits once', async () => {
+  it('the worker audits each attempt: failed with its code and count, then processed once, with no request behind it', async () => {
+    const session = objects.checkoutSession({ userId, listingId: oneTime });
+    const completed = stripeEvent('checkout.session.completed', session);
+    const attempts = async () =>
+      (await api().auditRows({ subject_type: 'stripe_event', subject_id: completed.id })).map(auditRow).map((r) => [r.event, r.outcome, r.actor_user_id, r.actor_client_id, r.request_id, r.properties]);
+    const about = { provider: 'stripe', eventType: 'checkout.session.completed', eventId: completed.id };
+    api().failHandlers(1);
+    expect((await api().deliver(completed)).status).to.equal(200);
+    expect((await attempts())[0]).to.deep.equal(['webhook.failed', 'failure', null, null, null, { ...about, errorCode: 'HANDLER_FAILED', attempts: 1 }]);
+    await eventInStatus(api().db, completed.id as string, 'processed');
+    const rows = await attempts();
+    expect(rows.map((r) => r[0])).to.deep.equal(['webhook.failed', 'webhook.processed']);
+    const { durationMs, ...processed } = rows[1]![5] as Record<string, unknown>;
+    expect(rows[1]!.slice(0, 5)).to.deep.equal(['webhook.processed', 'success', null, null, null]);
+    expect(processed).to.deep.equal(about);
+    expect(durationMs).to.be.a('number').and.at.least(0);
+  });
+
+  it('a handler failure rolls back and audits no entitlement change; the successful retry audits once', async () => {
     const session = objects.checkoutSession({ userId, listingId: oneTime });
     const completed = stripeEvent('checkout.session.completed', session);
     api().failHandlers(1);
-    expect((await api().deliver(completed)).status).to.equal(500);
+    expect((await api().deliver(completed)).status).to.equal(200);
     expect(await api().auditRows({ event: 'entitlement.granted', actor_user_id: userId })).to.satisfy((rows: Record<string, unknown>[]) =>
       rows.every((r) => !String(r.properties).includes(completed.id as string)));
-    expect((await api().deliver(completed)).status).to.equal(200);
+    await eventInStatus(api().db, completed.id as string, 'processed');
     const granted = (await api().auditRows({ event: 'entitlement.granted', actor_user_id: userId })).filter((r) => String(r.properties).includes(completed.id as string));
     expect(granted).to.have.length(1);
   });
-});
+}, { STRIPE_WEBHOOK_RETRY_BASE_MS: '200' });

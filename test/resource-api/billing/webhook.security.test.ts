@@ -61,10 +61,11 @@ billingSuites('POST /v1/webhooks/stripe — authenticity', (api: () => BillingAp
     await expectNothingProcessed();
   });
 
-  it('needs no credential: a validly signed event is processed (200)', async () => {
+  it('needs no credential: a validly signed event is stored (200) and then applied', async () => {
     const res = await api().deliver(purchase());
     expect(res.status, await res.clone().text()).to.equal(200);
-    expect(await res.json()).to.deep.equal({ received: true, outcome: 'processed' });
+    expect(await res.json()).to.deep.equal({ received: true, outcome: 'queued' });
+    expect(await api().count('stripe_events', { status: 'processed' })).to.equal(1);
     expect(await api().count('entitlements', { user_id: aliceId, status: 'active' })).to.equal(1);
   });
 });

@@ -74,13 +74,14 @@ function tableSuite(kind: 'sqlite' | 'pg', url: string) {
     await audit.close();
   });
 
-  it('purge also removes stripe_events rows received before the cut-off (the trail of Stripe deliveries)', async () => {
+  it('purge also removes stripe_events rows received before the cut-off (the trail of Stripe deliveries), never one still queued or dead', async () => {
     const now = Date.now();
-    const ev = (id: string, received_at: number) => ({ id, type: 'checkout.session.completed', status: 'processed', event_created_at: received_at, received_at });
-    await db('stripe_events').insert([ev('evt_old', now - 10 * 86_400_000), ev('evt_new', now - 1000)]);
+    const ev = (id: string, received_at: number, status = 'processed') => ({ id, type: 'checkout.session.completed', status, event_created_at: received_at, received_at });
+    const old = now - 10 * 86_400_000;
+    await db('stripe_events').insert([ev('evt_old', old), ev('evt_old_ignored', old, 'ignored'), ev('evt_old_pending', old, 'pending'), ev('evt_old_dead', old, 'dead'), ev('evt_new', now - 1000)]);
     const audit = createAudit({ db, logger: silentLogger, secret: SECRET });
-    expect(await audit.purge(7 * 86_400_000)).to.equal(1);
-    expect((await db('stripe_events').select('id')).map((r: { id: string }) => r.id)).to.deep.equal(['evt_new']);
+    expect(await audit.purge(7 * 86_400_000)).to.equal(2);
+    expect((await db('stripe_events').select('id').orderBy('id')).map((r: { id: string }) => r.id)).to.deep.equal(['evt_new', 'evt_old_dead', 'evt_old_pending']);
     await audit.close();
   });
 

@@ -18,23 +18,24 @@ const DEFAULT_LIMIT_BYTES = 1024 * 1024;
 const StripeEvent = z
   .looseObject({ id: z.string(), object: z.literal('event'), type: z.string(), created: z.number().int(), livemode: z.boolean(), data: z.looseObject({ object: z.looseObject({}) }) })
   .meta({ id: 'StripeEvent' });
-const WebhookAck = z.object({ received: z.literal(true), outcome: z.enum(['processed', 'ignored', 'duplicate']) }).meta({ id: 'StripeWebhookAck' });
+const WebhookAck = z.object({ received: z.literal(true), outcome: z.enum(['queued', 'ignored', 'duplicate']) }).meta({ id: 'StripeWebhookAck' });
 
 /** The webhook as /openapi.json describes it; it is called by Stripe, never by API clients. */
 export const stripeWebhookDoc: SignedRouteDoc = {
   method: 'post', path: '/v1/webhooks/stripe', operationId: 'receiveStripeWebhook', tag: 'billing',
-  summary: 'Stripe event delivery: verified, then processed once per event id',
+  summary: 'Stripe event delivery: verified, stored once per event id, applied by the worker',
   description:
     `Called by Stripe. The raw body must verify against \`Stripe-Signature\` (STRIPE_WEBHOOK_SECRET, signed within ${SIGNATURE_TOLERANCE_S} s, exactly one \`t=\`) before it is parsed. ` +
-    'An event and its effects commit together; a repeated event id changes nothing. Stripe delivers again after any answer but a 2xx.',
+    'A 2xx means the event is durably stored; a worker applies it afterwards, exactly once and in order per Stripe customer. ' +
+    'A repeated event id changes nothing. Stripe delivers again after any answer but a 2xx.',
   signature: { scheme: 'stripeSignature', header: 'Stripe-Signature', description: '`t=<unix seconds>,v1=<HMAC-SHA256 of "t.body", hex>` as Stripe sends it.' },
   body: StripeEvent, response: WebhookAck, status: 200,
   statusText: {
-    200: 'Done: `processed`, `ignored` (no handler for this event type) or `duplicate` (this event id was already processed)',
-    400: 'The signature header is missing, does not match the raw body, or its timestamp is outside the tolerance: nothing is processed',
-    413: `The body is over ${DEFAULT_LIMIT_BYTES} bytes: nothing is processed`,
-    500: 'Processing failed: everything was rolled back and the event marked failed, so the redelivery is processed afresh',
-    503: 'Billing is not configured (no STRIPE_WEBHOOK_SECRET; development only) or a dependency is unavailable: nothing is processed',
+    200: 'Stored: `queued` (the worker applies it), `ignored` (no handler for this event type) or `duplicate` (this event id was already stored)',
+    400: 'The signature header is missing, does not match the raw body, or its timestamp is outside the tolerance: nothing is stored',
+    413: `The body is over ${DEFAULT_LIMIT_BYTES} bytes: nothing is stored`,
+    500: 'An unexpected error: nothing is stored, the redelivery is received afresh',
+    503: 'Billing is not configured (no STRIPE_WEBHOOK_SECRET; development only) or the database is unavailable: nothing is stored',
   },
   errorCodes: [...errorCodes(BillingErrors, 'WEBHOOK_SIGNATURE_INVALID', 'BILLING_NOT_CONFIGURED'), ...errorCodes(HttpErrors, 'PAYLOAD_TOO_LARGE')],
   audit: webhookOutcome,
@@ -43,7 +44,7 @@ export const stripeWebhookDoc: SignedRouteDoc = {
 export interface WebhookRouteDeps {
   /** STRIPE_WEBHOOK_SECRET. Unset (development only: production refuses to start): 503, nothing processed. */
   webhookSecret: string | undefined;
-  webhooks: StripeWebhookService;
+  webhooks: Pick<StripeWebhookService, 'receive'>;
   /** Largest accepted payload; Stripe events are far smaller. Default 1 MiB. */
   limitBytes?: number;
   /** Where each delivery's outcome is recorded (stripeWebhookDoc.audit); none without it. */
@@ -75,7 +76,7 @@ export function stripeWebhookRoutes(deps: WebhookRouteDeps): Router {
     } catch (err) {
       throw appError(BillingErrors, 'WEBHOOK_SIGNATURE_INVALID', { cause: err });
     }
-    const outcome = await deps.webhooks.process(event);
+    const outcome = await deps.webhooks.receive(event, payload);
     ctx.status = 200;
     ctx.body = { received: true, outcome } satisfies z.input<typeof WebhookAck>;
   });
