@@ -76,7 +76,8 @@ export function startStripeEventWorker(deps: WorkerDeps): StripeEventWorker {
     }
     if (claimed.length < free) lastShortClaim = Date.now();
     else due = true; // a full claim: there may be more
-    for (const row of claimed) if (!stopped) runLane(row);
+    // Even when stopping: a claimed event is applied now rather than after its lease runs out.
+    for (const row of claimed) runLane(row);
   }
 
   const loop = (async () => {
