@@ -1,11 +1,4 @@
 import { runService } from '#shared/boot/run-service.js';
-import { mountAuthzServer } from './app.js';
-import { authzAuthDeps } from './accounts/auth-deps.js';
+import { authzServerService } from './service.js';
 
-await runService({
-  name: 'authz-server',
-  port: (c) => c.authz.port,
-  publicUrl: (c) => c.authz.issuer,
-  mount: mountAuthzServer,
-  authDeps: authzAuthDeps,
-});
+await runService(authzServerService);

@@ -1,10 +1,4 @@
 import { runService } from '#shared/boot/run-service.js';
-import { mountResourceApi } from './app.js';
+import { resourceApiService } from './service.js';
 
-await runService({
-  name: 'resource-api',
-  port: (c) => c.api.port,
-  publicUrl: (c) => c.api.audience,
-  // What it returns stops the Stripe event worker on shutdown, before the database pool closes.
-  mount: (app, c) => mountResourceApi(app, c),
-});
+await runService(resourceApiService);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { linkIn, mailFor as outboxMail, outbox } from '../helpers/outbox.js';
 import { describeDevice } from '#authz/pages/device.js';
 import { HOSTILE_STRINGS, body, enc, mulberry32, type Body } from '../reliability/fuzz/corpus.js';
@@ -9,14 +9,14 @@ import { PASSWORD, REDIRECT, authorize, discover, signedInTokens } from './oidc.
 
 describe('accounts: sign-up, verification, sign-in and password reset', function () {
   this.timeout(120_000);
-  let env: AuthzEnv;
-  let server: AuthzServer;
+  let env: System;
+  let server: Service;
   let issuer: string;
   let config: oidc.Configuration;
 
   before(async () => {
-    env = await authzEnv('sqlite');
-    server = await env.start();
+    env = await startSystem({ backend: 'sqlite', authz: 0 });
+    server = await env.startAuthz();
     issuer = server.issuer;
     await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] });
     await env.createUser({ email: 'taken@example.com', password: PASSWORD });
@@ -270,7 +270,7 @@ describe('accounts: sign-up, verification, sign-in and password reset', function
     });
 
     it('counts against verify-mail:recipient (per address) and verify-mail:ip: 429 with Retry-After, the same for every address', async () => {
-      const strict = await env.start({ RATE_LIMIT_MULTIPLIER: '1' });
+      const strict = await env.startAuthz({ RATE_LIMIT_MULTIPLIER: '1' });
       try {
         const statuses = [];
         for (let i = 0; i < 4; i++) statuses.push((await resend('ulla@example.com', strict.url)).status);

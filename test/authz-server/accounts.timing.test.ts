@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { authzEnv, type AuthzEnv } from '../helpers/authz.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { PASSWORD } from './oidc.flow.js';
 
 /**
@@ -10,12 +10,12 @@ import { PASSWORD } from './oidc.flow.js';
  */
 describe('accounts: sign-in and sign-up take the same time whoever asks', function () {
   this.timeout(120_000);
-  let env: AuthzEnv;
+  let env: System;
   let issuer: string;
 
   before(async () => {
-    env = await authzEnv('sqlite');
-    issuer = (await env.start()).issuer;
+    env = await startSystem({ backend: 'sqlite', authz: 0 });
+    issuer = (await env.startAuthz()).issuer;
     await env.createUser({ email: 'taken@example.com', password: PASSWORD });
   });
   after(() => env?.close());

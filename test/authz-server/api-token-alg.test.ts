@@ -6,7 +6,7 @@ import type * as oidc from 'openid-client';
 import { newSigningKey } from '#shared/config/dev-secrets.js';
 import { describe as describeKeys, type RingKey } from '#authz/keys/keyring.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { startApi } from '../helpers/api.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
@@ -22,9 +22,9 @@ const SCOPE = 'openid offline_access listings:read';
 
 describe('API access tokens: ES256 by default, RS256 on request', function () {
   this.timeout(120_000);
-  let env: AuthzEnv;
-  let es: AuthzServer;
-  let rs: AuthzServer;
+  let env: System;
+  let es: Service;
+  let rs: Service;
   let api: Awaited<ReturnType<typeof startApi>>;
   let config: oidc.Configuration;
   const algOf = (jwt: string) => decodeProtectedHeader(jwt);
@@ -41,16 +41,16 @@ describe('API access tokens: ES256 by default, RS256 on request', function () {
     }
   }
   const tokens = (extra?: Record<string, string>) => signedInTokens(config, new HttpBrowser(), { email: EMAIL, scope: SCOPE, ...(extra ? { extra } : {}) });
-  const refreshAt = async (server: AuthzServer, refreshToken: string) => {
+  const refreshAt = async (server: Service, refreshToken: string) => {
     const res = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'agent' });
     expect(res.status, JSON.stringify(res.body)).to.equal(200);
     return res.body as { access_token: string; id_token: string };
   };
 
   before(async () => {
-    env = await authzEnv('sqlite');
-    es = await env.start();
-    rs = await env.start({ API_TOKEN_SIGNING_ALG: 'RS256' });
+    env = await startSystem({ backend: 'sqlite', authz: 0 });
+    es = await env.startAuthz();
+    rs = await env.startAuthz({ API_TOKEN_SIGNING_ALG: 'RS256' });
     api = await startApi(env.config);
     await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'listings:read'] });
     await env.createUser({ email: EMAIL, password: PASSWORD });
@@ -105,7 +105,7 @@ describe('API access tokens: ES256 by default, RS256 on request', function () {
     const mended = /^SIGNING_KEYS='(.+)'$/m.exec(cli.output())?.[1];
     expect(mended, cli.output()).to.be.a('string');
     expect(describeKeys(JSON.parse(mended!).keys).map((k) => [k.alg, k.status])).to.deep.equal([['RS256', 'active'], ['ES256', 'active']]);
-    const started = await env.start({ SIGNING_KEYS: mended! });
+    const started = await env.startAuthz({ SIGNING_KEYS: mended! });
     try {
       const res = await tokenRequest(started.url, { grant_type: 'refresh_token', refresh_token: 'x', client_id: 'agent' });
       expect(res.status).to.equal(400); // up and answering

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, authorize, discover } from './oidc.flow.js';
 
@@ -30,12 +30,12 @@ const CASES: { api: boolean; auth: boolean; token: boolean; claimsAt: 'id_token'
 function suite(backend: Backend) {
   describe(`consented claims reach the client for every placement of resource (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let config: oidc.Configuration;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
-      await env.start();
+      env = await startSystem({ backend, authz: 0 });
+      await env.startAuthz();
       await env.createClient({ clientId: 'claims-rp', name: 'Claims RP', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'profile', 'email', 'offline_access', 'listings:read'] });
       await env.createUser({ email: PERSON.email, password: PASSWORD, name: PERSON.name });
       config = await discover(env.env.ISSUER_URL!, 'claims-rp');

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
-import { authzEnv, type AuthzEnv } from '../helpers/authz.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
 import { auditRow } from '../helpers/audit-row.js';
 import { createTestCa, httpsDocumentServer, type TestCa } from '../helpers/test-ca.js';
@@ -18,8 +18,8 @@ describe('authz-server client ID metadata documents', function () {
   this.timeout(60_000);
   let ca: TestCa;
   let docs: Awaited<ReturnType<typeof httpsDocumentServer>>;
-  let env: AuthzEnv;
-  let strict: AuthzEnv;
+  let env: System;
+  let strict: System;
   let issuer: string;
   let strictIssuer: string;
 
@@ -48,14 +48,14 @@ describe('authz-server client ID metadata documents', function () {
 
   const developerDetail = (text: string) => /<summary>Details for the application's developer<\/summary>\s*<p><code>([^<]+)<\/code>(?::\s*([^<]*))?<\/p>/.exec(text)?.slice(1, 3);
 
-  async function metadataAudit(db: AuthzEnv['db']) {
+  async function metadataAudit(db: System['db']) {
     return (await db('audit_log').where({ event: 'client.metadata_fetched' }).orderBy('created_at', 'asc')).map((r: Record<string, unknown>) => ({ ...auditRow(r), id: r.id }) as ReturnType<typeof auditRow> & { id: unknown });
   }
   /**
    * The refusals recorded since the rows `seen`, once one with `outcome` arrived (audit rows
    * are written after the answer; an earlier test's `accepted` row may land late, so it is skipped).
    */
-  async function newAudit(db: AuthzEnv['db'], seen: Set<unknown>, outcome: string) {
+  async function newAudit(db: System['db'], seen: Set<unknown>, outcome: string) {
     let rows: Awaited<ReturnType<typeof metadataAudit>> = [];
     for (let i = 0; i < 30; i++) {
       rows = (await metadataAudit(db)).filter((r) => !seen.has(r.id) && r.properties.outcome !== 'accepted');
@@ -68,10 +68,11 @@ describe('authz-server client ID metadata documents', function () {
   before(async () => {
     ca = createTestCa();
     docs = await httpsDocumentServer(ca);
-    env = await authzEnv('sqlite', undefined, { CLIENT_METADATA_ALLOW_LOOPBACK: 'true', NODE_EXTRA_CA_CERTS: ca.caFile });
-    strict = await authzEnv('sqlite', undefined, { NODE_EXTRA_CA_CERTS: ca.caFile });
-    issuer = (await env.start()).issuer;
-    strictIssuer = (await strict.start()).issuer;
+    // A process of its own: NODE_EXTRA_CA_CERTS is read when a process starts (and the document fetcher keeps per-process state).
+    env = await startSystem({ backend: 'sqlite', env: { CLIENT_METADATA_ALLOW_LOOPBACK: 'true', NODE_EXTRA_CA_CERTS: ca.caFile }, authz: 0, hosting: 'process' });
+    strict = await startSystem({ backend: 'sqlite', env: { NODE_EXTRA_CA_CERTS: ca.caFile }, authz: 0, hosting: 'process' });
+    issuer = (await env.startAuthz()).issuer;
+    strictIssuer = (await strict.startAuthz()).issuer;
     await env.createUser({ email: 'alice@example.com', password: PASSWORD, name: 'Alice' });
   });
 

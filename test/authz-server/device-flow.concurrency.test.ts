@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Service, type Backend } from '../helpers/system.js';
 import { PG_URL, PG_SKIP_REASON, describeWithService } from '../helpers/services.js';
 import { PASSWORD, REDIRECT } from './oidc.flow.js';
 import { DEVICE_GRANT, deviceConfig, personAnswers } from './device-flow.flow.js';
@@ -16,13 +16,13 @@ const PARALLEL = 50;
 function suite(backend: Backend, pgUrl?: string) {
   describe(`one approved device code redeemed once, two replicas (${backend})`, function () {
     this.timeout(90_000);
-    let env: AuthzEnv;
-    let replicas: AuthzServer[];
+    let env: System;
+    let replicas: Service[];
     let agent: oidc.Configuration;
 
     before(async () => {
-      env = await authzEnv(backend, pgUrl);
-      replicas = [await env.start(), await env.start()];
+      env = await startSystem({ backend, pgUrl: pgUrl, authz: 0, hosting: 'process' });
+      replicas = [await env.startAuthz(), await env.startAuthz()];
       await env.createClient({ clientId: 'device-agent', name: 'Build agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'], deviceCode: true });
       await env.createUser({ email: 'alice@example.com', password: PASSWORD });
       agent = await deviceConfig(replicas[0]!.issuer, 'device-agent');

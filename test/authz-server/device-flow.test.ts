@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import type { Knex } from 'knex';
 import { CONSENT_FORM, HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { auditRow, type AuditRow } from '../helpers/audit-row.js';
 import { describeEachBackend, type Stack } from '../security/stack.js';
@@ -269,15 +269,15 @@ describeEachBackend('device authorization grant (RFC 8628)', (stack: () => Stack
 function dedicated(backend: Backend, pgUrl?: string) {
   describe(`device authorization grant: guessing and expiry (${backend})`, function () {
     this.timeout(120_000);
-    let env: AuthzEnv;
+    let env: System;
     let issuer: string;
     let agent: oidc.Configuration;
     let expiring: oidc.DeviceAuthorizationResponse;
     let issuedAt: number;
 
     before(async () => {
-      env = await authzEnv(backend, pgUrl, { RATE_LIMIT_MULTIPLIER: '1', DEVICE_CODE_TTL_S: '12' });
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend, pgUrl: pgUrl, env: { RATE_LIMIT_MULTIPLIER: '1', DEVICE_CODE_TTL_S: '12' }, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
       await env.createClient({ clientId: 'tv-app', name: 'TV', type: 'public', redirectUris: [REDIRECT], scopes: ['openid'], deviceCode: true });
       await env.createUser({ email: 'late@example.com', password: 'correct horse battery staple' });
       agent = await deviceConfig(issuer, 'tv-app');

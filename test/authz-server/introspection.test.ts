@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, authorize, discover, signedInTokens } from './oidc.flow.js';
 
@@ -17,7 +17,7 @@ const WEB_CALLBACK = 'https://rp-a.example/callback';
 function suite(backend: Backend) {
   describe(`introspection: a client learns about its own tokens only (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let issuer: string;
     let rpA: oidc.Configuration;
     let secrets: Record<string, string>;
@@ -29,8 +29,8 @@ function suite(backend: Backend) {
     let agentTokens: { opaque: string; jwt: string };
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
       const a = await env.createClient({ clientId: 'rp-a', name: 'RP A', type: 'confidential', redirectUris: [WEB_CALLBACK], scopes: ['openid', 'offline_access', 'email'] });
       const b = await env.createClient({ clientId: 'rp-b', name: 'RP B', type: 'confidential', authMethod: 'client_secret_post', redirectUris: ['https://rp-b.example/cb'], scopes: ['openid'] });
       const m2m = await env.createClient({ clientId: 'm2m', name: 'Batch', type: 'confidential', redirectUris: ['https://m2m.example/cb'], scopes: ['listings:read'], clientCredentials: true });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM, type Page } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover } from './oidc.flow.js';
 
@@ -16,15 +16,15 @@ const STAY_SIGNED_IN = 'Stay signed in (keep access when you are away) <small>(o
 function suite(backend: Backend) {
   describe(`offline_access and refresh tokens (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let issuer: string;
     let native: oidc.Configuration;
     let web: oidc.Configuration;
     let n = 0;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
       await env.createClient({ clientId: 'native-app', name: 'Native app', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'listings:read'] });
       await env.createClient({ clientId: 'native-online', name: 'Online only', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'listings:read'] });
       const w = await env.createClient({ clientId: 'web-rp', name: 'Web RP', type: 'confidential', redirectUris: [WEB_CALLBACK], scopes: ['openid', 'offline_access'] });

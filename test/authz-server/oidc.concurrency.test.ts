@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Service, type Backend } from '../helpers/system.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
 import { REDIRECT, PASSWORD, authorize, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
 
@@ -14,15 +14,15 @@ const PARALLEL = 50;
 function suite(backend: Backend) {
   describe(`single-use codes and refresh tokens under concurrency, two replicas (${backend})`, function () {
     this.timeout(90_000);
-    let env: AuthzEnv;
-    let replicas: AuthzServer[];
+    let env: System;
+    let replicas: Service[];
     let config: oidc.Configuration;
 
     before(async () => {
       // Without the refresh retry window (REFRESH_RETRY_WINDOW_S=0) every request but the winner
       // is reuse; the window under concurrency: refresh-retry.test.ts.
-      env = await authzEnv(backend, PG_URL, { REFRESH_RETRY_WINDOW_S: '0' });
-      replicas = [await env.start(), await env.start()];
+      env = await startSystem({ backend, env: { REFRESH_RETRY_WINDOW_S: '0' }, authz: 0, hosting: 'process' });
+      replicas = [await env.startAuthz(), await env.startAuthz()];
       await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] });
       await env.createUser({ email: 'alice@example.com', password: PASSWORD });
       config = await discover(replicas[0]!.issuer, 'agent');

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Service, type Backend } from '../helpers/system.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
 import { REDIRECT, PASSWORD, authorize, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
 
@@ -11,14 +11,14 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'status'];
 function suite(backend: Backend) {
   describe(`OpenID provider end to end (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
-    let server: AuthzServer;
+    let env: System;
+    let server: Service;
     let issuer: string;
     let config: oidc.Configuration;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
-      server = await env.start();
+      env = await startSystem({ backend, authz: 0 });
+      server = await env.startAuthz();
       issuer = server.issuer;
       await env.createClient({ clientId: 'agent-cli', name: 'Agent CLI', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email', 'profile', 'listings:read', 'usage:report'] });
       await env.createUser({ email: 'alice@example.com', password: PASSWORD, name: 'Alice' });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM, type Page } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
 import { PASSWORD, REDIRECT } from './oidc.flow.js';
 
@@ -18,14 +18,14 @@ const CLIENT = 'matrix-rp';
 function suite(backend: Backend) {
   describe(`openid-client 6 relying party, defaults (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let issuer: string;
     let rp: oidc.Configuration;
     let n = 0;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
       await env.createClient({ clientId: CLIENT, name: 'Matrix RP', type: 'public', redirectUris: [REDIRECT], postLogoutRedirectUris: [SIGNED_OUT], scopes: ['openid', 'profile', 'email', 'offline_access', 'listings:read'] });
       rp = await oidc.discovery(new URL(issuer), CLIENT, { redirect_uris: [REDIRECT] }, oidc.None(), { execute: [oidc.allowInsecureRequests] });
     });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { PASSWORD, REDIRECT, authorize, discover } from './oidc.flow.js';
 import { RATE_LIMIT_RULES } from '#shared/rate-limit/rules.js';
 
@@ -9,12 +9,12 @@ const TOKEN_RULE = RATE_LIMIT_RULES['token:client'];
 /** The real limits (multiplier 1) against a running authz-server. */
 describe('authz-server rate limits', function () {
   this.timeout(90_000);
-  let env: AuthzEnv;
-  let server: AuthzServer;
+  let env: System;
+  let server: Service;
 
   before(async () => {
-    env = await authzEnv('sqlite', undefined, { RATE_LIMIT_MULTIPLIER: '1' });
-    server = await env.start();
+    env = await startSystem({ backend: 'sqlite', env: { RATE_LIMIT_MULTIPLIER: '1' }, authz: 0 });
+    server = await env.startAuthz();
     await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid'] });
     await env.createUser({ email: 'target@example.com', password: PASSWORD });
   });

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import type { Knex } from 'knex';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Service, type Backend } from '../helpers/system.js';
 import { auditRow, type AuditRow } from '../helpers/audit-row.js';
 import { PG_SKIP_REASON, PG_URL, REDIS_URL } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, authorize, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
@@ -22,8 +22,8 @@ const ROUNDS = 5;
 function suite(backend: Backend) {
   describe(`refresh: a lost answer retried within REFRESH_RETRY_WINDOW_S, reuse otherwise (${backend}, two replicas)`, function () {
     this.timeout(120_000);
-    let env: AuthzEnv;
-    let replicas: AuthzServer[];
+    let env: System;
+    let replicas: Service[];
     let config: oidc.Configuration;
     let db: Knex;
     const url = (i: number) => replicas[i % 2]!.url;
@@ -40,9 +40,9 @@ function suite(backend: Backend) {
     before(async () => {
       // On PostgreSQL the replicas also share Redis when there is one (rate limits, the change bus).
       const redis = backend === 'pg' && REDIS_URL ? { REDIS_URL, REDIS_KEY_PREFIX: `retry-${Date.now()}:` } : undefined;
-      env = await authzEnv(backend, PG_URL, redis);
+      env = await startSystem({ backend, env: redis, authz: 0, hosting: 'process' });
       db = env.db;
-      replicas = [await env.start(), await env.start()];
+      replicas = [await env.startAuthz(), await env.startAuthz()];
       for (const clientId of ['agent', 'other-agent']) {
         await env.createClient({ clientId, name: clientId, type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] });
       }

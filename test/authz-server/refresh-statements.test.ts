@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
 import { startAuthzInProcess } from './in-process.js';
@@ -30,11 +30,11 @@ function shape(sql: string): string {
 function suite(backend: Backend) {
   describe(`refresh grant: statements per request (${backend})`, function () {
     this.timeout(90_000);
-    let env: AuthzEnv;
+    let env: System;
     let server: Awaited<ReturnType<typeof startAuthzInProcess>>;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
+      env = await startSystem({ backend, authz: 0 });
       server = await startAuthzInProcess(env.config);
       await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'listings:read'] });
       await env.createUser({ email: 'alice@example.com', password: PASSWORD });

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import type { Knex } from 'knex';
-import { authzEnv, type AuthzEnv } from '../helpers/authz.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { auditRow, type AuditRow } from '../helpers/audit-row.js';
 import { REDIRECT } from './oidc.flow.js';
 
@@ -36,11 +36,11 @@ describe('dynamic registration modes and limits (REGISTRATION_MODE, register:ip)
   this.timeout(60_000);
 
   describe('closed: the initial access token is required, the policy still applies', () => {
-    let env: AuthzEnv;
+    let env: System;
     let issuer: string;
     before(async () => {
-      env = await authzEnv('sqlite', undefined, { REGISTRATION_MODE: 'closed', REGISTRATION_INITIAL_ACCESS_TOKEN: IAT });
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend: 'sqlite', env: { REGISTRATION_MODE: 'closed', REGISTRATION_INITIAL_ACCESS_TOKEN: IAT }, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
     });
     after(() => env?.close());
 
@@ -71,11 +71,11 @@ describe('dynamic registration modes and limits (REGISTRATION_MODE, register:ip)
   });
 
   describe('off: no endpoint', () => {
-    let env: AuthzEnv;
+    let env: System;
     let issuer: string;
     before(async () => {
-      env = await authzEnv('sqlite', undefined, { REGISTRATION_MODE: 'off' });
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend: 'sqlite', env: { REGISTRATION_MODE: 'off' }, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
     });
     after(() => env?.close());
 
@@ -91,11 +91,11 @@ describe('dynamic registration modes and limits (REGISTRATION_MODE, register:ip)
   });
 
   describe('register:ip at RATE_LIMIT_MULTIPLIER=1', () => {
-    let env: AuthzEnv;
+    let env: System;
     let issuer: string;
     before(async () => {
-      env = await authzEnv('sqlite', undefined, { RATE_LIMIT_MULTIPLIER: '1' });
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend: 'sqlite', env: { RATE_LIMIT_MULTIPLIER: '1' }, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
     });
     after(() => env?.close());
 

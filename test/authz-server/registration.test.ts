@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Knex } from 'knex';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL } from '../helpers/services.js';
 import { auditRow, type AuditRow } from '../helpers/audit-row.js';
 import { DEFAULT_AGENT_SCOPES } from '#shared/oauth/scopes.js';
@@ -55,14 +55,14 @@ async function audited(db: Knex, event: string, where: Record<string, unknown> =
 function suite(backend: Backend) {
   describe(`RFC 7591 / 7592 dynamic registration, open mode (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let issuer: string;
     const clients = () => env.db('oauth_clients').orderBy('client_id').select('client_id', 'source', 'metadata');
     const row = (id: string) => env.db('oauth_clients').where({ client_id: id }).first();
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
       await env.createUser({ email: 'alice@example.com', password: PASSWORD, name: 'Alice' });
     });
     after(() => env?.close());

@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import * as OTPAuth from 'otpauth';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { mailLink as outboxLink } from '../helpers/outbox.js';
 import { ARTIFACTS, HAS_CHROMIUM, CHROMIUM, launch, unlabelledInputs, watch } from '../helpers/browser.js';
 import { discover } from '../authz-server/oidc.flow.js';
@@ -14,8 +14,8 @@ const PASSWORD = 'a very long passphrase 42';
 
 (HAS_CHROMIUM ? describe : describe.skip)(`browser: accounts and sign-in in Chromium${HAS_CHROMIUM ? '' : ` — skipped: no Chromium at ${CHROMIUM}`}`, function () {
   this.timeout(120_000);
-  let env: AuthzEnv;
-  let server: AuthzServer;
+  let env: System;
+  let server: Service;
   let browser: Browser;
   let config: oidc.Configuration;
   const consoleErrors: string[] = [];
@@ -23,8 +23,8 @@ const PASSWORD = 'a very long passphrase 42';
   let redirect: string; // the agent's loopback redirect URI, on a port of this file's own
 
   before(async () => {
-    env = await authzEnv('sqlite');
-    server = await env.start();
+    env = await startSystem({ backend: 'sqlite', authz: 0, hosting: 'process' });
+    server = await env.startAuthz();
     callback = await listenLoopback('/callback');
     redirect = callback.url;
     await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [redirect], scopes: ['openid', 'offline_access', 'email'] });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
 import type { Browser, Page } from 'playwright-core';
-import { authzEnv, type AuthzEnv } from '../helpers/authz.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { HAS_CHROMIUM, CHROMIUM, launch } from '../helpers/browser.js';
 import { REDIRECT } from '../authz-server/oidc.flow.js';
 import { deviceConfig } from '../authz-server/device-flow.flow.js';
@@ -20,7 +20,7 @@ const WARNING = 'If someone sent you this code, called or messaged you about it,
  */
 (HAS_CHROMIUM ? describe : describe.skip)(`browser: device sign-in (RFC 8628)${HAS_CHROMIUM ? '' : ` — skipped: no Chromium at ${CHROMIUM}`}`, function () {
   this.timeout(180_000);
-  let env: AuthzEnv;
+  let env: System;
   let issuer: string;
   let api: string;
   let browser: Browser;
@@ -28,8 +28,8 @@ const WARNING = 'If someone sent you this code, called or messaged you about it,
   const consoleErrors: string[] = [];
 
   before(async () => {
-    env = await authzEnv('sqlite', undefined, { RATE_LIMIT_MULTIPLIER: '1' });
-    issuer = (await env.start()).issuer;
+    env = await startSystem({ backend: 'sqlite', env: { RATE_LIMIT_MULTIPLIER: '1' }, authz: 0, hosting: 'process' });
+    issuer = (await env.startAuthz()).issuer;
     api = env.config.api.audience;
     await env.createClient({ clientId: 'build-agent', name: 'Build agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email', 'listings:read'], deviceCode: true });
     agent = await deviceConfig(issuer, 'build-agent');

@@ -3,7 +3,7 @@ import { listenLoopback } from '../helpers/loopback.js';
 import * as oidc from 'openid-client';
 import * as OTPAuth from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { mailLink as outboxLink, outbox } from '../helpers/outbox.js';
 import { HAS_CHROMIUM, CHROMIUM, launch } from '../helpers/browser.js';
 import { discover } from '../authz-server/oidc.flow.js';
@@ -21,8 +21,8 @@ const MARKETPLACE = 'https://marketplace.example';
  */
 (HAS_CHROMIUM ? describe : describe.skip)(`browser: pages in Chromium${HAS_CHROMIUM ? '' : ` — skipped: no Chromium at ${CHROMIUM}`}`, function () {
   this.timeout(180_000);
-  let env: AuthzEnv;
-  let server: AuthzServer;
+  let env: System;
+  let server: Service;
   let browser: Browser;
   let config: oidc.Configuration;
   let callback: Awaited<ReturnType<typeof listenLoopback>>;
@@ -30,8 +30,8 @@ const MARKETPLACE = 'https://marketplace.example';
   const consoleErrors: string[] = [];
 
   before(async () => {
-    env = await authzEnv('sqlite', undefined, { FRONTEND_URL: MARKETPLACE });
-    server = await env.start();
+    env = await startSystem({ backend: 'sqlite', env: { FRONTEND_URL: MARKETPLACE }, authz: 0, hosting: 'process' });
+    server = await env.startAuthz();
     callback = await listenLoopback('/callback');
     redirect = callback.url;
     await env.createClient({ clientId: 'agent', name: 'Agent CLI', type: 'public', redirectUris: [redirect], postLogoutRedirectUris: [], scopes: ['openid', 'offline_access', 'email'] });

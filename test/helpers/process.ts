@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,6 +92,85 @@ export function runNode(args: string[], env: Record<string, string | undefined>)
   };
 }
 
+export type ServiceName = 'authz-server' | 'resource-api';
+
+/**
+ * How a harness runs a service: `process` spawns `node <service>/main` (a real process: signals,
+ * exit codes, stdout, a PID to kill); `in-process` hosts the same boot (`launchService`, what main
+ * runs, minus the signal handlers) in the test's own process, on its own port and database pool.
+ * Route, contract and service tests host; security/, journey/, reliability/ and browser/ spawn.
+ */
+export type Hosting = 'process' | 'in-process';
+
+/**
+ * The service booted in this process by `launchService`, behind the `Proc` interface: `output()`
+ * is its log lines, `exited` resolves with 1 when the start fails (as the process would exit 1)
+ * and with 0 after `stop()` has shut it down gracefully. It has no child process: a test that
+ * signals or kills one spawns it instead.
+ */
+export function hostInProcess(service: ServiceName, env: Record<string, string | undefined>): Proc {
+  for (const name of ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS']) {
+    if (env[name]) throw new Error(`${name} takes effect when a process starts: start ${service} with hosting 'process'`);
+  }
+  let out = '';
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      out += String(chunk);
+      cb();
+    },
+  });
+  let code: number | null | undefined;
+  let resolveExit!: (code: number | null) => void;
+  const exited = new Promise<number | null>((r) => (resolveExit = r));
+  const exit = (c: number) => {
+    code = c;
+    resolveExit(c);
+  };
+  const running = (async () => {
+    const { launchService } = await import('#shared/boot/run-service.js');
+    const def = service === 'authz-server' ? (await import('#authz/service.js')).authzServerService : (await import('#api/service.js')).resourceApiService;
+    return launchService(def, { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, { destination, signals: false });
+  })().catch(() => {
+    exit(1); // logged as fatal in `out`, as a process would print it before exiting 1
+    return undefined;
+  });
+  return {
+    get child(): ChildProcess {
+      throw new Error(`${service} is hosted in the test process: it has no child process to signal (start it with hosting 'process')`);
+    },
+    output: () => out,
+    exited,
+    async waitFor(pattern, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(out)) {
+        if (code !== undefined) throw new Error(`${service} stopped (${code}) before ${pattern}:\n${out}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async stop() {
+      const server = await running;
+      if (code === undefined && server) {
+        await server.shutdown('stopped by the test');
+        exit(0);
+      }
+      return code ?? null;
+    },
+  };
+}
+
+/** Starts a service as `hosting` says, on `env`; resolves once it listens (or throws with its output). */
+export async function startService(service: ServiceName, env: Record<string, string>, hosting: Hosting = 'process', timeoutMs = 90_000): Promise<Proc> {
+  const proc = hosting === 'in-process' ? hostInProcess(service, env) : runNode([...SOURCE_FLAGS, `${service}/main.ts`], env);
+  try {
+    await proc.waitFor(new RegExp(`${service} listening`), timeoutMs);
+  } catch (err) {
+    await proc.stop(2000); // never leave a service behind that its harness does not know
+    throw err;
+  }
+  return proc;
+}
+
 /**
  * Service processes of one suite. Each is tracked from the moment it is spawned, so a start
  * that times out (a loaded machine) is still stopped by stopAll().
@@ -98,8 +178,8 @@ export function runNode(args: string[], env: Record<string, string | undefined>)
 export function serviceProcesses() {
   const procs: Proc[] = [];
   return {
-    async start(service: 'authz-server' | 'resource-api', env: Record<string, string>, timeoutMs = 90_000): Promise<Proc> {
-      const proc = runNode([...SOURCE_FLAGS, `${service}/main.ts`], env);
+    async start(service: ServiceName, env: Record<string, string>, timeoutMs = 90_000, hosting: Hosting = 'process'): Promise<Proc> {
+      const proc = hosting === 'in-process' ? hostInProcess(service, env) : runNode([...SOURCE_FLAGS, `${service}/main.ts`], env);
       procs.push(proc);
       await proc.waitFor(new RegExp(`${service} listening`), timeoutMs);
       return proc;

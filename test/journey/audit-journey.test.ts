@@ -1,14 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
-import { freePort, serviceProcesses, type Proc } from '../helpers/process.js';
-import { startFakeStripe, signedEvent, stripeEvent } from '../helpers/fake-stripe.js';
+import type { Proc } from '../helpers/process.js';
+import { signedEvent, stripeEvent } from '../helpers/fake-stripe.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { emailHash } from '#shared/audit/index.js';
-import { startPostHogRecorder, type PostHogRecorder } from '../helpers/posthog-recorder.js';
+import type { PostHogRecorder } from '../helpers/posthog-recorder.js';
 import { mailLink } from '../helpers/outbox.js';
 import { insertListing } from '../helpers/listings.js';
 import { auditRow } from '../helpers/audit-row.js';
@@ -28,7 +28,7 @@ const SCOPE = 'openid offline_access listings:read checkout:create';
 type Row = Record<string, unknown>;
 
 /** The audit rows of one event once the authz-server process has written them (it queues first). */
-async function rowsOf(env: AuthzEnv, event: string, count: number): Promise<Row[]> {
+async function rowsOf(env: System, event: string, count: number): Promise<Row[]> {
   for (let i = 0; i < 100; i++) {
     const rows: Row[] = await env.db('audit_log').where({ event }).orderBy('created_at');
     if (rows.length >= count) return rows;
@@ -39,9 +39,7 @@ async function rowsOf(env: AuthzEnv, event: string, count: number): Promise<Row[
 
 function journey(backend: Backend, pgUrl?: string) {
   let posthog: PostHogRecorder;
-  let stripe: Awaited<ReturnType<typeof startFakeStripe>>;
-  let env: AuthzEnv;
-  const procs = serviceProcesses();
+  let env: System;
   let authz: Proc;
   let api: Proc;
   let apiUrl: string;
@@ -49,19 +47,11 @@ function journey(backend: Backend, pgUrl?: string) {
 
   before(async function () {
     this.timeout(120_000);
-    posthog = await startPostHogRecorder();
-    stripe = await startFakeStripe();
-    const apiPort = await freePort();
-    apiUrl = `http://127.0.0.1:${apiPort}`;
-    env = await authzEnv(backend, pgUrl, {
-      API_AUDIENCE: apiUrl, API_PORT: String(apiPort), FRONTEND_URL: FRONTEND,
-      STRIPE_SECRET_KEY: 'sk_test_journey', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_URL: stripe.url,
-      POSTHOG_API_KEY: 'phc_journey_project_key', POSTHOG_HOST: posthog.url,
+    env = await startSystem({
+      backend, pgUrl, hosting: 'process', authz: 1, api: 1, stripe: true, posthog: true, logLevel: 'debug',
+      env: { FRONTEND_URL: FRONTEND, STRIPE_SECRET_KEY: 'sk_test_journey', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, POSTHOG_API_KEY: 'phc_journey_project_key' },
     });
-    [authz, api] = await Promise.all([
-      procs.start('authz-server', { ...env.env, LOG_LEVEL: 'debug', DB_MIGRATE_ON_START: 'false' }),
-      procs.start('resource-api', { ...env.env, LOG_LEVEL: 'debug', DB_MIGRATE_ON_START: 'false' }),
-    ]);
+    [authz, api, apiUrl, posthog] = [env.authz[0]!.proc, env.api[0]!.proc, env.apiUrl, env.posthog!];
     await env.createClient({ clientId: CLIENT_ID, name: 'Journey agent', type: 'public', redirectUris: [REDIRECT], scopes: SCOPE.split(' ') });
     const publisherId = await env.createUser({ email: `pub-${randomUUID()}@example.com`, password: 'publisher passphrase long', role: 'publisher' });
     listingId = await insertListing(env.db, { publisherId, title: 'Journey agent', summary: 'Walks', description: 'Walks the journey.', quotaUnits: 10 });
@@ -69,10 +59,7 @@ function journey(backend: Backend, pgUrl?: string) {
 
   after(async function () {
     this.timeout(30_000);
-    await procs.stopAll();
     await env?.close();
-    await stripe?.close();
-    await posthog?.close();
   });
 
   it('user.email_verified: one row when the link is followed, with the user as actor and only an email hash', async function () {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { freePort, serviceProcesses, type Proc } from '../helpers/process.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { closedPortUrl, startPostHogRecorder, type PostHogRecorder } from '../helpers/posthog-recorder.js';
@@ -37,7 +37,7 @@ async function rejectedWebhook(api: Api, record: boolean): Promise<void> {
  * A fifth process, on a PostHog that answers at once, is kept apart for the SIGTERM-flush test.
  */
 function suite(backend: Backend, pgUrl?: string) {
-  let env: AuthzEnv;
+  let env: System;
   const procs = serviceProcesses();
   const recorders: PostHogRecorder[] = [];
   let apis: Api[];
@@ -45,7 +45,7 @@ function suite(backend: Backend, pgUrl?: string) {
 
   before(async function () {
     this.timeout(150_000);
-    env = await authzEnv(backend, pgUrl, { STRIPE_WEBHOOK_SECRET: 'whsec_outage_test_secret' });
+    env = await startSystem({ backend, pgUrl: pgUrl, env: { STRIPE_WEBHOOK_SECRET: 'whsec_outage_test_secret' }, authz: 0, hosting: 'process' });
     const [hole, slow, ok] = await Promise.all([startPostHogRecorder({ kind: 'never' }), startPostHogRecorder({ kind: 'slow', delayMs: 5000 }), startPostHogRecorder()]);
     recorders.push(hole, slow, ok);
     const hosts: Record<string, string | undefined> = { baseline: undefined, down: await closedPortUrl(), hole: hole.url, slow: slow.url, flush: ok.url };

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { startReplicas, type Replicas } from '../helpers/replicas.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { bearer, meAt } from './change-bus.helpers.js';
@@ -17,11 +17,11 @@ const SCOPE = 'openid offline_access listings:read';
  */
 describe('change bus: embedded mode (no Redis) has no caches — the database answers every request', function () {
   this.timeout(120_000);
-  let r: Replicas;
+  let r: System;
   let config: oidc.Configuration;
 
   before(async () => {
-    r = await startReplicas({ backend: 'sqlite', authz: 1, api: 2 });
+    r = await startSystem({ hosting: 'process', logLevel: 'warn', backend: 'sqlite', authz: 1, api: 2 });
     await r.seedClient();
     config = await discover(r.issuer, 'agent');
   });
@@ -45,7 +45,7 @@ describe('change bus: embedded mode (no Redis) has no caches — the database an
 
   it('a role changed in the database alone (announced to nobody): the new role on both replicas', async () => {
     const u = await signedIn('publisher');
-    await r.env.db('user').where({ id: u.id }).update({ role: 'user' });
+    await r.db('user').where({ id: u.id }).update({ role: 'user' });
     expect(await both(u.tokens.access_token)).to.deep.equal(['200 user', '200 user']);
     expect(await both('', { cookie: u.cookie })).to.deep.equal(['200 user', '200 user']);
   });

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { busKeys } from '#shared/bus/redis-keys.js';
-import type { Replica } from '../helpers/replicas.js';
+import type { Service } from '../helpers/system.js';
 
 /** What each API replica answers to GET /v1/me: `<status> <role>`, or `<status> <error code>`. */
-export function meAt(apis: readonly Replica[], headers: Record<string, string>): Promise<string[]> {
+export function meAt(apis: readonly Service[], headers: Record<string, string>): Promise<string[]> {
   return Promise.all(
     apis.map(async (api) => {
       const res = await fetch(`${api.url}/v1/me`, { headers });
@@ -16,7 +16,7 @@ export function meAt(apis: readonly Replica[], headers: Record<string, string>):
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 /** Whether every replica follows the bus (its caches may answer): `bus_following` in /metrics. */
-export async function following(apis: readonly Replica[]): Promise<boolean> {
+export async function following(apis: readonly Service[]): Promise<boolean> {
   const states = await Promise.all(apis.map(async (api) => /^bus_following(\{[^}]*\})? 1$/m.test(await (await fetch(`${api.url}/metrics`)).text())));
   return states.every(Boolean);
 }

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import * as oidc from 'openid-client';
 import { busKeys } from '#shared/bus/redis-keys.js';
 import { createRedisBus } from '#shared/bus/redis-bus.js';
-import { startReplicas, type Replicas } from '../helpers/replicas.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { PG_URL, REDIS_SKIP_REASON, REDIS_URL, describeWithService } from '../helpers/services.js';
@@ -24,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * tombstone) until it has caught up — or, when the stream no longer holds what it missed, reset.
  */
 describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 'sqlite'})`, REDIS_URL, REDIS_SKIP_REASON, (redisUrl) => {
-  let r: Replicas;
+  let r: System;
   let config: oidc.Configuration;
   let apiLink: TcpProxy;
   let serverLink: TcpProxy;
@@ -42,8 +42,10 @@ describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 's
     serverLink = new TcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     await Promise.all([apiLink.start(), serverLink.start()]);
     await longRunningBus(redisUrl, prefix);
-    r = await startReplicas({
-      backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redisUrl: via(serverLink), authz: 1, api: 0,
+    r = await startSystem({
+      hosting: 'process',
+      logLevel: 'warn',
+      backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redis: via(serverLink), authz: 1, api: 0,
       // Short timeouts: a cut connection is noticed quickly; the smallest stream, to trim it past a replica.
       env: { REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '300', REDIS_CONNECT_TIMEOUT_MS: '300', BUS_STREAM_MAX_LENGTH: '1000' },
     });
@@ -109,7 +111,7 @@ describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 's
 
   it('Redis stopped: a client deleted meanwhile — its own client_credentials token is refused on both replicas (its row is gone)', async () => {
     await eventuallyTrue(caughtUp);
-    const service = await r.env.createClient({ clientId: `outage-service-${randomUUID().slice(0, 8)}`, name: 'Service', type: 'confidential', redirectUris: ['https://service.example.com/cb'], scopes: ['openid', 'listings:read'], clientCredentials: true });
+    const service = await r.createClient({ clientId: `outage-service-${randomUUID().slice(0, 8)}`, name: 'Service', type: 'confidential', redirectUris: ['https://service.example.com/cb'], scopes: ['openid', 'listings:read'], clientCredentials: true });
     const own = await oidc.clientCredentialsGrant(await discover(r.issuer, service.clientId, oidc.ClientSecretBasic(service.clientSecret!), service.clientSecret!), { scope: 'listings:read' });
     const listings = () => Promise.all(r.api.map(async (api) => (await fetch(`${api.url}/v1/listings`, { headers: bearer(own.access_token) })).status));
     expect(await listings()).to.deep.equal([200, 200]);

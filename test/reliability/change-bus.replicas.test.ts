@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { startReplicas, type Replicas } from '../helpers/replicas.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { mailLink } from '../helpers/outbox.js';
 import { signedEvent, stripeEvent } from '../helpers/fake-stripe.js';
@@ -26,15 +26,17 @@ const WEBHOOK_SECRET = 'whsec_change_bus_test_secret';
  * database would have refused the token.
  */
 describeWithService(`change bus: every change reaches the next request on both API replicas (${PG_URL ? 'pg' : 'sqlite'})`, REDIS_URL, REDIS_SKIP_REASON, (redisUrl) => {
-  let r: Replicas;
+  let r: System;
   let config: oidc.Configuration;
   const prefix = `portcullis:test-bus-replicas:${randomBytes(6).toString('hex')}:`;
 
   before(async function () {
     this.timeout(120_000);
     await longRunningBus(redisUrl, prefix);
-    r = await startReplicas({
-      backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redisUrl, authz: 1, api: 2,
+    r = await startSystem({
+      hosting: 'process',
+      logLevel: 'warn',
+      backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redis: redisUrl, authz: 1, api: 2,
       env: { REDIS_KEY_PREFIX: prefix, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
     });
     await r.seedClient();
@@ -118,7 +120,7 @@ describeWithService(`change bus: every change reaches the next request on both A
     const u = await signedIn();
     const asked = await fetch(`${r.issuer}/account/forgot-password`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ email: u.email }) });
     expect(asked.status).to.equal(202);
-    const form = await new HttpBrowser().get(await mailLink(r.env.env.DATA_DIR!, u.email, 'reset-password'), new URL(r.issuer).origin);
+    const form = await new HttpBrowser().get(await mailLink(r.env.DATA_DIR!, u.email, 'reset-password'), new URL(r.issuer).origin);
     const token = /name="token" value="([^"]+)"/.exec(form.text)![1]!;
     const done = await fetch(`${r.issuer}/account/reset-password`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token, password: 'a brand new passphrase' }) });
     expect(done.status).to.equal(200);
@@ -130,7 +132,7 @@ describeWithService(`change bus: every change reaches the next request on both A
     await r.seedClient(clientId, ['openid', 'offline_access', 'listings:read']);
     const user = await r.seedUser(`bus-${randomUUID()}@example.com`);
     const tokens = await r.tokens(user.email, SCOPE, clientId);
-    const service = await r.env.createClient({ clientId: `${clientId}-service`, name: 'Service', type: 'confidential', redirectUris: ['https://service.example.com/cb'], scopes: ['openid', 'listings:read'], clientCredentials: true });
+    const service = await r.createClient({ clientId: `${clientId}-service`, name: 'Service', type: 'confidential', redirectUris: ['https://service.example.com/cb'], scopes: ['openid', 'listings:read'], clientCredentials: true });
     const own = await oidc.clientCredentialsGrant(await discover(r.issuer, service.clientId, oidc.ClientSecretBasic(service.clientSecret!), service.clientSecret!), { scope: 'listings:read' });
     const listings = (token: string) => Promise.all(r.api.map(async (api) => (await fetch(`${api.url}/v1/listings`, { headers: { authorization: `Bearer ${token}` } })).status));
     expect(await both(tokens.access_token)).to.deep.equal(['200 user', '200 user']);

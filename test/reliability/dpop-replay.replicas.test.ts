@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT, type JWK } from 'jose';
 import * as oidc from 'openid-client';
-import { startReplicas, type Replicas } from '../helpers/replicas.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { PG_URL, REDIS_SKIP_REASON, REDIS_URL, describeWithService } from '../helpers/services.js';
 import { authorize, discover } from '../authz-server/oidc.flow.js';
@@ -16,14 +16,14 @@ import { authorize, discover } from '../authz-server/oidc.flow.js';
 const ROUNDS = 8;
 
 describeWithService(`DPoP proof replay across two resource-api replicas sharing Redis (${PG_URL ? 'pg' : 'sqlite'})`, REDIS_URL, REDIS_SKIP_REASON, (redisUrl) => {
-  let r: Replicas;
+  let r: System;
   let token: string;
   let pair: Awaited<ReturnType<typeof oidc.randomDPoPKeyPair>>;
   let jwk: JWK;
 
   before(async function () {
     this.timeout(90_000);
-    r = await startReplicas({ backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redisUrl, authz: 1, api: 2 });
+    r = await startSystem({ hosting: 'process', logLevel: 'warn', backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redis: redisUrl, authz: 1, api: 2 });
     await r.seedClient();
     const { email } = await r.seedUser();
     const config = await discover(r.issuer, 'agent');

@@ -13,7 +13,7 @@ import { ListingErrors } from '#api/features/listings/index.js';
 import { ReviewErrors } from '#api/features/reviews/index.js';
 import { UsageErrors } from '#api/features/usage/index.js';
 import { ClientErrors } from '#authz/clients/errors.js';
-import { startReplicas, PASSWORD, REDIRECT, type Replicas } from './../helpers/replicas.js';
+import { startSystem, PASSWORD, REDIRECT, type System } from '../helpers/system.js';
 import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe.js';
 import { PG_URL } from '../helpers/services.js';
 import { body, headers, mulberry32, pick, pickHostile, query, segment, type Body, type Rand } from './fuzz/corpus.js';
@@ -61,7 +61,7 @@ interface Result { target: string; method: string; url: string; label: string; s
 
 describe(`hostile input to every route of both services (${PG_URL ? 'pg' : 'sqlite'}), seed ${SEED}`, function () {
   this.timeout(120_000);
-  let r: Replicas;
+  let r: System;
   let stripe: FakeStripe;
   let bearer: string;
   let sessionCookie: string;
@@ -70,7 +70,9 @@ describe(`hostile input to every route of both services (${PG_URL ? 'pg' : 'sqli
 
   before(async () => {
     stripe = await startFakeStripe();
-    r = await startReplicas({
+    r = await startSystem({
+      hosting: 'process',
+      logLevel: 'warn',
       backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), authz: 1, api: 1,
       env: { STRIPE_SECRET_KEY: 'sk_test_fuzz', STRIPE_WEBHOOK_SECRET: 'whsec_fuzz', STRIPE_API_URL: stripe.url },
     });
@@ -92,7 +94,7 @@ describe(`hostile input to every route of both services (${PG_URL ? 'pg' : 'sqli
     const rand = mulberry32(SEED);
     const requests = targets.flatMap((t) => Array.from({ length: PER_ROUTE }, () => build(rand, t)));
     console.log(`      FUZZ_SEED=${SEED}: ${requests.length} requests to ${targets.length} routes (${new Set(targets.map((t) => `${t.service} ${t.path}`)).size} paths)`);
-    const before = await checksum(r.env.db);
+    const before = await checksum(r.db);
 
     const results: Result[] = [];
     let next = 0;
@@ -100,7 +102,7 @@ describe(`hostile input to every route of both services (${PG_URL ? 'pg' : 'sqli
       while (next < requests.length) results.push(await send(requests[next++]!));
     }));
 
-    const after = await checksum(r.env.db);
+    const after = await checksum(r.db);
     const byStatus: Record<string, number> = {};
     for (const x of results) byStatus[x.status] = (byStatus[x.status] ?? 0) + 1;
     console.log(`      statuses: ${JSON.stringify(byStatus)}`);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { startReplicas, PASSWORD, type Replicas } from '../helpers/replicas.js';
+import { startSystem, PASSWORD, type System } from '../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL, REDIS_URL } from '../helpers/services.js';
 import { killConnectionsRepeatedly, privatePostgresUnavailable, startPrivatePostgres, type PrivatePostgres } from './private-services.js';
 import { ANSWER_BOUND_MS, INTERNALS, errorCode, json, recoveryMs, summary, timedFetch, worker, type Sample } from './load.js';
@@ -29,7 +29,7 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
 (PG_URL ? describe : describe.skip)(`${TITLE}, 2+2 replicas${PG_URL ? '' : ` — skipped: ${PG_SKIP_REASON}`}`, function () {
   this.timeout(90_000);
   let pg: PrivatePostgres;
-  let r: Replicas;
+  let r: System;
   let user: { id: string; email: string };
   let access: string;
   const chains: string[] = [];
@@ -39,10 +39,12 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
 
   before(async () => {
     if (MODE === 'restart') pg = await startPrivatePostgres();
-    r = await startReplicas({
+    r = await startSystem({
+      hosting: 'process',
+      logLevel: 'warn',
       backend: 'pg',
       pgUrl: MODE === 'restart' ? pg.url : PG_URL!,
-      ...(REDIS_URL ? { redisUrl: REDIS_URL } : {}),
+      ...(REDIS_URL ? { redis: REDIS_URL } : {}),
       authz: 2,
       api: 2,
       env: { DB_ACQUIRE_TIMEOUT_MS: '2000', REDIS_KEY_PREFIX: `rel-pg-${randomUUID().slice(0, 8)}:` },
@@ -187,11 +189,11 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
 
     // Usage: every clientReqId committed exactly once, and the quota moved by exactly that much.
     for (const [id, tries] of reports) expect(tries.some((s) => s.status === 201), `report ${id} eventually succeeded`).to.equal(true);
-    const rows: { client_req_id: string; result: string | null }[] = await r.env.db('usage_records').where({ user_id: user.id, listing_id: listingId }).select('client_req_id', 'result');
+    const rows: { client_req_id: string; result: string | null }[] = await r.db('usage_records').where({ user_id: user.id, listing_id: listingId }).select('client_req_id', 'result');
     expect(rows.length, 'one row per clientReqId').to.equal(reports.size);
     expect(new Set(rows.map((x) => x.client_req_id))).to.deep.equal(new Set(reports.keys()));
     expect(rows.filter((x) => x.result === null)).to.deep.equal([]);
-    const ent = await r.env.db('entitlements').where({ id: entitlementId }).first();
+    const ent = await r.db('entitlements').where({ id: entitlementId }).first();
     expect(Number(ent.quota_remaining), 'quota consumed once per report').to.equal(QUOTA - reports.size);
 
     // Refresh: every refresh token we were given is stored; none was accepted twice.
@@ -199,9 +201,9 @@ const TITLE = MODE === 'restart' ? 'PostgreSQL restart under load' : 'PostgreSQL
     // tombstone left): that is reuse detection working, the documented cost of a refresh cut
     // between its two writes.
     const issued = refreshOk.filter((x) => !lostChains.includes(x.chain)).map((x) => x.issued);
-    const stored = await r.env.db('oidc_models').where({ model: 'RefreshToken' }).whereIn('id', issued).count({ n: '*' });
+    const stored = await r.db('oidc_models').where({ model: 'RefreshToken' }).whereIn('id', issued).count({ n: '*' });
     expect(Number(stored[0]!.n), 'issued refresh tokens are stored').to.equal(issued.length);
-    const tombstones = await r.env.db('oidc_models').where({ model: 'RevokedGrant' }).count({ n: '*' });
+    const tombstones = await r.db('oidc_models').where({ model: 'RevokedGrant' }).count({ n: '*' });
     expect(Number(tombstones[0]!.n), 'a lost chain revoked its grant').to.be.at.least(lostChains.length);
     expect(new Set(refreshOk.map((x) => x.used)).size, 'no refresh token accepted twice').to.equal(refreshOk.length);
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { startReplicas, PASSWORD, type Replicas } from '../helpers/replicas.js';
+import { startSystem, PASSWORD, type System } from '../helpers/system.js';
 import { PG_URL } from '../helpers/services.js';
 import { privateRedisUnavailable, startPrivateRedis, type PrivateRedis } from './private-services.js';
 import { ANSWER_BOUND_MS, INTERNALS, json, recoveryMs, summary, timedFetch, worker, type Sample } from './load.js';
@@ -22,7 +22,7 @@ const skipReason = privateRedisUnavailable();
 (skipReason ? describe.skip : describe)(`Redis killed under load, 2+2 replicas (${PG_URL ? 'pg' : 'sqlite'})${skipReason ? ` — skipped: ${skipReason}` : ''}`, function () {
   this.timeout(90_000);
   let redis: PrivateRedis;
-  let r: Replicas;
+  let r: System;
   let user: { id: string; email: string };
   let access: string;
   let chain: string;
@@ -31,7 +31,7 @@ const skipReason = privateRedisUnavailable();
 
   before(async () => {
     redis = await startPrivateRedis();
-    r = await startReplicas({ backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redisUrl: redis.url, authz: 2, api: 2 });
+    r = await startSystem({ hosting: 'process', logLevel: 'warn', backend: PG_URL ? 'pg' : 'sqlite', ...(PG_URL ? { pgUrl: PG_URL } : {}), redis: redis.url, authz: 2, api: 2 });
     await r.seedClient();
     user = await r.seedUser('redis-outage@example.com');
     ({ listingId } = await r.seedEntitlement(user.id, 100_000));

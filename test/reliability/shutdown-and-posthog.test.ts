@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startReplicas, PASSWORD, type Replica, type Replicas } from '../helpers/replicas.js';
+import { startSystem, PASSWORD, type Service, type System } from '../helpers/system.js';
 import { freePort } from '../helpers/process.js';
 import { PG_URL } from '../helpers/services.js';
 import { errorCode, timedFetch, type Sample } from './load.js';
@@ -19,8 +19,8 @@ const IN_FLIGHT = 10;
 
 describe(`dead PostHog and SIGTERM under load (${PG_URL ? 'pg' : 'sqlite'})`, function () {
   this.timeout(90_000);
-  let r: Replicas;
-  let victim: Replica;
+  let r: System;
+  let victim: Service;
   let user: { id: string; email: string };
   let token: string;
   let refresh: string;
@@ -36,7 +36,9 @@ describe(`dead PostHog and SIGTERM under load (${PG_URL ? 'pg' : 'sqlite'})`, fu
     });
     await new Promise<void>((res) => moderation.listen(0, '127.0.0.1', res));
     const deadPostHog = `http://127.0.0.1:${await freePort()}`;
-    r = await startReplicas({
+    r = await startSystem({
+      hosting: 'process',
+      logLevel: 'warn',
       backend: PG_URL ? 'pg' : 'sqlite',
       ...(PG_URL ? { pgUrl: PG_URL } : {}),
       authz: 1,
@@ -91,7 +93,7 @@ describe(`dead PostHog and SIGTERM under load (${PG_URL ? 'pg' : 'sqlite'})`, fu
     expect(tokens.access_token).to.be.a('string');
     // posthog-node only queues on capture; nothing waits on the dead host (loose: a loaded CI machine).
     expect(Math.max(...samples.map((s) => s.ms)), 'slowest answer (ms)').to.be.below(5000);
-    await waitFor(async () => (await r.env.db('audit_log').where({ event: 'quota.exceeded' }).count({ n: '*' }))[0]!.n == 4);
+    await waitFor(async () => (await r.db('audit_log').where({ event: 'quota.exceeded' }).count({ n: '*' }))[0]!.n == 4);
   });
 
   it('SIGTERM: in-flight requests complete, new connections are refused, audit events are flushed, exit 0 within the drain bound', async () => {
@@ -119,7 +121,7 @@ describe(`dead PostHog and SIGTERM under load (${PG_URL ? 'pg' : 'sqlite'})`, fu
     expect(exitMs).to.be.below(SHUTDOWN_TIMEOUT_MS + 6000);
     expect(victim.proc.output()).to.contain('shutdown complete');
     const ids = answers.map((a) => a.headers!.get('x-request-id')!);
-    const rows = await r.env.db('audit_log').where({ event: 'review.rejected' }).whereIn('request_id', ids).count({ n: '*' });
+    const rows = await r.db('audit_log').where({ event: 'review.rejected' }).whereIn('request_id', ids).count({ n: '*' });
     expect(Number(rows[0]!.n), 'one audit row per completed request').to.equal(IN_FLIGHT);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { authzEnv, type AuthzEnv, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../helpers/system.js';
 import { startApi } from '../helpers/api.js';
 import { insertListing } from '../helpers/listings.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
@@ -18,7 +18,7 @@ const AUDIENCE = 'http://127.0.0.1:4999';
 function suite(backend: Backend) {
   describe(`resource API: client_credentials tokens (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let api: Awaited<ReturnType<typeof startApi>>;
     let issuer: string;
     let cc: oidc.Configuration;
@@ -26,8 +26,8 @@ function suite(backend: Backend) {
     let draftId: string;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
-      issuer = (await env.start()).issuer;
+      env = await startSystem({ backend, authz: 0 });
+      issuer = (await env.startAuthz()).issuer;
       const m2m = await env.createClient({ clientId: 'batch-job', name: 'Batch job', type: 'confidential', redirectUris: ['https://m2m.example/cb'], scopes: ['openid', 'listings:read', 'listings:write'], clientCredentials: true });
       cc = await discover(issuer, m2m.clientId, oidc.ClientSecretBasic(m2m.clientSecret!), m2m.clientSecret);
       const publisher = await env.createUser({ email: 'pat@example.com', password: PASSWORD, role: 'publisher' });

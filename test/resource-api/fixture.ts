@@ -1,7 +1,6 @@
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Service, type Backend } from '../helpers/system.js';
 import { startApi } from '../helpers/api.js';
-import { PG_URL } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { apiContracts, FEATURES } from '#api/app.js';
 import { responseChecker } from './responses.js';
@@ -18,8 +17,8 @@ export const ALL_API_SCOPES = 'listings:read listings:write reviews:write checko
  * (responses.ts): the success body against its response schema, an error against its documented codes.
  */
 export async function apiFixture(backend: Backend = 'sqlite', extraEnv: Record<string, string> = {}) {
-  const env: AuthzEnv = await authzEnv(backend, PG_URL, { FRONTEND_URL: FRONTEND, ...extraEnv });
-  const authz: AuthzServer = await env.start();
+  const env: System = await startSystem({ backend, env: { FRONTEND_URL: FRONTEND, ...extraEnv }, authz: 0 });
+  const authz: Service = await env.startAuthz();
   await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', ...ALL_API_SCOPES.split(' ')] });
   const ids = {} as Record<UserName, string>;
   for (const [name, role] of Object.entries(USERS)) ids[name as UserName] = await env.createUser({ email: `${name}@example.com`, password: PASSWORD, name, role });

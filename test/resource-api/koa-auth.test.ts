@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { SignJWT, UnsecuredJWT, decodeJwt, generateKeyPair, importJWK, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { startApi } from '../helpers/api.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 
@@ -13,14 +13,14 @@ type Api = Awaited<ReturnType<typeof startApi>>;
 
 describe('resource API authentication and RBAC (real tokens from a running authz-server)', function () {
   this.timeout(60_000);
-  let env: AuthzEnv;
-  let authz: AuthzServer;
+  let env: System;
+  let authz: Service;
   let api: Api;
   let config: oidc.Configuration;
 
   before(async () => {
-    env = await authzEnv('sqlite', undefined, { FRONTEND_URL: FRONTEND });
-    authz = await env.start();
+    env = await startSystem({ backend: 'sqlite', env: { FRONTEND_URL: FRONTEND }, authz: 0 });
+    authz = await env.startAuthz();
     await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'listings:read', 'listings:write'] });
     for (const [email, role] of [['alice@example.com', 'user'], ['pat@example.com', 'publisher'], ['ada@example.com', 'admin']] as const) {
       await env.createUser({ email, password: PASSWORD, role });
@@ -246,7 +246,7 @@ describe('resource API authentication and RBAC (real tokens from a running authz
       // API access tokens are signed with ES256 (API_TOKEN_SIGNING_ALG's default): rotate that key.
       const kid = /^ {2}(\S+) {2}ES256 {2}next$/m.exec(await run('keys:add', '--alg', 'ES256'))![1]!;
       await run('keys:promote', kid);
-      authz = await env.start({ AUTHZ_PORT: new URL(env.env.ISSUER_URL!).port });
+      authz = await env.startAuthz({ AUTHZ_PORT: new URL(env.env.ISSUER_URL!).port });
       const after = await token('alice@example.com');
       expect(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid).to.equal(kid);
       expect((await call('/v1/me', { authorization: `Bearer ${after}` })).status).to.equal(200);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { apiFixture, type ApiFixture } from './fixture.js';
 import { PG_URL, PG_SKIP_REASON } from '../helpers/services.js';
-import type { Backend } from '../helpers/authz.js';
+import type { Backend } from '../helpers/system.js';
 
 const listing = (over: Record<string, unknown> = {}) => ({
   title: 'Research Agent',

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { apiContracts, FEATURES } from '#api/app.js';
 import { defineRoute, errorCodes, type RouteContract } from '#api/http/contract.js';
 import { ListingErrors } from '#api/features/listings/index.js';
-import type { Backend } from '../helpers/authz.js';
+import type { Backend } from '../helpers/system.js';
 import { signedEvent, startFakeStripe, stripeEvent, type FakeStripe } from '../helpers/fake-stripe.js';
 import { PG_SKIP_REASON, PG_URL } from '../helpers/services.js';
 import { objects } from './billing/billing.fixture.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM } from '../helpers/http-browser.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 import { PASSWORD } from '../authz-server/oidc.flow.js';
@@ -17,13 +17,13 @@ import { productionEnv } from '../shared/config/support.js';
  */
 describe('admin CLI: token:get', function () {
   this.timeout(90_000);
-  let env: AuthzEnv;
-  let server: AuthzServer;
+  let env: System;
+  let server: Service;
   let userId: string;
 
   before(async () => {
-    env = await authzEnv('sqlite');
-    server = await env.start();
+    env = await startSystem({ backend: 'sqlite', authz: 0 });
+    server = await env.startAuthz();
     userId = await env.createUser({ email: 'newcomer@example.com', password: PASSWORD });
   });
   after(() => env?.close());

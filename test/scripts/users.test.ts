@@ -1,19 +1,19 @@
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 
 describe('admin CLI: users', function () {
   this.timeout(90_000);
-  let env: AuthzEnv;
-  let server: AuthzServer;
+  let env: System;
+  let server: Service;
   let config: oidc.Configuration;
 
   before(async () => {
-    env = await authzEnv('sqlite');
-    server = await env.start();
+    env = await startSystem({ backend: 'sqlite', authz: 0 });
+    server = await env.startAuthz();
     await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] });
     config = await discover(server.issuer, 'agent');
   });

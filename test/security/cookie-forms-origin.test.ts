@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { CONSENT_FORM, HttpBrowser, LOGIN_FORM, type Page } from '../helpers/http-browser.js';
-import type { AuthzServer } from '../helpers/authz.js';
+import type { Service } from '../helpers/system.js';
 import { authorize } from '../authz-server/oidc.flow.js';
 import { PASSWORD, REDIRECT, describeEachBackend, setCookies, type Stack } from './stack.js';
 
@@ -184,11 +184,11 @@ describeEachBackend('security: cookie-authenticated page forms must prove their 
   });
 
   describe('the secret cookie', () => {
-    let https: AuthzServer;
+    let https: Service;
     before(async function () {
       this.timeout(60_000);
       // A replica that believes it is served over https (behind TLS termination): same database.
-      https = await s.env.start({ ISSUER_URL: 'https://login.portcullis.test' });
+      https = await s.env.startAuthz({ ISSUER_URL: 'https://login.portcullis.test' });
     });
     after(() => https?.stop());
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import * as OTPAuth from 'otpauth';
-import type { AuthzServer } from '../helpers/authz.js';
+import type { Service } from '../helpers/system.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { authorize } from '../authz-server/oidc.flow.js';
 import { outbox } from '../helpers/outbox.js';
@@ -24,11 +24,11 @@ const WRONG = 'not the password at all 42';
 
 describeEachBackend('security: no password or code oracle behind a session', (stack) => {
   let s: Stack;
-  let limited: AuthzServer;
+  let limited: Service;
   before(async function () {
     this.timeout(60_000);
     s = stack();
-    limited = await s.env.start({ RATE_LIMIT_MULTIPLIER: '1', TRUST_PROXY: 'true' });
+    limited = await s.env.startAuthz({ RATE_LIMIT_MULTIPLIER: '1', TRUST_PROXY: 'true' });
   });
   after(() => limited?.stop());
 

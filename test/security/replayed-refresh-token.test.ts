@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type * as oidc from 'openid-client';
 import type { Knex } from 'knex';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { authzEnv, type AuthzEnv, type AuthzServer } from '../helpers/authz.js';
+import { startSystem, type System, type Service } from '../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens, tokenRequest } from '../authz-server/oidc.flow.js';
 import { sharedStack } from './stack.js';
@@ -103,11 +103,11 @@ describe('security: replayed refresh token', function () {
   this.timeout(90_000);
 
   describe('two replicas on SQLite', () => {
-    let replica: AuthzServer;
+    let replica: Service;
     let r: Replicas;
     before(async () => {
       const s = await sharedStack();
-      replica = await s.env.start();
+      replica = await s.env.startAuthz();
       await s.user('refresh-victim@example.com');
       r = { urls: [s.authz.url, replica.url], client: s.client, email: 'refresh-victim@example.com', db: s.db };
     });
@@ -116,11 +116,11 @@ describe('security: replayed refresh token', function () {
   });
 
   describeWithService('two replicas on PostgreSQL', PG_URL, PG_SKIP_REASON, (pgUrl) => {
-    let env: AuthzEnv;
+    let env: System;
     let r: Replicas;
     before(async () => {
-      env = await authzEnv('pg', pgUrl);
-      const [a, b] = [await env.start(), await env.start()];
+      env = await startSystem({ backend: 'pg', pgUrl: pgUrl, authz: 0, hosting: 'process' });
+      const [a, b] = [await env.startAuthz(), await env.startAuthz()];
       await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access'] });
       await env.createUser({ email: 'refresh-victim@example.com', password: PASSWORD });
       r = { urls: [a.url, b.url], client: await discover(a.issuer, 'agent'), email: 'refresh-victim@example.com', db: env.db };

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createClientService } from '#authz/clients/service.js';
 import type { ClientInput } from '#authz/clients/schema.js';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM, type Page } from '../helpers/http-browser.js';
-import type { AuthzServer } from '../helpers/authz.js';
+import type { Service } from '../helpers/system.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 import { authorize, tokenRequest } from '../authz-server/oidc.flow.js';
 import { PASSWORD, REDIRECT, sharedStack, type Stack } from './stack.js';
@@ -195,9 +195,9 @@ describe('security: RFC 9700 authorization server requirements', function () {
   });
 
   describe('forwarded headers', () => {
-    let trusting: AuthzServer;
+    let trusting: Service;
     before(async () => {
-      trusting = await s.env.start({ TRUST_PROXY: 'true' });
+      trusting = await s.env.startAuthz({ TRUST_PROXY: 'true' });
     });
     after(() => trusting?.stop());
 

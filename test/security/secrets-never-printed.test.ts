@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generate } from '#shared/config/dev-secrets.js';
-import { authzEnv, type AuthzEnv } from '../helpers/authz.js';
+import { startSystem, type System } from '../helpers/system.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { freePort, runNode, serviceProcesses, SOURCE_FLAGS, type Proc } from '../helpers/process.js';
 import { insertListing } from '../helpers/listings.js';
@@ -41,7 +41,7 @@ const P = {
 
 describe('security: secrets are never printed', function () {
   this.timeout(120_000);
-  let env: AuthzEnv;
+  let env: System;
   let api: Proc;
   let stripe: FakeStripe;
   let posthog: http.Server;
@@ -85,8 +85,8 @@ describe('security: secrets are never printed', function () {
       url.password = P.DB_PASSWORD;
       extra.DATABASE_URL = url.toString();
     }
-    env = await authzEnv('sqlite', undefined, extra);
-    const authz = await env.start({ LOG_LEVEL: 'debug' });
+    env = await startSystem({ backend: 'sqlite', env: extra, authz: 0, hosting: 'process' });
+    const authz = await env.startAuthz({ LOG_LEVEL: 'debug' });
     runs.push(authz.proc);
     const apiPort = await freePort();
     api = await procs.start('resource-api', { ...env.env, API_PORT: String(apiPort), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false' }, 30_000);

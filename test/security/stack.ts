@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
-import { authzEnv, type AuthzEnv, type AuthzServer, type Backend } from '../helpers/authz.js';
+import { startSystem, type System, type Service, type Backend } from '../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { freePort, serviceProcesses, type Proc } from '../helpers/process.js';
+import type { Proc } from '../helpers/process.js';
 import { insertListing } from '../helpers/listings.js';
-import { signedEvent, startFakeStripe, stripeEvent, type FakeStripe } from '../helpers/fake-stripe.js';
+import { signedEvent, stripeEvent, type FakeStripe } from '../helpers/fake-stripe.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { eventSettled } from '../resource-api/billing/webhook-queue.helpers.js';
 
@@ -23,11 +23,11 @@ export interface ApiAnswer {
 }
 
 /**
- * The system as an attacker meets it: an authz-server process and a resource-api process on one
+ * The system as an attacker meets it (test/helpers/system.ts, spawned): an authz-server process and a resource-api process on one
  * database (SQLite by default), talking to a fake Stripe on loopback, with a public agent client
  * ('agent') registered the way the admin CLI registers it. Everything goes over real HTTP.
  */
-export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string>; audienceIsApiUrl?: boolean } = {}) {
+export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string> } = {}) {
   // Undone in reverse order by close(), or at once when any step of the start throws, so a
   // failed start leaves no process, fake Stripe or database handle behind.
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -44,29 +44,22 @@ export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?
   }
 
   async function build() {
-    const stripe: FakeStripe = await startFakeStripe();
-    cleanups.push(() => stripe.close());
-    const apiPort = await freePort();
-    const env: AuthzEnv = await authzEnv(opts.backend ?? 'sqlite', opts.pgUrl, {
-      // `audienceIsApiUrl`: the API's resource identifier is where it really listens, so the
-      // metadata URLs its challenges name can be followed (what MCP clients do).
-      ...(opts.audienceIsApiUrl ? { API_AUDIENCE: `http://127.0.0.1:${apiPort}` } : {}),
-      FRONTEND_URL: `${FRONTEND},http://localhost:3000`,
-      STRIPE_SECRET_KEY: 'sk_test_security_suite',
-      STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      STRIPE_API_URL: stripe.url,
-      ...opts.env,
+    const env: System = await startSystem({
+      backend: opts.backend ?? 'sqlite',
+      ...(opts.pgUrl ? { pgUrl: opts.pgUrl } : {}),
+      hosting: 'process',
+      authz: 1,
+      api: 1, // API_AUDIENCE is where it listens: the metadata URLs its challenges name can be followed (what MCP clients do)
+      stripe: true,
+      env: { FRONTEND_URL: `${FRONTEND},http://localhost:3000`, STRIPE_SECRET_KEY: 'sk_test_security_suite', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...opts.env },
     });
-    cleanups.push(() => env.close()); // also stops the authz-server processes env.start() began
-    const authz: AuthzServer = await env.start();
-    const procs = serviceProcesses();
-    cleanups.push(() => procs.stopAll(5000));
-    const apiProc: Proc = await procs.start('resource-api', {
-      ...env.env, API_PORT: String(apiPort), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false', LOG_LEVEL: 'info',
-    }, 30_000);
+    cleanups.push(() => env.close()); // stops both processes, the fake Stripe, drops the database
+    const authz: Service = env.authz[0]!;
+    const apiProc: Proc = env.api[0]!.proc;
+    const stripe: FakeStripe = env.stripe!;
     await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'email', ...API_SCOPES.split(' ')] });
     const client: oidc.Configuration = await discover(authz.issuer, 'agent');
-    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const apiUrl = env.apiUrl;
     const issuer = authz.issuer;
 
     const stack = {

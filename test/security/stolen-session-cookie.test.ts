@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as OTPAuth from 'otpauth';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import type { AuthzServer } from '../helpers/authz.js';
+import type { Service } from '../helpers/system.js';
 import { authorize, tokenRequest } from '../authz-server/oidc.flow.js';
 import { PASSWORD, REDIRECT, errorOf, setCookies, sharedStack, type Stack } from './stack.js';
 
@@ -15,13 +15,13 @@ import { PASSWORD, REDIRECT, errorOf, setCookies, sharedStack, type Stack } from
 describe('security: stolen session cookie', function () {
   this.timeout(60_000);
   let s: Stack;
-  let https: AuthzServer;
+  let https: Service;
   const HTTPS_ISSUER = 'https://login.portcullis.test';
 
   before(async () => {
     s = await sharedStack();
     // A replica that believes it is served over https (behind TLS termination): same database.
-    https = await s.env.start({ ISSUER_URL: HTTPS_ISSUER });
+    https = await s.env.startAuthz({ ISSUER_URL: HTTPS_ISSUER });
   });
   after(() => https?.stop());
 

@@ -12,7 +12,7 @@ import { koaAuth } from '#api/middleware/koa-auth.js';
 import { registerRoutes } from '#api/http/contract.js';
 import { billingRoutes, billingWebhookRouter, startBillingWorker, stripeEventHandlers, stripeWebhookDoc, type StripeEventHandler } from '#api/features/billing/index.js';
 import { usageFeature } from '#api/features/usage/index.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../../helpers/system.js';
 import { HttpBrowser } from '../../helpers/http-browser.js';
 import { captureLogger } from '../../helpers/log-capture.js';
 import { startFakeStripe, signedEvent, stripeEvent } from '../../helpers/fake-stripe.js';
@@ -46,14 +46,13 @@ interface CallOptions { token?: string; json?: unknown; headers?: Record<string,
  */
 export async function startBillingApi(backend: Backend, pgUrl?: string, settings: Record<string, string> = {}) {
   const stripe = await startFakeStripe();
-  const env: AuthzEnv = await authzEnv(backend, pgUrl, {
-    FRONTEND_URL: `${FRONTEND},http://localhost:3000`,
-    STRIPE_SECRET_KEY: 'sk_test_portcullis',
-    STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    STRIPE_API_URL: stripe.url,
-    ...settings,
+  const env: System = await startSystem({
+    backend,
+    ...(pgUrl ? { pgUrl } : {}),
+    authz: 0,
+    env: { FRONTEND_URL: `${FRONTEND},http://localhost:3000`, STRIPE_SECRET_KEY: 'sk_test_portcullis', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, STRIPE_API_URL: stripe.url, ...settings },
   });
-  const authz = await env.start();
+  const authz = await env.startAuthz();
   await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'listings:read', 'checkout:create', 'usage:report', 'usage:read'] });
   const oidcConfig = await discover(authz.issuer, 'agent');
 

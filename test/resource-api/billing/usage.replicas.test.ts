@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../../helpers/system.js';
 import { HttpBrowser } from '../../helpers/http-browser.js';
 import { freePort, runNode, SOURCE_FLAGS, type Proc } from '../../helpers/process.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
@@ -14,15 +14,15 @@ import { PASSWORD, REDIRECT, discover, signedInTokens } from '../../authz-server
 function suite(backend: Backend) {
   describe(`usage quota across two resource-api replicas (${backend})`, function () {
     this.timeout(120_000);
-    let env: AuthzEnv;
+    let env: System;
     let replicas: string[];
     const procs: Proc[] = [];
     let token: string;
     let userId: string;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
-      const authz = await env.start();
+      env = await startSystem({ backend, authz: 0 });
+      const authz = await env.startAuthz();
       await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'usage:report', 'usage:read'] });
       userId = await env.createUser({ email: 'agent-owner@example.com', password: PASSWORD });
       const oidcConfig = await discover(authz.issuer, 'agent');

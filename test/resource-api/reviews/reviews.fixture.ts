@@ -9,7 +9,7 @@ import { createAccessTokenVerifier } from '#api/auth/access-token.js';
 import { koaAuth } from '#api/middleware/koa-auth.js';
 import { registerRoutes } from '#api/http/contract.js';
 import { passThroughModeration, reviewRoutes, type ModerationHook, type ReviewDraft } from '#api/features/reviews/index.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../../helpers/system.js';
 import { HttpBrowser } from '../../helpers/http-browser.js';
 import { captureLogger } from '../../helpers/log-capture.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
@@ -26,8 +26,8 @@ interface CallOptions { token?: string; cookie?: string; json?: unknown; headers
  * swapped per test; every draft it sees is recorded.
  */
 export async function startReviewsApi(backend: Backend, pgUrl?: string) {
-  const env: AuthzEnv = await authzEnv(backend, pgUrl);
-  const authz = await env.start();
+  const env: System = await startSystem({ backend, pgUrl: pgUrl, authz: 0 });
+  const authz = await env.startAuthz();
   await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'reviews:write', 'listings:read'] });
   const oidcConfig = await discover(authz.issuer, 'agent');
 
