@@ -1,6 +1,5 @@
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { startSystem, type System, type Service, type Backend } from '../helpers/system.js';
-import { startApi } from '../helpers/api.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 import { apiContracts, FEATURES } from '#api/app.js';
 import { responseChecker } from './responses.js';
@@ -12,17 +11,17 @@ export const FRONTEND = 'http://localhost:3000';
 export const ALL_API_SCOPES = 'listings:read listings:write reviews:write checkout:create usage:report usage:read';
 
 /**
- * A running authz-server, the in-process API on the same database, and signed-in users. Every
+ * A system (test/helpers/system.ts: an authz-server and the API, hosted in this process) and signed-in users. Every
  * answer `request` gets from a contract route is checked against that route's contract
  * (responses.ts): the success body against its response schema, an error against its documented codes.
  */
 export async function apiFixture(backend: Backend = 'sqlite', extraEnv: Record<string, string> = {}) {
-  const env: System = await startSystem({ backend, env: { FRONTEND_URL: FRONTEND, ...extraEnv }, authz: 0 });
-  const authz: Service = await env.startAuthz();
+  const env: System = await startSystem({ backend, env: { FRONTEND_URL: FRONTEND, ...extraEnv }, authz: 1, api: 1 });
+  const authz: Service = env.authz[0]!;
+  const api: Service = env.api[0]!;
   await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', ...ALL_API_SCOPES.split(' ')] });
   const ids = {} as Record<UserName, string>;
   for (const [name, role] of Object.entries(USERS)) ids[name as UserName] = await env.createUser({ email: `${name}@example.com`, password: PASSWORD, name, role });
-  const api = await startApi(env.config, { jwksCooldownMs: 0 });
   const oidcConfig = await discover(authz.issuer, 'agent');
   const tokens = new Map<string, string>();
   const cookies = new Map<string, string>();
@@ -65,7 +64,6 @@ export async function apiFixture(backend: Backend = 'sqlite', extraEnv: Record<s
       return { status: res.status, headers: res.headers, body: body as any };
     },
     async close() {
-      await api.close();
       await env.close();
     },
   };
