@@ -179,7 +179,7 @@ export async function startSystem(opts: SystemOptions) {
         stop: (graceMs = 5000) => proc.stop(graceMs),
       };
       all.push(service);
-      await proc.waitFor(new RegExp(`${kind} listening`), 90_000); // beside other files, a start can take long
+      await listening(service, 90_000); // beside other files, a start can take long
       return service;
     }
 
@@ -290,6 +290,22 @@ export async function startSystem(opts: SystemOptions) {
 export const WEBHOOK_SECRET = 'whsec_portcullis_test_webhook_secret';
 
 export type System = Awaited<ReturnType<typeof startSystem>>;
+
+/** Until the service answers /healthz (whatever its log level), or fails naming its output. */
+async function listening(service: Service, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let stopped: number | null | undefined;
+  void service.proc.exited.then((code) => (stopped = code));
+  for (;;) {
+    if (stopped !== undefined) throw new Error(`${service.kind} stopped (${stopped}) before it answered:\n${service.proc.output()}`);
+    if (await fetch(`${service.url}/healthz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)) return;
+    if (Date.now() > deadline) {
+      await service.stop(2000);
+      throw new Error(`timed out waiting for ${service.url}/healthz:\n${service.proc.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 function fail(message: string): never {
   throw new Error(message);

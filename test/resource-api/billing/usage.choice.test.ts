@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createUsageService, type UsageService } from '#api/features/usage/service.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
 
 const DAY = 86_400_000;
@@ -16,13 +16,13 @@ const HOUR = 3_600_000;
 function suite(backend: Backend) {
   describe(`usage report: which entitlement is consumed (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let userId: string;
     const T = Date.UTC(2026, 11, 3, 10, 0, 0, 0);
     let usage: UsageService;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
+      env = await startSystem({ backend, authz: 0 });
       userId = await env.createUser({ email: 'agent@example.com', password: 'correct horse battery staple' });
       usage = createUsageService({ db: env.db, now: () => T });
     });

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { createUsageService, type UsageService } from '#api/features/usage/service.js';
-import { authzEnv, type AuthzEnv } from '../../helpers/authz.js';
+import { startSystem, type System } from '../../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
 
 /**
@@ -21,13 +21,13 @@ import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
 if (!PG_URL) describe.skip(`usage report races on PostgreSQL — skipped: ${PG_SKIP_REASON}`, () => it('runs on PostgreSQL'));
 else describe('usage report races on PostgreSQL (two reports queued behind one row lock)', function () {
   this.timeout(60_000);
-  let env: AuthzEnv;
+  let env: System;
   let userId: string;
   let publisherId: string;
   let usage: UsageService;
 
   before(async () => {
-    env = await authzEnv('pg', PG_URL);
+    env = await startSystem({ backend: 'pg', authz: 0 });
     userId = await env.createUser({ email: 'agent@example.com', password: 'correct horse battery staple' });
     publisherId = await env.createUser({ email: 'pub@example.com', password: 'correct horse battery staple', role: 'publisher' });
     usage = createUsageService({ db: env.db });

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { startSystem, type System, type Backend } from '../../helpers/system.js';
 import { HttpBrowser } from '../../helpers/http-browser.js';
-import { freePort, runNode, SOURCE_FLAGS, type Proc } from '../../helpers/process.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../../authz-server/oidc.flow.js';
 
@@ -16,32 +15,19 @@ function suite(backend: Backend) {
     this.timeout(120_000);
     let env: System;
     let replicas: string[];
-    const procs: Proc[] = [];
     let token: string;
     let userId: string;
 
     before(async () => {
-      env = await startSystem({ backend, authz: 0 });
-      const authz = await env.startAuthz();
+      // Two API processes on one database: the claim is proven across processes, not argued.
+      env = await startSystem({ backend, hosting: 'process', logLevel: 'warn', authz: 1, api: 2 });
       await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'usage:report', 'usage:read'] });
       userId = await env.createUser({ email: 'agent-owner@example.com', password: PASSWORD });
-      const oidcConfig = await discover(authz.issuer, 'agent');
+      const oidcConfig = await discover(env.issuer, 'agent');
       token = (await signedInTokens(oidcConfig, new HttpBrowser(), { email: 'agent-owner@example.com', scope: 'openid usage:report usage:read' })).access_token;
-      replicas = [];
-      for (let i = 0; i < 2; i++) {
-        const port = await freePort();
-        const proc = runNode([...SOURCE_FLAGS, 'resource-api/main.ts'], { ...env.env, API_PORT: String(port), AUTHZ_INTERNAL_URL: authz.issuer, DB_MIGRATE_ON_START: 'false', LOG_LEVEL: 'warn' });
-        procs.push(proc);
-        replicas.push(`http://127.0.0.1:${port}`);
-      }
-      for (const url of replicas) {
-        for (let i = 0; i < 200 && !(await fetch(`${url}/readyz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
-      }
+      replicas = env.api.map((a) => a.url);
     });
-    after(async () => {
-      await Promise.all(procs.map((p) => p.stop(5000)));
-      await env?.close();
-    });
+    after(() => env?.close());
 
     async function entitlement(units: number): Promise<string> {
       const listingId = randomUUID();

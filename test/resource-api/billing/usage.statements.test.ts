@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { createUsageService, type UsageService } from '#api/features/usage/service.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
 
 /**
@@ -45,14 +45,14 @@ const DAY = 86_400_000;
 function suite(backend: Backend) {
   describe(`usage report: statements per request (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let userId: string;
     let publisherId: string;
     let clock = Date.UTC(2026, 11, 3, 10, 0, 0, 123);
     let usage: UsageService;
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL);
+      env = await startSystem({ backend, authz: 0 });
       userId = await env.createUser({ email: 'agent@example.com', password: 'correct horse battery staple' });
       publisherId = await env.createUser({ email: 'pub@example.com', password: 'correct horse battery staple', role: 'publisher' });
       usage = createUsageService({ db: env.db, now: () => clock });
