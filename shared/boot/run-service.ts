@@ -54,7 +54,12 @@ export async function runService(def: ServiceDefinition, env: Env = process.env)
  * setting's name for a configuration error) and thrown, after closing whatever it had opened.
  * `runService` exits on it; a test hosting the service in its own process sees the error.
  */
-export async function launchService(def: ServiceDefinition, env: Env, opts: LaunchOptions = {}): Promise<RunningServer> {
+/** A started service: its server, and the container a hosting test may watch (its database's `query` events). */
+export interface RunningService extends RunningServer {
+  container: Container;
+}
+
+export async function launchService(def: ServiceDefinition, env: Env, opts: LaunchOptions = {}): Promise<RunningService> {
   const pretty = opts.destination ? false : prettyLogs(env.NODE_ENV);
   const bootLogger = opts.bootLogger ?? createLogger({ level: 'info', service: def.name, pretty, destination: opts.destination });
   try {
@@ -70,7 +75,7 @@ export async function launchService(def: ServiceDefinition, env: Env, opts: Laun
   }
 }
 
-async function start(def: ServiceDefinition, config: Config, logger: Logger, signals: boolean): Promise<RunningServer> {
+async function start(def: ServiceDefinition, config: Config, logger: Logger, signals: boolean): Promise<RunningService> {
   const container = await createContainer(config, logger, { authDeps: def.authDeps, service: def.name });
   let mounted: Mounted | void = undefined;
   let running: RunningServer;
@@ -103,5 +108,5 @@ async function start(def: ServiceDefinition, config: Config, logger: Logger, sig
   }
   if (signals) installSignalHandlers(running.shutdown, logger);
   logger.info({ url: running.url, publicUrl: def.publicUrl(config), db: config.db.client, cache: config.cache.backend }, `${def.name} listening`);
-  return running;
+  return { ...running, container };
 }

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { HttpBrowser } from '../helpers/http-browser.js';
-import { startSystem, type System, type Backend } from '../helpers/system.js';
+import { startSystem, type Backend, type Service, type System } from '../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL } from '../helpers/services.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens, tokenRequest } from './oidc.flow.js';
-import { startAuthzInProcess } from './in-process.js';
+import type { Container } from '#shared/container.js';
 
 /**
  * The statements one refresh grant sends to the database (issue #19: six before), pinned so that
@@ -31,16 +31,17 @@ function suite(backend: Backend) {
   describe(`refresh grant: statements per request (${backend})`, function () {
     this.timeout(90_000);
     let env: System;
-    let server: Awaited<ReturnType<typeof startAuthzInProcess>>;
+    let server: Service;
+    let container: Container;
 
     before(async () => {
-      env = await startSystem({ backend, authz: 0 });
-      server = await startAuthzInProcess(env.config);
+      env = await startSystem({ backend }); // hosted here: its database's query events are watched
+      server = env.authz[0]!;
+      container = await server.container();
       await env.createClient({ clientId: 'agent', name: 'Agent', type: 'public', redirectUris: [REDIRECT], scopes: ['openid', 'offline_access', 'listings:read'] });
       await env.createUser({ email: 'alice@example.com', password: PASSWORD });
     });
     after(async () => {
-      await server?.close();
       await env?.close();
     });
 
@@ -48,13 +49,13 @@ function suite(backend: Backend) {
     async function refreshCounting(refreshToken: string) {
       const sent: string[] = [];
       const listener = (q: { sql: string }) => sent.push(q.sql);
-      server.container.db.on('query', listener);
+      container.db.on('query', listener);
       try {
         const res = await tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'agent' });
         await sleep(150); // anything written off the request path (audit, client use) counts too
         return { res, sent: sent.map(shape) };
       } finally {
-        server.container.db.off('query', listener);
+        container.db.off('query', listener);
       }
     }
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
+import type { Container } from '#shared/container.js';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,7 +109,12 @@ export type Hosting = 'process' | 'in-process';
  * and with 0 after `stop()` has shut it down gracefully. It has no child process: a test that
  * signals or kills one spawns it instead.
  */
-export function hostInProcess(service: ServiceName, env: Record<string, string | undefined>): Proc {
+export interface HostedProc extends Proc {
+  /** The hosted service's container once it listens (its database's `query` events, its metrics). */
+  container(): Promise<Container>;
+}
+
+export function hostInProcess(service: ServiceName, env: Record<string, string | undefined>): HostedProc {
   for (const name of ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS']) {
     if (env[name]) throw new Error(`${name} takes effect when a process starts: start ${service} with hosting 'process'`);
   }
@@ -140,6 +146,11 @@ export function hostInProcess(service: ServiceName, env: Record<string, string |
     },
     output: () => out,
     exited,
+    async container() {
+      const server = await running;
+      if (!server) throw new Error(`${service} did not start:\n${out}`);
+      return server.container;
+    },
     async waitFor(pattern, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(out)) {

@@ -8,7 +8,8 @@ import { createAuth } from '#shared/auth/better-auth.js';
 import { createClientService, type CreatedClient } from '#authz/clients/service.js';
 import type { ClientInput } from '#authz/clients/schema.js';
 import { HttpBrowser } from './http-browser.js';
-import { freePort, hostInProcess, runNode, SOURCE_FLAGS, type Hosting, type Proc, type ServiceName } from './process.js';
+import { freePort, hostInProcess, runNode, SOURCE_FLAGS, type HostedProc, type Hosting, type Proc, type ServiceName } from './process.js';
+import type { Container } from '#shared/container.js';
 import { PG_URL, REDIS_URL, createTempDatabase } from './services.js';
 import { startFakeStripe, type FakeStripe } from './fake-stripe.js';
 import { startPostHogRecorder, type PostHogRecorder } from './posthog-recorder.js';
@@ -69,6 +70,8 @@ export interface Service {
   proc: Proc;
   /** The process's PID (a service hosted in the test process has none to signal). */
   readonly pid: number;
+  /** The container of a service hosted in this process (a spawned one has none here). */
+  container(): Promise<Container>;
   /** Graceful stop (SIGTERM, SIGKILL after `graceMs` for a process); resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
 }
@@ -176,6 +179,7 @@ export async function startSystem(opts: SystemOptions) {
         get pid() {
           return proc.child.pid!;
         },
+        container: () => ('container' in proc ? (proc as HostedProc).container() : Promise.reject(new Error(`${kind} runs in a process of its own: its container is not here`))),
         stop: (graceMs = 5000) => proc.stop(graceMs),
       };
       all.push(service);
