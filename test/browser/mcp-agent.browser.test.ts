@@ -34,7 +34,7 @@ import { VIEWPORTS, checkPage } from './page-checks.js';
   before(async () => {
     ca = createTestCa();
     docs = await httpsDocumentServer(ca);
-    stack = await startStack({ env: { CLIENT_METADATA_ALLOW_LOOPBACK: 'true', NODE_EXTRA_CA_CERTS: ca.caFile } });
+    stack = await startStack({ audienceIsApiUrl: true, env: { CLIENT_METADATA_ALLOW_LOOPBACK: 'true', NODE_EXTRA_CA_CERTS: ca.caFile } });
     mcpUrl = new URL(`${stack.apiUrl}/mcp`);
     browser = await launch();
   });

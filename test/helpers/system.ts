@@ -55,7 +55,7 @@ export interface SystemOptions {
   posthog?: boolean;
   /** Settings for every service and for the in-process seeding config. */
   env?: Record<string, string>;
-  /** API_AUDIENCE is the first API's URL even when no API starts with the system (default: when `api` > 0). */
+  /** API_AUDIENCE is the first API's URL (default: when `api` > 0); false: a public URL nothing listens on (http://127.0.0.1:4999), as behind a reverse proxy. */
   audienceIsApiUrl?: boolean;
   /** LOG_LEVEL of the services (default info: tests read their log lines). */
   logLevel?: string;
@@ -141,7 +141,7 @@ export async function startSystem(opts: SystemOptions) {
       // The API's resource identifier is where the first API listens when the system starts one
       // (the metadata URLs its challenges name can be followed, as MCP clients do); otherwise a
       // resource nothing listens on.
-      API_AUDIENCE: (opts.api ?? 0) > 0 || opts.audienceIsApiUrl ? `http://127.0.0.1:${apiPort}` : 'http://127.0.0.1:4999',
+      API_AUDIENCE: opts.audienceIsApiUrl ?? (opts.api ?? 0) > 0 ? `http://127.0.0.1:${apiPort}` : 'http://127.0.0.1:4999',
       // Suites sign in dozens of times from one address; test/authz-server/rate-limits.test.ts runs at 1.
       RATE_LIMIT_MULTIPLIER: '1000',
       ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),

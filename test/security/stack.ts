@@ -27,7 +27,7 @@ export interface ApiAnswer {
  * database (SQLite by default), talking to a fake Stripe on loopback, with a public agent client
  * ('agent') registered the way the admin CLI registers it. Everything goes over real HTTP.
  */
-export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string> } = {}) {
+export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string>; audienceIsApiUrl?: boolean } = {}) {
   // Undone in reverse order by close(), or at once when any step of the start throws, so a
   // failed start leaves no process, fake Stripe or database handle behind.
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -49,7 +49,10 @@ export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?
       ...(opts.pgUrl ? { pgUrl: opts.pgUrl } : {}),
       hosting: 'process',
       authz: 1,
-      api: 1, // API_AUDIENCE is where it listens: the metadata URLs its challenges name can be followed (what MCP clients do)
+      api: 1,
+      // API_AUDIENCE (the public URL) is not where the API listens, as behind a reverse proxy, unless
+      // `audienceIsApiUrl`: then the metadata URLs its challenges name can be followed (what MCP clients do).
+      audienceIsApiUrl: opts.audienceIsApiUrl ?? false,
       stripe: true,
       env: { FRONTEND_URL: `${FRONTEND},http://localhost:3000`, STRIPE_SECRET_KEY: 'sk_test_security_suite', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...opts.env },
     });
