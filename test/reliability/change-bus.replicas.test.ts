@@ -154,7 +154,7 @@ describeWithService(`change bus: every change reaches the next request on both A
       const { payload, signature } = signedEvent(WEBHOOK_SECRET, event);
       const res = await fetch(`${r.api[0]!.url}/v1/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
       expect(res.status, await res.text()).to.equal(200);
-      expect((await eventSettled(r.env.db, event.id as string)).status).to.equal('processed');
+      expect((await eventSettled(r.db, event.id as string)).status).to.equal('processed');
     };
     const paymentIntent = `pi_bus_${randomBytes(4).toString('hex')}`;
     // The worker announces after its commit, a moment after the row says processed: bounded.

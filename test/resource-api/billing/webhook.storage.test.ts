@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { createDb, type Knex } from '#shared/db/index.js';
 import { createDrain, createHttpApp, mountRouter } from '#shared/http/index.js';
 import { billingWebhookRouter } from '#api/features/billing/index.js';
-import { authzEnv, type AuthzEnv, type Backend } from '../../helpers/authz.js';
+import { startSystem, type System, type Backend } from '../../helpers/system.js';
 import { captureLogger } from '../../helpers/log-capture.js';
 import { signedEvent } from '../../helpers/fake-stripe.js';
 import { PG_SKIP_REASON, PG_URL } from '../../helpers/services.js';
@@ -25,14 +25,14 @@ const WEBHOOK_SECRET = 'whsec_storage_outage_secret';
 function suite(backend: Backend) {
   describe(`POST /v1/webhooks/stripe with the database unavailable (${backend})`, function () {
     this.timeout(60_000);
-    let env: AuthzEnv;
+    let env: System;
     let db: Knex;
     let url: string;
     let server: http.Server;
     let outage: { begin(): Promise<void>; end(): Promise<void>; close(): Promise<void> };
 
     before(async () => {
-      env = await authzEnv(backend, PG_URL, { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET });
+      env = await startSystem({ backend, env: { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET }, authz: 0 });
       const { logger } = captureLogger('resource-api');
       if (env.config.db.client === 'pg') {
         const proxy = await tcpProxy(new URL(env.config.db.url));
