@@ -189,24 +189,19 @@ export async function startSystem(opts: SystemOptions) {
 
     // Ports are claimed before the (slow) start so that services can start concurrently; the first
     // authz-server listens on the issuer's port (the API fetches the JWKS there), the first API on the audience's.
-    let firstAuthz = true;
-    let firstApi = true;
-    const startAuthz = async (overrides: Record<string, string> = {}): Promise<Service> => {
-      const port = overrides.AUTHZ_PORT ? Number(overrides.AUTHZ_PORT) : firstAuthz ? authzPort : await freePort();
-      firstAuthz = false;
-      const s = await start('authz-server', port, overrides);
-      authz.push(s);
-      authz.sort((a, b) => (a.url === issuer ? -1 : b.url === issuer ? 1 : 0));
-      return s;
+    const replicas = (kind: ServiceName, list: Service[], portVar: string, firstPort: number, firstUrl: string) => {
+      let first = true;
+      return async (overrides: Record<string, string> = {}): Promise<Service> => {
+        const port = overrides[portVar] ? Number(overrides[portVar]) : first ? firstPort : await freePort();
+        first = false;
+        const s = await start(kind, port, overrides);
+        list.push(s);
+        list.sort((a, b) => (a.url === firstUrl ? -1 : b.url === firstUrl ? 1 : 0));
+        return s;
+      };
     };
-    const startApi = async (overrides: Record<string, string> = {}): Promise<Service> => {
-      const port = overrides.API_PORT ? Number(overrides.API_PORT) : firstApi ? apiPort : await freePort();
-      firstApi = false;
-      const s = await start('resource-api', port, overrides);
-      api.push(s);
-      api.sort((a, b) => (a.url === audience ? -1 : b.url === audience ? 1 : 0));
-      return s;
-    };
+    const startAuthz = replicas('authz-server', authz, 'AUTHZ_PORT', authzPort, issuer);
+    const startApi = replicas('resource-api', api, 'API_PORT', apiPort, audience);
 
     const oidcConfigs = new Map<string, Awaited<ReturnType<typeof discover>>>();
     let publisherId: string | undefined;

@@ -28,35 +28,27 @@ export interface ApiAnswer {
  * ('agent') registered the way the admin CLI registers it. Everything goes over real HTTP.
  */
 export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?: Record<string, string>; audienceIsApiUrl?: boolean } = {}) {
-  // Undone in reverse order by close(), or at once when any step of the start throws, so a
-  // failed start leaves no process, fake Stripe or database handle behind.
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const closeAll = async () => {
-    const errors: unknown[] = [];
-    for (const undo of cleanups.splice(0).reverse()) await undo().catch((err: unknown) => errors.push(err));
-    if (errors.length) throw new AggregateError(errors, 'security stack: cleanup failed');
-  };
+  // A failed start leaves nothing behind: startSystem cleans up its own, and a failure after it closes the system.
+  const env: System = await startSystem({
+    backend: opts.backend ?? 'sqlite',
+    ...(opts.pgUrl ? { pgUrl: opts.pgUrl } : {}),
+    hosting: 'process',
+    authz: 1,
+    api: 1,
+    // API_AUDIENCE (the public URL) is not where the API listens, as behind a reverse proxy, unless
+    // `audienceIsApiUrl`: then the metadata URLs its challenges name can be followed (what MCP clients do).
+    audienceIsApiUrl: opts.audienceIsApiUrl ?? false,
+    stripe: true,
+    env: { FRONTEND_URL: `${FRONTEND},http://localhost:3000`, STRIPE_SECRET_KEY: 'sk_test_security_suite', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...opts.env },
+  });
   try {
     return await build();
   } catch (err) {
-    await closeAll().catch(() => undefined); // the start's own error is the one to report
+    await env.close().catch(() => undefined); // the start's own error is the one to report
     throw err;
   }
 
   async function build() {
-    const env: System = await startSystem({
-      backend: opts.backend ?? 'sqlite',
-      ...(opts.pgUrl ? { pgUrl: opts.pgUrl } : {}),
-      hosting: 'process',
-      authz: 1,
-      api: 1,
-      // API_AUDIENCE (the public URL) is not where the API listens, as behind a reverse proxy, unless
-      // `audienceIsApiUrl`: then the metadata URLs its challenges name can be followed (what MCP clients do).
-      audienceIsApiUrl: opts.audienceIsApiUrl ?? false,
-      stripe: true,
-      env: { FRONTEND_URL: `${FRONTEND},http://localhost:3000`, STRIPE_SECRET_KEY: 'sk_test_security_suite', STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET, ...opts.env },
-    });
-    cleanups.push(() => env.close()); // stops both processes, the fake Stripe, drops the database
     const authz: Service = env.authz[0]!;
     const apiProc: Proc = env.api[0]!.proc;
     const stripe: FakeStripe = env.stripe!;
@@ -140,7 +132,7 @@ export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?
       /** Everything both processes printed so far. */
       output: () => authz.proc.output() + apiProc.output(),
       /** Stops the API process, the authz-server, the database handle and the fake Stripe. */
-      close: closeAll,
+      close: () => env.close(),
     };
     return stack;
   }
