@@ -243,13 +243,13 @@ try {
     const payload = JSON.stringify(event);
     return { body: payload, headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }) } };
   };
-  const checkoutEvent = (listingId: string) => ({
+  const checkoutEvent = (listingId: string, customer: string) => ({
     id: `evt_bench_${randomUUID()}`, object: 'event', api_version: Stripe.API_VERSION, created: Math.floor(Date.now() / 1000), livemode: false,
     pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed',
-    data: { object: { id: `cs_bench_${randomUUID()}`, object: 'checkout.session', mode: 'payment', payment_status: 'paid', customer: 'cus_bench', payment_intent: `pi_bench_${randomUUID()}`, client_reference_id: stack.userId, metadata: { user_id: stack.userId, listing_id: listingId } } },
+    data: { object: { id: `cs_bench_${randomUUID()}`, object: 'checkout.session', mode: 'payment', payment_status: 'paid', customer, payment_intent: `pi_bench_${randomUUID()}`, client_reference_id: stack.userId, metadata: { user_id: stack.userId, listing_id: listingId } } },
   });
   for (const listingId of stack.quotaListingIds) {
-    const grant = signed(checkoutEvent(listingId));
+    const grant = signed(checkoutEvent(listingId, 'cus_bench_grants'));
     const granted = await fetch(`${api.url}/v1/webhooks/stripe`, { method: 'POST', headers: grant.headers, body: grant.body });
     if (granted.status !== 200) throw new Error(`webhook answered ${granted.status}: ${await granted.text()}`);
   }
@@ -261,10 +261,44 @@ try {
   }, undefined, api);
   rows.push({ group: 'write', r: usage, baseline: baselineInsert });
   const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 2000);
-  const events = Array.from({ length: WEBHOOKS + WARM_N + SLACK }, (_, i) => signed(checkoutEvent(stack.quotaListingIds[i % stack.quotaListingIds.length]!)));
-  const nextEvent = pooled(events);
-  const webhook = await measure('POST /v1/webhooks/stripe, distinct signed events', { url: `${api.url}/v1/webhooks/stripe`, method: 'POST', next: nextEvent, amount: WEBHOOKS }, { amount: WARM_N }, api);
-  rows.push({ group: 'write', r: webhook, baseline: baselineInsert });
+  // Paid purchases of BENCH_WEBHOOK_CUSTOMERS Stripe customers in turn: the worker applies one
+  // customer's events one after another, different customers' side by side.
+  const CUSTOMERS = Number(process.env.BENCH_WEBHOOK_CUSTOMERS ?? 100);
+  /**
+   * One case: distinct signed events sent to `target` (the answer means stored), then a bounded
+   * wait until the worker(s) applied every one, checked: each event of the case processed and its
+   * one entitlement granted. Events/s acknowledged is the load's; applied, from the first stored
+   * event to the last applied one (both in stripe_events).
+   */
+  const webhookCase = async (name: string, target: Service, tag: string) => {
+    const events = Array.from({ length: WEBHOOKS + WARM_N + SLACK }, (_, i) => {
+      const e = checkoutEvent(stack.quotaListingIds[i % stack.quotaListingIds.length]!, `cus_bench_${i % CUSTOMERS}`);
+      return signed({ ...e, id: `evt_bench_${tag}_${randomUUID()}` });
+    });
+    const webhook = await measure(name, { url: `${target.url}/v1/webhooks/stripe`, method: 'POST', next: pooled(events), amount: WEBHOOKS }, { amount: WARM_N }, target);
+    rows.push({ group: 'write', r: webhook, baseline: baselineInsert });
+    const ackedAt = Date.now();
+    const ofCase = () => stack.db('stripe_events').where('id', 'like', `evt_bench_${tag}_%`);
+    const waiting = async () => Number((await ofCase().whereNot('status', 'processed').count({ n: '*' }))[0]!.n);
+    while ((await waiting()) > 0 && Date.now() - ackedAt < 300_000) await new Promise((r) => setTimeout(r, 50));
+    const drainedMs = Date.now() - ackedAt;
+    const [sums] = await ofCase().select(stack.db.raw('count(*) as stored'), stack.db.raw("sum(case when status = 'processed' then 1 else 0 end) as processed"),
+      stack.db.raw("sum(case when attempts = 1 then 1 else 0 end) as first_attempt"), stack.db.raw('min(received_at) as first'), stack.db.raw('max(processed_at) as last'));
+    const stored = Number(sums.stored);
+    const processed = Number(sums.processed);
+    const granted = Number((await stack.db('entitlements').whereIn('stripe_checkout_session_id', ofCase().select('object_id')).count({ n: '*' }))[0]!.n);
+    const spanS = (Number(sums.last) - Number(sums.first)) / 1000;
+    out(`    all applied? ${processed === stored && granted === stored ? 'yes' : 'NO'}: ${fmt(processed)} of ${fmt(stored)} stored events processed (${fmt(Number(sums.first_attempt))} at the first attempt), ${fmt(granted)} entitlements granted; ` +
+      `the queue was empty ${fmt(drainedMs)} ms after the last answer; first stored → last applied ${spanS.toFixed(1)} s = ${fmt(stored / spanS)} events/s applied`);
+    if (processed !== stored || granted !== stored) out(`    NOT ALL APPLIED: ${fmt(stored - processed)} not processed, ${fmt(stored - granted)} without their entitlement — the numbers above are not valid.`);
+  };
+  // The default deployment: the process that answers also runs the worker (on the same core).
+  await webhookCase(`POST /v1/webhooks/stripe, distinct signed events of ${fmt(CUSTOMERS)} customers, acknowledged (stored) by a replica that also applies them`, api, 'a');
+  // A replica with STRIPE_WEBHOOK_WORKER=false answers; the first one's worker (another process) applies.
+  const ingestPort = await freePort();
+  const ingest = await start('resource-api-no-worker', 'resource-api/main.ts', { ...stack.env, API_PORT: String(ingestPort), STRIPE_WEBHOOK_WORKER: 'false' }, ingestPort);
+  await webhookCase(`POST /v1/webhooks/stripe, the same to a replica without a worker (another process applies them)`, ingest, 'b');
+  await ingest.stop();
   out();
   }
 

@@ -4,13 +4,16 @@
  * needs (role and ban state) through a pg pool and answers it as JSON (the floor for a read
  * that consults the database); `GET /me/:id` does the same two SELECTs as our `GET /v1/me`
  * (the user's role and ban state, their active entitlements) with raw pg; `POST /insert` parses a JSON body and does one INSERT (the floor
- * for any write that must be durable before the answer). Env: BENCH_PORT, DATABASE_URL.
+ * for any write that must be durable before the answer); `POST /usage` sends the one statement of
+ * a usage report (resource-api/features/usage/report-statement.ts: the same prepared statement,
+ * text and values our route sends through knex) for `{ userId, clientReqId, listingId, units }`. Env: BENCH_PORT, DATABASE_URL.
  */
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import { bodyParser } from '@koa/bodyparser';
 import pg from 'pg';
+import { reportStatement } from '#api/features/usage/report-statement.js';
 
 const pool = process.env.DATABASE_URL ? new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 }) : undefined;
 await pool?.query('CREATE TABLE IF NOT EXISTS bench_baseline_writes (id uuid PRIMARY KEY, body jsonb NOT NULL, created_at bigint NOT NULL)');
@@ -38,6 +41,15 @@ app.use(async (ctx) => {
     await pool.query('INSERT INTO bench_baseline_writes (id, body, created_at) VALUES ($1, $2, $3)', [randomUUID(), JSON.stringify(ctx.request.body ?? {}), Date.now()]);
     ctx.status = 201;
     ctx.body = { ok: true };
+    return;
+  }
+  if (ctx.method === 'POST' && ctx.path === '/usage' && pool) {
+    const b = ctx.request.body as { userId: string; clientReqId: string; listingId: string; units: number };
+    const { name, sql, bindings } = reportStatement({ id: randomUUID(), userId: b.userId, clientReqId: b.clientReqId, listingId: b.listingId, units: b.units, at: Date.now() });
+    let n = 0; // knex's pg dialect numbers the placeholders the same way
+    const { rows } = await pool.query({ name, text: sql.replace(/\?/g, () => `$${++n}`), values: bindings });
+    ctx.status = rows[0]?.stored ? 201 : 409;
+    ctx.body = rows[0]?.stored ? JSON.parse(rows[0].stored as string) : { stored: false };
     return;
   }
   ctx.status = 404;

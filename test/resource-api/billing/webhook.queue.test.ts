@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { claimEvents } from '#api/features/billing/webhook/claims.js';
+import { retryDeadEvent } from '#api/features/billing/webhook/queries.js';
 import { applyEvent } from '#api/features/billing/webhook/apply.js';
 import { stripeEventHandlers } from '#api/features/billing/index.js';
 import { auditRow } from '../../helpers/audit-row.js';
 import { runNode, SOURCE_FLAGS } from '../../helpers/process.js';
 import { billingSuites, objects, stripeEvent, type BillingApi } from './billing.fixture.js';
-import { applyLog, eventInStatus, eventsDone, installApplyLog, metricValue, shuffled, storedEvent } from './webhook-queue.helpers.js';
+import { applyLog, eventInStatus, eventSettled, eventsDone, installApplyLog, metricValue, shuffled, storedEvent } from './webhook-queue.helpers.js';
 
 /**
  * The Stripe event queue in one API process, on each backend (the embedded SQLite default runs
@@ -76,6 +77,39 @@ billingSuites('Stripe event queue (one process)', (api: () => BillingApi) => {
     const changes = (await api().auditRows({ actor_user_id: userId })).map(auditRow).filter((r) => ids.includes(r.properties.eventId as string));
     expect(changes.filter((r) => r.event === 'entitlement.granted')).to.have.length(customers.length);
     expect(changes.filter((r) => r.event === 'entitlement.revoked')).to.have.length(customers.length);
+  });
+
+  it('applies events of several customers in one transaction; one that fails costs the others nothing and is retried alone', async () => {
+    await api().stopWorker();
+    const sessions = Array.from({ length: 5 }, (_, i) => objects.checkoutSession({ userId, listingId: oneTime, customer: `cus_batch_${tag()}_${i}` }));
+    const events = sessions.map((session) => stripeEvent('checkout.session.completed', session));
+    const ids = events.map((e) => e.id as string);
+    for (const e of events) expect((await api().deliver(e, { wait: false })).status).to.equal(200);
+    // The database refuses the third purchase's entitlement (a trigger: no hook in the service).
+    const poisoned = sessions[2]!.id;
+    const db = api().db;
+    if (db.client.dialect === 'postgresql') {
+      await db.raw(`CREATE FUNCTION test_refuse_grant_f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`);
+      await db.raw(`CREATE TRIGGER test_refuse_grant_t BEFORE INSERT ON entitlements FOR EACH ROW WHEN (NEW.stripe_checkout_session_id = '${poisoned}') EXECUTE FUNCTION test_refuse_grant_f()`);
+    } else {
+      await db.raw(`CREATE TRIGGER test_refuse_grant_t BEFORE INSERT ON entitlements WHEN NEW.stripe_checkout_session_id = '${poisoned}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    }
+    try {
+      api().startWorker();
+      const others = ids.filter((_, i) => i !== 2);
+      const done = await eventsDone(db, others);
+      expect(done.map((e) => [e.status, e.attempts])).to.deep.equal(others.map(() => ['processed', 1]));
+      // Failed on its own (pending for its retry, or already dead: 3 attempts 100 ms apart here).
+      const failed = await eventSettled(db, ids[2]!);
+      expect([['pending', 'dead'].includes(failed.status), failed.last_error]).to.deep.equal([true, 'HANDLER_FAILED']);
+      for (const [i, session] of sessions.entries()) expect(await api().entitlements({ stripe_checkout_session_id: session.id }), `purchase ${i}`).to.have.length(i === 2 ? 0 : 1);
+    } finally {
+      await db.raw('DROP TRIGGER test_refuse_grant_t' + (db.client.dialect === 'postgresql' ? ' ON entitlements' : ''));
+    }
+    await retryDeadEvent(db, ids[2]!, Date.now()); // if it went dead meanwhile
+    expect((await eventInStatus(db, ids[2]!, 'processed')).attempts).to.be.at.least(2);
+    expect(await api().entitlements({ stripe_checkout_session_id: poisoned })).to.have.length(1);
+    expect((await applyLog(db, ids)).map((l) => l.event_id).sort()).to.deep.equal([...ids].sort());
   });
 
   it('takes over an event whose worker died holding it once the lease runs out (LEASE_EXPIRED), and applies it once', async () => {

@@ -8,7 +8,7 @@ import type { ChangeBus } from '#shared/bus/index.js';
 import type { StripeEventHandler } from '../stripe-events/index.js';
 import type { EntitlementChange } from '../stripe-events/types.js';
 import { recordAttempt, recordEntitlementChange } from './audit.js';
-import { recordAttemptFailure, settleEvent, type ClaimedEvent } from './claims.js';
+import { recordAttemptFailure, settleEvent, settleEvents, type ClaimedEvent } from './claims.js';
 import type { AttemptResult, QueueMetrics } from './metrics.js';
 
 export interface ApplyDeps {
@@ -78,13 +78,62 @@ export async function applyEvent(deps: ApplyDeps, row: ClaimedEvent): Promise<At
     return failed(deps, row, failureCode(err), err);
   }
   deps.metrics?.attempt(result);
-  if (result !== 'processed') return result;
-  if (deps.audit) for (const c of changes) recordEntitlementChange(deps.audit, c, row.id);
-  // publish never rejects: a change Redis cannot take yet is retried in the background.
-  for (const userId of new Set(changes.map((c) => c.userId))) await deps.bus?.publish({ type: 'entitlements.changed', userId });
-  // Last: webhook.processed means the event is applied and announced.
-  if (deps.audit) recordAttempt(deps.audit, row, { result: 'processed', durationMs: deps.now() - started });
+  if (result === 'processed') await applied(deps, [{ row, changes }], started);
   return result;
+}
+
+/**
+ * Several claimed events of different customers (heads of their queues, so their order among
+ * themselves is free) applied in ONE transaction: one BEGIN, one UPDATE marking them processed
+ * and one COMMIT for all, then each handler's statements — most of what an event costs is round
+ * trips. All or nothing: when any handler fails, the whole transaction is rolled back and each
+ * event is attempted on its own (applyEvent), so a failure is recorded on the event that failed
+ * and costs the others nothing (their attempt was counted once, when they were claimed).
+ */
+export async function applyEvents(deps: ApplyDeps, rows: readonly ClaimedEvent[]): Promise<AttemptResult[]> {
+  const parsed = new Map<string, Stripe.Event>();
+  for (const row of rows) {
+    if (row.attempts > deps.maxAttempts || !Object.hasOwn(deps.handlers, row.type)) continue;
+    try {
+      parsed.set(row.id, JSON.parse(row.payload ?? '') as Stripe.Event);
+    } catch {
+      // applyEvent records it as PAYLOAD_INVALID
+    }
+  }
+  const batch = rows.filter((r) => parsed.has(r.id));
+  const results = new Map<string, AttemptResult>();
+  if (batch.length > 1) {
+    const started = deps.now();
+    let done: { row: ClaimedEvent; changes: EntitlementChange[] }[] = [];
+    try {
+      const settled = await withTransaction(deps.db, async (trx) => {
+        done = [];
+        const mine = await settleEvents(trx, batch.map((r) => r.id), deps.workerId, started);
+        for (const row of batch.filter((r) => mine.has(r.id))) {
+          const changes: EntitlementChange[] = [];
+          await deps.handlers[row.type]!(trx, parsed.get(row.id)!, { now: started, changed: (c) => void changes.push(c) });
+          done.push({ row, changes });
+        }
+        return mine;
+      });
+      for (const row of batch) results.set(row.id, settled.has(row.id) ? 'processed' : 'lost');
+      for (const row of batch) deps.metrics?.attempt(results.get(row.id)!);
+      await applied(deps, done, started);
+    } catch {
+      // Rolled back: each on its own below, where a failure is recorded against its event.
+    }
+  }
+  for (const row of rows) if (!results.has(row.id)) results.set(row.id, await applyEvent(deps, row));
+  return rows.map((r) => results.get(r.id)!);
+}
+
+/** After the commit: audit the entitlement changes, announce their users once, then webhook.processed. */
+async function applied(deps: ApplyDeps, done: readonly { row: ClaimedEvent; changes: EntitlementChange[] }[], started: number): Promise<void> {
+  if (deps.audit) for (const { row, changes } of done) for (const c of changes) recordEntitlementChange(deps.audit, c, row.id);
+  // publish never rejects: a change Redis cannot take yet is retried in the background.
+  for (const userId of new Set(done.flatMap((d) => d.changes.map((c) => c.userId)))) await deps.bus?.publish({ type: 'entitlements.changed', userId });
+  // Last: webhook.processed means the event is applied and announced.
+  if (deps.audit) for (const { row } of done) recordAttempt(deps.audit, row, { result: 'processed', durationMs: deps.now() - started });
 }
 
 async function failed(deps: ApplyDeps, row: ClaimedEvent, code: string, err: unknown): Promise<AttemptResult> {

@@ -60,15 +60,17 @@ export async function claimEvents(db: Knex, lease: Lease, limit: number, now: nu
 }
 
 /**
- * After a worker applied an event of `customerId`: the customer's next pending event, if it is
- * ready. Without SKIP LOCKED on purpose: the head is read first and then updated, so a head that
- * another worker is claiming right now makes this claim find nothing, never the event after it.
+ * After a worker applied events of `customerIds`: each customer's next pending event, if it is
+ * ready. Without SKIP LOCKED on purpose: the heads are read first and then updated, so a head that
+ * another worker is claiming right now makes this claim skip that customer, never take the event
+ * after its head.
  */
-export async function claimNextOfCustomer(db: Knex, lease: Lease, customerId: string, now: number): Promise<ClaimedEvent | undefined> {
-  const b = { worker: lease.workerId, until: now + lease.leaseMs, now, customer: customerId };
-  const head = `SELECT p.id FROM ${T} p WHERE p.status = 'pending' AND p.customer_id = :customer ORDER BY p.event_created_at, p.received_at, p.id LIMIT 1`;
-  const rows = rowsOf<ClaimedEvent>(await db.raw(`UPDATE ${T} SET ${TAKE} WHERE id = (${head}) AND ${ready(T)} RETURNING ${RETURNING}`, b));
-  return rows[0];
+export async function claimNextOfCustomers(db: Knex, lease: Lease, customerIds: readonly string[], now: number): Promise<ClaimedEvent[]> {
+  if (customerIds.length === 0) return [];
+  const b = { worker: lease.workerId, until: now + lease.leaseMs, now, customers: db.raw(customerIds.map(() => '?').join(', '), [...customerIds]) };
+  const heads = `SELECT h.id FROM (SELECT p.id, ROW_NUMBER() OVER (PARTITION BY p.customer_id ORDER BY p.event_created_at, p.received_at, p.id) AS n
+    FROM ${T} p WHERE p.status = 'pending' AND p.customer_id IN (:customers)) h WHERE h.n = 1`;
+  return rowsOf<ClaimedEvent>(await db.raw(`UPDATE ${T} SET ${TAKE} WHERE id IN (${heads}) AND ${ready(T)} RETURNING ${RETURNING}`, b)).sort(byOrder);
 }
 
 /**
@@ -81,6 +83,13 @@ export async function settleEvent(trx: Knex, id: string, workerId: string, statu
   const n = await trx(T).where({ id, status: 'pending', locked_by: workerId })
     .update({ status, processed_at: now, payload: null, next_attempt_at: null, locked_by: null, locked_until: null });
   return n > 0;
+}
+
+/** settleEvent for several events in one statement: the ids this worker still held, now processed. */
+export async function settleEvents(trx: Knex, ids: readonly string[], workerId: string, now: number): Promise<Set<string>> {
+  const rows: { id: string }[] = await trx(T).whereIn('id', ids).where({ status: 'pending', locked_by: workerId })
+    .update({ status: 'processed', processed_at: now, payload: null, next_attempt_at: null, locked_by: null, locked_until: null }, ['id']);
+  return new Set(rows.map((r) => r.id));
 }
 
 /** After a failed attempt (rolled back): the next one at `nextAttemptAt`, or dead. */

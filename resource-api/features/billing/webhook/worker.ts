@@ -1,8 +1,8 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '#shared/config/index.js';
-import { applyEvent, type ApplyDeps } from './apply.js';
-import { claimEvents, claimNextOfCustomer, type ClaimedEvent, type Lease } from './claims.js';
+import { applyEvents, type ApplyDeps } from './apply.js';
+import { claimEvents, claimNextOfCustomers, type ClaimedEvent, type Lease } from './claims.js';
 
 export interface StripeEventWorker {
   /** Host, process id and a random part: what `locked_by` says while it holds an event. */
@@ -15,17 +15,23 @@ export interface StripeEventWorker {
 
 export type WorkerDeps = Omit<ApplyDeps, 'workerId' | 'maxAttempts' | 'retryBaseMs'> & { options: Config['webhooks'] };
 
-/** A claim that found fewer events than it could take is not repeated sooner than this, however many wake-ups arrive. */
+/**
+ * A claim that found fewer events than it could take is not repeated sooner than this, however
+ * many wake-ups arrive — nor sooner than ten times what it took: with a backlog whose heads are
+ * all in hand, a claim reads the whole pending queue to find nothing.
+ */
 const CLAIM_GAP_MS = 20;
+/** Events (of as many customers) a lane applies in one transaction. */
+export const BATCH = 16;
 
 /**
  * The Stripe event worker of one process (docs/operations.md, "The Stripe event queue").
- * `concurrency` lanes, each applying one customer's events in order: a lane takes the head of
- * a customer's queue from a claim, applies it, then claims that customer's next event itself
- * (an indexed read, so one customer's backlog drains without scanning the queue each time). A
- * claim runs when an event is stored here (wake), when a lane ends, and every `pollMs` (events
- * stored by other processes, retries that came due, leases that ran out). Errors never escape:
- * the database being away shows as claims failing until it is back.
+ * `concurrency` lanes; a lane takes the heads of up to BATCH customers' queues from a claim,
+ * applies them in one transaction (applyEvents), then claims those customers' next events
+ * itself (an indexed read, so a backlog drains without scanning the queue each time), until they
+ * have none ready. A claim runs when an event is stored here (wake), when a lane ends, and every
+ * `pollMs` (events stored by other processes, retries that came due, leases that ran out).
+ * Errors never escape: the database being away shows as claims failing until it is back.
  */
 export function startStripeEventWorker(deps: WorkerDeps): StripeEventWorker {
   const id = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -35,7 +41,7 @@ export function startStripeEventWorker(deps: WorkerDeps): StripeEventWorker {
   const lanes = new Set<Promise<void>>();
   let stopped = false;
   let due = true;
-  let lastShortClaim = 0;
+  let nextClaimAt = 0;
   let waiter: (() => void) | undefined;
   const signal = () => {
     const w = waiter;
@@ -45,13 +51,15 @@ export function startStripeEventWorker(deps: WorkerDeps): StripeEventWorker {
   // A worker whose database handle was closed under it (a container closed without stopping it) stops too.
   const poolGone = () => (deps.db.client as { pool?: unknown }).pool === undefined;
 
-  function runLane(first: ClaimedEvent): void {
+  function runLane(first: ClaimedEvent[]): void {
     const lane = (async () => {
-      let row: ClaimedEvent | undefined = first;
-      while (row) {
-        const result = await applyEvent(apply, row);
-        if (stopped || !row.customer_id || (result !== 'processed' && result !== 'ignored')) return;
-        row = await claimNextOfCustomer(deps.db, lease, row.customer_id, deps.now()).catch(() => undefined);
+      let rows = first;
+      while (rows.length > 0) {
+        const results = await applyEvents(apply, rows);
+        if (stopped) return;
+        // Customers whose event went through: their next one is theirs to claim now.
+        const next = rows.filter((r, i) => r.customer_id && (results[i] === 'processed' || results[i] === 'ignored')).map((r) => r.customer_id!);
+        rows = await claimNextOfCustomers(deps.db, lease, next, deps.now()).catch(() => []);
       }
     })().catch((err: unknown) => deps.logger.error({ err }, 'stripe event worker: lane failed'))
       .finally(() => {
@@ -63,21 +71,21 @@ export function startStripeEventWorker(deps: WorkerDeps): StripeEventWorker {
   }
 
   async function claim(): Promise<void> {
-    const wait = lastShortClaim + CLAIM_GAP_MS - Date.now();
+    const wait = nextClaimAt - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const free = concurrency - lanes.size;
+    const began = Date.now();
     due = false;
     let claimed: ClaimedEvent[] = [];
     try {
-      claimed = await claimEvents(deps.db, lease, free, deps.now());
+      claimed = await claimEvents(deps.db, lease, BATCH, deps.now());
     } catch (err) {
       if (poolGone()) stopped = true;
       else deps.logger.warn({ err: { message: (err as Error)?.message } }, 'stripe event worker: claim failed; trying again at the next poll');
     }
-    if (claimed.length < free) lastShortClaim = Date.now();
-    else due = true; // a full claim: there may be more
-    // Even when stopping: a claimed event is applied now rather than after its lease runs out.
-    for (const row of claimed) runLane(row);
+    if (claimed.length < BATCH) nextClaimAt = Date.now() + Math.max(CLAIM_GAP_MS, 10 * (Date.now() - began));
+    else due = true; // a full claim: there may be more, for another lane
+    // Even when stopping: claimed events are applied now rather than after their lease runs out.
+    if (claimed.length > 0) runLane(claimed);
   }
 
   const loop = (async () => {
