@@ -6,7 +6,7 @@
  * per case, default 1500), BENCH_REFRESH_WARM (unmeasured ones before, default 1000), BENCH_DPOP_REQUESTS (DPoP-bound reads, default 5000), BENCH_FILLER_TOKENS (stored tokens for the history case, default
  * 1000000), BENCH_ONLY=jwt (only the in-process verification bench), BENCH_ONLY=refresh (only the
  * refresh-grant cases: token endpoint with ES256 and RS256 API tokens, and the history case; a
- * comma-separated list of read, token, write, history, revoke selects phases), BENCH_REVOCATIONS
+ * comma-separated list of read, token, usage, write, history, revoke selects phases; write includes usage), BENCH_REVOCATIONS
  * (revocations timed across two API replicas, default 200), BENCH_LOG_LEVEL (services, default
  * info as in production).
  */
@@ -57,11 +57,11 @@ for (const alg of ['RS256', 'ES256'] as const) {
 }
 out();
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').filter(Boolean));
-type Phase = 'read' | 'token' | 'write' | 'history' | 'revoke';
-// `refresh`: the refresh-grant cases of the token and history phases, nothing else.
-const want = (phase: Phase) => only.size === 0 || only.has(phase) || (only.has('refresh') && (phase === 'token' || phase === 'history'));
+type Phase = 'read' | 'token' | 'usage' | 'write' | 'history' | 'revoke';
+// `refresh`: the refresh-grant cases of the token and history phases, nothing else. `write`: usage and webhooks.
+const want = (phase: Phase) => only.size === 0 || only.has(phase) || (only.has('refresh') && (phase === 'token' || phase === 'history')) || (phase === 'usage' && only.has('write'));
 const refreshOnly = only.size > 0 && !only.has('token');
-if (!['read', 'token', 'write', 'history', 'revoke'].some((p) => want(p as Phase))) process.exit(0);
+if (!['read', 'token', 'usage', 'write', 'history', 'revoke'].some((p) => want(p as Phase))) process.exit(0);
 
 await new pg.Client({ connectionString: BASE_DB }).connect().then((c) => c.end()).catch((err: Error) => {
   out(`PostgreSQL is needed for the HTTP benchmarks (${err.message}); set DATABASE_URL.`);
@@ -147,7 +147,7 @@ try {
     return ((await res.json()) as { access_token: string }).access_token;
   };
   const accessTokens: string[] = [];
-  if (want('read') || want('write')) for (const rt of await stack.seedTokens(100)) accessTokens.push(await refresh(rt));
+  if (want('read') || want('usage') || want('write')) for (const rt of await stack.seedTokens(100)) accessTokens.push(await refresh(rt));
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   // The read cases' tokens are signed with the stack's API_TOKEN_SIGNING_ALG.
   const rawJose = rawVerify[stack.config.tokens.apiTokenSigningAlg]!;
@@ -237,8 +237,47 @@ try {
   out();
   }
 
+  /** One INSERT through a bare Koa handler: the floor of any write that must be durable before the answer. */
+  let insertFloor: LoadResult | undefined;
+  const bareInsert = async () => (insertFloor ??= await measure('bare Koa + one INSERT (pg)', { url: `${bareKoa.url}/insert`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units: 1 }), duration: DURATION, expectStatus: 201 }, undefined, bareKoa));
+
+  if (want('usage')) {
+  out('## Usage metering on PostgreSQL (POST /v1/usage)');
+  // Ten one-time purchases with a large quota, as checkout.session.completed grants them.
+  const grantedAt = Date.now();
+  await stack.db('entitlements').insert(stack.quotaListingIds.map((listingId) => ({
+    id: randomUUID(), user_id: stack.userId, listing_id: listingId, status: 'active', granted_at: grantedAt, stripe_checkout_session_id: `cs_usage_${randomUUID()}`,
+    quota_units: 1_000_000_000, quota_period: 'once', quota_remaining: 1_000_000_000, period_start: grantedAt, period_end: null,
+  })));
+  let q = 0;
+  /** Each request a fresh clientReqId, the ten listings in turn. */
+  const reports = (extra: Record<string, string> = {}) => () => ({ body: JSON.stringify({ ...extra, clientReqId: randomUUID(), listingId: stack.quotaListingIds[q++ % stack.quotaListingIds.length], units: 1 }) });
+  const asJson = { 'content-type': 'application/json' };
+  const bareInsertRun = await bareInsert();
+  // The floors: the same statement from a bare handler (the database's share), and our stack answering without a database (ours).
+  const bareStatement = await measure('bare Koa + the one statement of a usage report (pg)', { url: `${bareKoa.url}/usage`, method: 'POST', headers: asJson, next: reports({ userId: stack.userId }), duration: DURATION, expectStatus: 201 }, undefined, bareKoa);
+  const floorPort = await freePort();
+  const floor = await start('usage-floor', 'bench/servers/usage-floor.ts', { ...stack.env, API_PORT: String(floorPort), DB_MIGRATE_ON_START: 'false' }, floorPort);
+  const stackFloor = await measure('POST /v1/usage through our stack, answered without a database', { url: `${floor.url}/v1/usage`, method: 'POST', headers: { ...bearer(accessTokens[0]!), ...asJson }, next: reports(), duration: DURATION, expectStatus: 201 }, undefined, floor);
+  await floor.stop();
+  const usage = await measure('POST /v1/usage, distinct clientReqIds over 10 entitlements', {
+    url: `${api.url}/v1/usage`, method: 'POST', headers: { ...bearer(accessTokens[0]!), ...asJson }, next: reports(), duration: DURATION, expectStatus: 201,
+  }, undefined, api);
+  // Exact: every unit taken from the ten entitlements (by the route and the bare statement) is one stored report.
+  const usageGrants = stack.db('entitlements').where('stripe_checkout_session_id', 'like', 'cs_usage_%');
+  const [taken] = await usageGrants.clone().select(stack.db.raw('sum(quota_units - quota_remaining) as n'));
+  const [kept] = await stack.db('usage_records').whereIn('entitlement_id', usageGrants.clone().select('id')).select(stack.db.raw('count(*) as n, sum(units) as units'));
+  const exact = Number(taken.n) === Number(kept.n) && Number(kept.n) === Number(kept.units);
+  out(`  ${exact ? 'exact' : 'NOT EXACT'}: ${fmt(Number(taken.n))} units consumed, ${fmt(Number(kept.n))} reports stored (${fmt(Number(kept.units))} units)`);
+  rows.push({ group: 'usage', r: usage, baseline: bareInsertRun });
+  rows.push({ group: 'usage', r: usage, baseline: bareStatement });
+  rows.push({ group: 'usage', r: usage, baseline: stackFloor });
+  rows.push({ group: 'usage', r: bareStatement, baseline: bareInsertRun });
+  out();
+  }
+
   if (want('write')) {
-  out('## Writes on PostgreSQL (usage metering, Stripe webhook ingestion)');
+  out('## Writes on PostgreSQL (Stripe webhook ingestion)');
   const signed = (event: Record<string, unknown>) => {
     const payload = JSON.stringify(event);
     return { body: payload, headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET }) } };
@@ -248,18 +287,7 @@ try {
     pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed',
     data: { object: { id: `cs_bench_${randomUUID()}`, object: 'checkout.session', mode: 'payment', payment_status: 'paid', customer, payment_intent: `pi_bench_${randomUUID()}`, client_reference_id: stack.userId, metadata: { user_id: stack.userId, listing_id: listingId } } },
   });
-  for (const listingId of stack.quotaListingIds) {
-    const grant = signed(checkoutEvent(listingId, 'cus_bench_grants'));
-    const granted = await fetch(`${api.url}/v1/webhooks/stripe`, { method: 'POST', headers: grant.headers, body: grant.body });
-    if (granted.status !== 200) throw new Error(`webhook answered ${granted.status}: ${await granted.text()}`);
-  }
-  let q = 0;
-  const baselineInsert = await measure('bare Koa + one INSERT (pg)', { url: `${bareKoa.url}/insert`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ units: 1 }), duration: DURATION, expectStatus: 201 }, undefined, bareKoa);
-  const usage = await measure('POST /v1/usage, distinct clientReqIds over 10 entitlements', {
-    url: `${api.url}/v1/usage`, method: 'POST', headers: { ...bearer(accessTokens[0]!), 'content-type': 'application/json' },
-    next: () => ({ body: JSON.stringify({ clientReqId: randomUUID(), listingId: stack.quotaListingIds[q++ % stack.quotaListingIds.length], units: 1 }) }), duration: DURATION, expectStatus: 201,
-  }, undefined, api);
-  rows.push({ group: 'write', r: usage, baseline: baselineInsert });
+  const baselineInsert = await bareInsert();
   const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 2000);
   // Paid purchases of BENCH_WEBHOOK_CUSTOMERS Stripe customers in turn: the worker applies one
   // customer's events one after another, different customers' side by side.
