@@ -11,7 +11,7 @@ const CLAIM_KEY = 'usage_records_user_request_unique';
 
 /**
  * A usage report on PostgreSQL in one statement (one round trip, no BEGIN/COMMIT): look for an
- * earlier use of the clientReqId, pick and lock the entitlement to consume from, consume with a
+ * earlier use of the clientReqId, pick the entitlement to consume from, consume with a
  * conditional UPDATE, insert the claim carrying its answer (built here, in the JSON that
  * rules.ts `resultOf` builds), and say what happened.
  *
