@@ -170,18 +170,6 @@ export function hostInProcess(service: ServiceName, env: Record<string, string |
   };
 }
 
-/** Starts a service as `hosting` says, on `env`; resolves once it listens (or throws with its output). */
-export async function startService(service: ServiceName, env: Record<string, string>, hosting: Hosting = 'process', timeoutMs = 90_000): Promise<Proc> {
-  const proc = hosting === 'in-process' ? hostInProcess(service, env) : runNode([...SOURCE_FLAGS, `${service}/main.ts`], env);
-  try {
-    await proc.waitFor(new RegExp(`${service} listening`), timeoutMs);
-  } catch (err) {
-    await proc.stop(2000); // never leave a service behind that its harness does not know
-    throw err;
-  }
-  return proc;
-}
-
 /**
  * Service processes of one suite. Each is tracked from the moment it is spawned, so a start
  * that times out (a loaded machine) is still stopped by stopAll().
@@ -189,8 +177,8 @@ export async function startService(service: ServiceName, env: Record<string, str
 export function serviceProcesses() {
   const procs: Proc[] = [];
   return {
-    async start(service: ServiceName, env: Record<string, string>, timeoutMs = 90_000, hosting: Hosting = 'process'): Promise<Proc> {
-      const proc = hosting === 'in-process' ? hostInProcess(service, env) : runNode([...SOURCE_FLAGS, `${service}/main.ts`], env);
+    async start(service: ServiceName, env: Record<string, string>, timeoutMs = 90_000): Promise<Proc> {
+      const proc = runNode([...SOURCE_FLAGS, `${service}/main.ts`], env);
       procs.push(proc);
       await proc.waitFor(new RegExp(`${service} listening`), timeoutMs);
       return proc;
