@@ -40,22 +40,31 @@ const COLUMNS = ['id', 'type', 'object_id', 'customer_id', 'status', 'attempts',
  * there (a redelivery, acknowledged without a second row). One statement, so the answer Stripe
  * gets is 2xx only once the row is committed. The one row a delivery may still complete is a
  * `dead` one without a payload — an event the synchronous webhook failed on (migration 0012):
- * it takes this delivery's payload and is pending again.
+ * it takes this delivery's payload and is pending again. Plain SQL (the same on both backends),
+ * prepared once per connection on PostgreSQL: it runs on every delivery.
  */
 export async function storeEvent(db: Knex, e: NewStripeEvent): Promise<boolean> {
-  const row = { ...e, attempts: 0, next_attempt_at: e.status === 'pending' ? e.received_at : null, processed_at: e.status === 'ignored' ? e.received_at : null, last_error: null };
+  const bindings = [
+    e.id, e.type, e.object_id, e.customer_id, e.status, e.payload, e.event_created_at, e.received_at,
+    e.status === 'pending' ? e.received_at : null, e.status === 'ignored' ? e.received_at : null,
+  ];
   try {
-    const stored = await db(T).insert(row).onConflict('id')
-      .merge(['status', 'payload', 'customer_id', 'attempts', 'next_attempt_at', 'processed_at', 'last_error'])
-      .where(`${T}.status`, 'dead').whereNull(`${T}.payload`)
-      .returning('id');
-    return stored.length > 0;
+    const raw = db.raw(STORE, bindings);
+    const result: unknown = await (db.client.dialect === 'postgresql' ? raw.options({ name: 'stripe_events_store' }) : raw);
+    return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows).length > 0;
   } catch (err) {
     // SQLite: another process held the write lock past busy_timeout. Not stored: Stripe must retry.
     if ((err as { code?: unknown }).code === 'SQLITE_BUSY') throw appError(StorageErrors, 'DATABASE_UNAVAILABLE', { cause: err });
     throw err;
   }
 }
+
+const STORE = `INSERT INTO ${T} (id, type, object_id, customer_id, status, payload, attempts, event_created_at, received_at, next_attempt_at, processed_at, last_error)
+  VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, NULL)
+  ON CONFLICT (id) DO UPDATE SET status = excluded.status, payload = excluded.payload, customer_id = excluded.customer_id, attempts = 0,
+    next_attempt_at = excluded.next_attempt_at, processed_at = excluded.processed_at, last_error = NULL
+  WHERE ${T}.status = 'dead' AND ${T}.payload IS NULL
+  RETURNING id`;
 
 export async function findEvent(db: Knex, id: string): Promise<(Omit<StripeEventRow, 'payload'> & { payload_bytes: number | null }) | undefined> {
   const row = await db(T).select(...COLUMNS, db.raw('length(payload) as payload_bytes')).where({ id }).first();
