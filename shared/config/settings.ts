@@ -98,7 +98,7 @@ export const settings = {
   STRIPE_WEBHOOK_SECRET: setting(z.string().regex(/^whsec_/, { message: 'expected a webhook signing secret (whsec_…)' }), 'Stripe webhook signing secret. Without it no webhook is processed.', { secret: true, production: 'when STRIPE_SECRET_KEY is set' }),
   STRIPE_API_URL: setting(httpUrl, 'Override of the Stripe API base URL (tests, stripe-mock).', {}),
   STRIPE_WEBHOOK_WORKER: setting(bool, 'Run the Stripe event worker in this resource-api process: it applies the events the webhook stored (queue rules: docs/operations.md). At least one process sharing the database must run it.', { default: 'true' }),
-  STRIPE_WEBHOOK_CONCURRENCY: setting(int(1, 64), 'Stripe events a worker applies at once, each of another customer (one database connection each).', { default: '4' }),
+  STRIPE_WEBHOOK_CONCURRENCY: setting(int(1, 64), 'Transactions a Stripe event worker runs at once, each applying up to 16 events of different customers (one database connection each).', { default: '4' }),
   STRIPE_WEBHOOK_POLL_MS: setting(int(50, 60000), 'How often an idle worker looks for Stripe events stored by another process or due for a retry (an event stored by its own process wakes it at once).', { default: '1000' }),
   STRIPE_WEBHOOK_LEASE_MS: setting(int(500, 3600000), 'How long a claimed Stripe event stays with its worker before another worker may take it over (a worker that died while applying it).', { default: '30000' }),
   STRIPE_WEBHOOK_MAX_ATTEMPTS: setting(int(1, 100), 'Attempts at applying a Stripe event before it is dead-lettered (`dead`: listed by `webhooks:list`, counted in /metrics, retried by `webhooks:retry`).', { default: '8' }),
