@@ -88,9 +88,12 @@ export async function installApplyLog(db: Knex): Promise<void> {
 }
 
 /** The applications of `ids`, in the order they happened. */
-export async function applyLog(db: Knex, ids: readonly string[]): Promise<{ event_id: string; customer_id: string | null; event_created_at: number; received_at: number }[]> {
+export async function applyLog(db: Knex, ids: readonly string[]): Promise<{ event_id: string; customer_id: string | null; event_created_at: number; received_at: number; worker: string | null }[]> {
   const rows: Record<string, unknown>[] = await db('test_apply_log').whereIn('event_id', ids).orderBy('seq');
-  return rows.map((r) => ({ event_id: String(r.event_id), customer_id: (r.customer_id as string | null) ?? null, event_created_at: Number(r.event_created_at), received_at: Number(r.received_at) }));
+  return rows.map((r) => ({
+    event_id: String(r.event_id), customer_id: (r.customer_id as string | null) ?? null, event_created_at: Number(r.event_created_at), received_at: Number(r.received_at),
+    worker: (r.worker as string | null) ?? null,
+  }));
 }
 
 /** Fisher–Yates: a delivery order Stripe could produce (it guarantees none). */

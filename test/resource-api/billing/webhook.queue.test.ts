@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { claimEvents } from '#api/features/billing/webhook/claims.js';
 import { retryDeadEvent } from '#api/features/billing/webhook/queries.js';
-import { applyEvent } from '#api/features/billing/webhook/apply.js';
+import { applyEvent, applyEvents } from '#api/features/billing/webhook/apply.js';
 import { stripeEventHandlers } from '#api/features/billing/index.js';
 import { auditRow } from '../../helpers/audit-row.js';
 import { runNode, SOURCE_FLAGS } from '../../helpers/process.js';
@@ -130,23 +130,25 @@ billingSuites('Stripe event queue (one process)', (api: () => BillingApi) => {
     expect((await applyLog(api().db, [event.id as string])).length).to.equal(1);
   });
 
-  it('a worker whose lease ran out and was taken over applies nothing: the event is applied once, by the worker that holds it', async () => {
+  it('a worker whose lease ran out and was taken over applies nothing: each event is applied once, by the worker that holds it', async () => {
     await api().stopWorker();
-    const session = objects.checkoutSession({ userId, listingId: oneTime, customer: `cus_slow_${tag()}` });
-    const event = stripeEvent('checkout.session.completed', session);
-    expect((await api().deliver(event, { wait: false })).status).to.equal(200);
+    const sessions = [0, 1].map(() => objects.checkoutSession({ userId, listingId: oneTime, customer: `cus_slow_${tag()}` }));
+    const events = sessions.map((session) => stripeEvent('checkout.session.completed', session));
+    for (const e of events) expect((await api().deliver(e, { wait: false })).status).to.equal(200);
     const deps = { db: api().db, logger: api().logs.logger, handlers: stripeEventHandlers, maxAttempts: 3, retryBaseMs: 100, now: Date.now };
-    const [slow] = await claimEvents(api().db, { workerId: 'slow:1:a', leaseMs: 1 }, 10, Date.now());
+    const slow = await claimEvents(api().db, { workerId: 'slow:1:a', leaseMs: 1 }, 10, Date.now());
     await new Promise((r) => setTimeout(r, 5));
-    const [taker] = await claimEvents(api().db, { workerId: 'taker:2:b', leaseMs: 60_000 }, 10, Date.now());
-    expect([slow?.id, taker?.id, taker?.attempts, taker?.last_error]).to.deep.equal([event.id, event.id, 2, 'LEASE_EXPIRED']);
-    // The slow worker comes back to it: too late.
-    expect(await applyEvent({ ...deps, workerId: 'slow:1:a' }, slow!)).to.equal('lost');
-    expect(await api().entitlements({ stripe_checkout_session_id: session.id })).to.deep.equal([]);
-    expect(await applyEvent({ ...deps, workerId: 'taker:2:b' }, taker!)).to.equal('processed');
-    expect(await applyEvent({ ...deps, workerId: 'slow:1:a' }, slow!)).to.equal('lost');
-    expect(await api().entitlements({ stripe_checkout_session_id: session.id })).to.have.length(1);
-    expect((await applyLog(api().db, [event.id as string])).length).to.equal(1);
+    const taker = await claimEvents(api().db, { workerId: 'taker:2:b', leaseMs: 60_000 }, 10, Date.now());
+    expect(slow.map((e) => e.id)).to.have.members(events.map((e) => e.id));
+    expect(taker.map((e) => [e.attempts, e.last_error])).to.deep.equal([[2, 'LEASE_EXPIRED'], [2, 'LEASE_EXPIRED']]);
+    // The slow worker comes back to them, both at once and one by one: too late.
+    expect(await applyEvents({ ...deps, workerId: 'slow:1:a' }, slow)).to.deep.equal(['lost', 'lost']);
+    expect(await applyEvent({ ...deps, workerId: 'slow:1:a' }, slow[0]!)).to.equal('lost');
+    for (const session of sessions) expect(await api().entitlements({ stripe_checkout_session_id: session.id })).to.deep.equal([]);
+    expect(await applyEvents({ ...deps, workerId: 'taker:2:b' }, taker)).to.deep.equal(['processed', 'processed']);
+    expect(await applyEvents({ ...deps, workerId: 'slow:1:a' }, slow)).to.deep.equal(['lost', 'lost']);
+    for (const session of sessions) expect(await api().entitlements({ stripe_checkout_session_id: session.id })).to.have.length(1);
+    expect((await applyLog(api().db, events.map((e) => e.id as string))).map((l) => l.worker)).to.deep.equal(['taker:2:b', 'taker:2:b']);
     api().startWorker();
   });
 
