@@ -21,6 +21,7 @@ export type WorkerDeps = Omit<ApplyDeps, 'workerId' | 'maxAttempts' | 'retryBase
  * all in hand, a claim reads the whole pending queue to find nothing.
  */
 const CLAIM_GAP_MS = 20;
+const MAX_CLAIM_GAP_MS = 10_000;
 /** Events (of as many customers) a lane applies in one transaction. */
 export const BATCH = 16;
 
@@ -73,6 +74,7 @@ export function startStripeEventWorker(deps: WorkerDeps): StripeEventWorker {
   async function claim(): Promise<void> {
     const wait = nextClaimAt - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (stopped) return;
     const began = Date.now();
     due = false;
     let claimed: ClaimedEvent[] = [];
@@ -82,7 +84,7 @@ export function startStripeEventWorker(deps: WorkerDeps): StripeEventWorker {
       if (poolGone()) stopped = true;
       else deps.logger.warn({ err: { message: (err as Error)?.message } }, 'stripe event worker: claim failed; trying again at the next poll');
     }
-    if (claimed.length < BATCH) nextClaimAt = Date.now() + Math.max(CLAIM_GAP_MS, 10 * (Date.now() - began));
+    if (claimed.length < BATCH) nextClaimAt = Date.now() + Math.min(MAX_CLAIM_GAP_MS, Math.max(CLAIM_GAP_MS, 10 * (Date.now() - began)));
     else due = true; // a full claim: there may be more, for another lane
     // Even when stopping: claimed events are applied now rather than after their lease runs out.
     if (claimed.length > 0) runLane(claimed);
