@@ -21,6 +21,7 @@ import { load, type LoadOptions, type LoadResult } from './lib/cannon.js';
 import { createStack, freePort, startService, WEBHOOK_SECRET, type Service } from './lib/stack.js';
 import { dpopKey, dpopRefresh, proofPool } from './lib/dpop.js';
 import { waitPastBusStart } from './lib/bus.js';
+import { usageWorkload } from './lib/usage.js';
 import { quantile, revocationLatency } from './revocation.js';
 
 const DURATION = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -243,15 +244,7 @@ try {
 
   if (want('usage')) {
   out('## Usage metering on PostgreSQL (POST /v1/usage)');
-  // Ten one-time purchases with a large quota, as checkout.session.completed grants them.
-  const grantedAt = Date.now();
-  await stack.db('entitlements').insert(stack.quotaListingIds.map((listingId) => ({
-    id: randomUUID(), user_id: stack.userId, listing_id: listingId, status: 'active', granted_at: grantedAt, stripe_checkout_session_id: `cs_usage_${randomUUID()}`,
-    quota_units: 1_000_000_000, quota_period: 'once', quota_remaining: 1_000_000_000, period_start: grantedAt, period_end: null,
-  })));
-  let q = 0;
-  /** Each request a fresh clientReqId, the ten listings in turn. */
-  const reports = (extra: Record<string, string> = {}) => () => ({ body: JSON.stringify({ ...extra, clientReqId: randomUUID(), listingId: stack.quotaListingIds[q++ % stack.quotaListingIds.length], units: 1 }) });
+  const reports = await usageWorkload(stack);
   const asJson = { 'content-type': 'application/json' };
   const bareInsertRun = await bareInsert();
   // The floors: the same statement from a bare handler (the database's share), and our stack answering without a database (ours).

@@ -10,11 +10,11 @@
  * Knobs: BENCH_ROUNDS (4), BENCH_DURATION_S (4 per measured run, after 2 s unmeasured).
  */
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { createStack, freePort, startService, type Service } from './lib/stack.js';
 import { load, type LoadOptions } from './lib/cannon.js';
 import { waitPastBusStart } from './lib/bus.js';
+import { usageWorkload } from './lib/usage.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const DURATION = Number(process.env.BENCH_DURATION_S ?? 4);
@@ -59,14 +59,7 @@ try {
   const [rt] = await stack.seedTokens(1);
   const res = await fetch(`${authz.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: rt!, client_id: 'bench-agent' }) });
   const token = ((await res.json()) as { access_token: string }).access_token;
-  const grantedAt = Date.now();
-  await stack.db('entitlements').insert(stack.quotaListingIds.map((listingId) => ({
-    id: randomUUID(), user_id: stack.userId, listing_id: listingId, status: 'active', granted_at: grantedAt, stripe_checkout_session_id: `cs_usage_${randomUUID()}`,
-    quota_units: 1_000_000_000, quota_period: 'once', quota_remaining: 1_000_000_000, period_start: grantedAt, period_end: null,
-  })));
-
-  let q = 0;
-  const reports = (extra: Record<string, string> = {}) => () => ({ body: JSON.stringify({ ...extra, clientReqId: randomUUID(), listingId: stack.quotaListingIds[q++ % stack.quotaListingIds.length], units: 1 }) });
+  const reports = await usageWorkload(stack);
   const json = { 'content-type': 'application/json' };
   const asUser = { ...json, authorization: `Bearer ${token}` };
   const variants: { name: string; server: Service; o: LoadOptions }[] = [
