@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '#shared/config/index.js';
-import { createDb, migrateLatest, type Knex } from '#shared/db/index.js';
+import { loadConfig } from '#shared/config/index.js';
+import { createDb, migrateLatest } from '#shared/db/index.js';
 import { createAuth } from '#shared/auth/better-auth.js';
 import { createClientService, type CreatedClient } from '#authz/clients/service.js';
 import type { ClientInput } from '#authz/clients/schema.js';
@@ -310,4 +310,3 @@ function fail(message: string): never {
   throw new Error(message);
 }
 
-export type { Config, Knex };
