@@ -39,6 +39,31 @@ export const QUIET = [
   'test/reliability/change-bus.outage.test.ts',
 ];
 
+/**
+ * The parallel phase's longest files, longest first (each one's wall time alone on this 2-core
+ * machine, 2026-12-04). Mocha hands files to its workers in the order given; alphabetically these
+ * came last and one worker was still on a 90 s file after the others had run dry. Started first,
+ * they overlap with everything else (longest-processing-time-first scheduling). The rest follow
+ * in path order. A name that no longer exists is an error, as in QUIET.
+ */
+export const LONGEST_FIRST = [
+  'test/security/sessions-end-everywhere.test.ts', // 90 s: Chromium sign-ins on both backends
+  'test/authz-server/device-flow.test.ts', // 65 s: the polling interval, waited out
+  'test/security/password-oracle.test.ts', // 48 s
+  'test/browser/pages.browser.test.ts', // 46 s
+  'test/browser/device-flow.browser.test.ts', // 31 s
+  'test/reliability/shutdown-and-posthog.test.ts', // 24 s
+  'test/services/boot.test.ts', // 24 s
+  'test/authz-server/refresh-retry.test.ts', // 22 s
+  'test/reliability/postgres-outage.test.ts', // 17 s
+  'test/reliability/redis-outage.test.ts', // 15 s
+  'test/security/provider-pages-csp.test.ts', // 15 s
+  'test/journey/audit-journey.test.ts', // 14 s
+  'test/scripts/token-get.test.ts', // 14 s
+  'test/browser/accounts.browser.test.ts', // 14 s
+  'test/scripts/admin.test.ts', // 13 s
+];
+
 // A hook or test without a timeout of its own gets 60 s (mocha's serial runs: 20 s): beside other
 // files a process start or a sign-in can take several times longer than alone.
 const MOCHA_FLAGS = ['--node-option', 'conditions=source', '--node-option', 'import=tsx', '--extension', 'ts', '--timeout', '60000', '--slow', '2000', '--exit', '--color'];
@@ -83,9 +108,9 @@ async function main(): Promise<number> {
   await mochaGlobalSetup(); // the compiled build, unless PORTCULLIS_TEST_SOURCES=1
 
   const all = globSync('test/**/*.test.ts', { cwd: ROOT }).map((f) => relative(ROOT, join(ROOT, f))).sort();
-  const missing = QUIET.filter((f) => !all.includes(f));
-  if (missing.length) throw new Error(`QUIET lists files that do not exist: ${missing.join(', ')}`);
-  const parallel = all.filter((f) => !QUIET.includes(f));
+  const missing = [...QUIET, ...LONGEST_FIRST].filter((f) => !all.includes(f));
+  if (missing.length) throw new Error(`QUIET or LONGEST_FIRST lists files that do not exist: ${missing.join(', ')}`);
+  const parallel = [...LONGEST_FIRST, ...all.filter((f) => !QUIET.includes(f) && !LONGEST_FIRST.includes(f))];
   const jobs = Number(process.env.PORTCULLIS_TEST_JOBS) || Math.max(2, os.availableParallelism() * 2);
 
   const started = Date.now();
