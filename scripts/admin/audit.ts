@@ -37,7 +37,7 @@ export const auditCommands: Record<string, Command> = {
   'audit:tail': {
     summary: 'print the newest audit events (--limit N, default 20; --follow to keep printing new ones)',
     usage: '[--limit N] [--follow]',
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       let values;
       try {
         ({ values } = parseArgs({ args, options: { limit: { type: 'string', default: '20' }, follow: { type: 'boolean', default: false } }, strict: true, allowPositionals: false }));
@@ -46,7 +46,7 @@ export const auditCommands: Record<string, Command> = {
       }
       const limit = Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be a whole number from 1 to 1000');
-      await withDb(async (db) => {
+      await withDb(io.env, async (db) => {
         const newest = await listAudit(db, { limit });
         for (const r of newest.reverse()) write(line(r));
         if (!values.follow) return;

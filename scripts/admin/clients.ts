@@ -39,7 +39,7 @@ export const clientCommands: Record<string, Command> = {
   'clients:create': {
     summary: 'register an OAuth client (prints its id, and its secret once)',
     usage: CREATE_USAGE.replace(/^clients:create /, ''),
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       let values;
       try {
         ({ values } = parseArgs({
@@ -83,7 +83,7 @@ export const clientCommands: Record<string, Command> = {
         ...(values['id-token-alg'] ? { idTokenAlg: values['id-token-alg'] } : {}),
         ...(values.jwks ? { jwks: parseJwks(values.jwks) } : {}),
       } as ClientInput;
-      await withDb(async (db, config) => {
+      await withDb(io.env, async (db, config) => {
         const created = await createClientService(db).create(input);
         await recordCliEvent(db, config, 'client.created', {
           outcome: 'success',
@@ -94,7 +94,7 @@ export const clientCommands: Record<string, Command> = {
         if (created.clientSecret) {
           // The line stays machine-readable (`client_secret=…` alone); the warning goes to stderr.
           write(`client_secret=${created.clientSecret}`);
-          process.stderr.write('The client secret is shown once: store it now.\n');
+          io.warn('The client secret is shown once: store it now.');
         }
       });
     },
@@ -102,9 +102,9 @@ export const clientCommands: Record<string, Command> = {
   'clients:list': {
     summary: 'list clients: operator-created first, then self-registered (RFC 7591) ones',
     usage: LIST_USAGE,
-    run: (args, write) => {
+    run: (args, write, io) => {
       const source = listSource(args);
-      return withDb(async (db) => {
+      return withDb(io.env, async (db) => {
         const rows = await createClientService(db).list(source);
         if (rows.length === 0) write(source ? `no ${source} clients` : 'no clients');
         // One line per client: id, type, name, source, last use (dynamic clients only; '-' when never).
@@ -119,14 +119,14 @@ export const clientCommands: Record<string, Command> = {
   'clients:show': {
     summary: 'show one client (JSON, without its secret)',
     usage: 'CLIENT_ID',
-    run: (args, write) =>
-      withDb(async (db) => write(JSON.stringify(publicView(await createClientService(db).show(one(args, 'clients:show CLIENT_ID'))), null, 2))),
+    run: (args, write, io) =>
+      withDb(io.env, async (db) => write(JSON.stringify(publicView(await createClientService(db).show(one(args, 'clients:show CLIENT_ID'))), null, 2))),
   },
   'clients:delete': {
     summary: 'delete a client (operator-created or self-registered)',
     usage: 'CLIENT_ID',
-    run: (args, write) =>
-      withDb(async (db, config) => {
+    run: (args, write, io) =>
+      withDb(io.env, async (db, config) => {
         const id = one(args, 'clients:delete CLIENT_ID');
         await createClientService(db).remove(id, Date.now() + tombstoneTtlS(config.tokens) * 1000);
         await recordCliEvent(db, config, 'client.deleted', { outcome: 'success', subject: { type: 'client', id }, properties: { reason: 'operator' } });

@@ -6,8 +6,8 @@ import { adminConfig } from './context.js';
 export const configCommands: Record<string, Command> = {
   'config:check': {
     summary: 'validate the configuration (prints names and sources, never secret values)',
-    run: async (_args, write) => {
-      const config = await adminConfig();
+    run: async (_args, write, io) => {
+      const config = await adminConfig(io.env);
       write(`configuration valid (${config.env})`);
       write(`  issuer        ${config.authz.issuer}`);
       write(`  api audience  ${config.api.audience}`);
@@ -20,7 +20,7 @@ export const configCommands: Record<string, Command> = {
   },
   'secrets:generate': {
     summary: 'print fresh AUTH_SECRET, COOKIE_KEYS and SIGNING_KEYS lines for a .env file or a secret',
-    run: async (_args, write) => {
+    run: async (_args, write, io) => {
       for (const name of ['AUTH_SECRET', 'COOKIE_KEYS', 'SIGNING_KEYS'] as const) {
         write(`${name}='${await generate(name)}'`);
       }
@@ -28,7 +28,7 @@ export const configCommands: Record<string, Command> = {
   },
   'config:settings': {
     summary: 'list every setting with its default',
-    run: async (_args, write) => {
+    run: async (_args, write, io) => {
       for (const name of settingNames) write(`${name.padEnd(30)} ${settings[name].default}`);
     },
   },

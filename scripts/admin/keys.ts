@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { DEV_SECRETS_FILE, lock } from '#shared/config/dev-secrets.js';
 import { addKey, describe, promoteKey, removeKey, retireKey, type RingKey, type SigningAlg } from '#authz/keys/keyring.js';
-import type { Command, Write } from './types.js';
+import type { AdminEnv, Command, Write } from './types.js';
 import { UsageError } from './types.js';
 import { adminConfig } from './context.js';
 import { createDb } from '#shared/db/index.js';
@@ -17,8 +17,8 @@ type KeyAction = 'add' | 'promote' | 'retire' | 'remove';
  * these commands update in place; otherwise they print the new value for the operator to
  * store (environment or Secrets Manager) before a rolling restart.
  */
-async function withRing(write: Write, action: KeyAction, change: (keys: RingKey[]) => Promise<{ keys: RingKey[]; kid: string }> | { keys: RingKey[]; kid: string }): Promise<void> {
-  const config = await adminConfig();
+async function withRing(env: AdminEnv, write: Write, action: KeyAction, change: (keys: RingKey[]) => Promise<{ keys: RingKey[]; kid: string }> | { keys: RingKey[]; kid: string }): Promise<void> {
+  const config = await adminConfig(env);
   const keys = config.secrets.signingKeys.keys as RingKey[];
   const { keys: next, kid } = await change([...keys]);
   const value = JSON.stringify({ keys: next });
@@ -58,15 +58,15 @@ function kidArg(args: string[], cmd: string): string {
 export const keyCommands: Record<string, Command> = {
   'keys:list': {
     summary: 'list signing keys: kid, alg, status (active signs; next and retired are published)',
-    run: async (_args, write) => {
-      const config = await adminConfig();
+    run: async (_args, write, io) => {
+      const config = await adminConfig(io.env);
       for (const k of describe(config.secrets.signingKeys.keys as RingKey[])) write(`${k.kid}  ${k.alg}  ${k.status}`);
     },
   },
   'keys:add': {
     summary: 'add a key (--alg RS256|ES256); published now, signs after keys:promote',
     usage: '[--alg RS256|ES256]',
-    run: (args, write) => {
+    run: (args, write, io) => {
       let alg: string;
       try {
         alg = parseArgs({ args, options: { alg: { type: 'string', default: 'RS256' } }, strict: true, allowPositionals: false }).values.alg;
@@ -74,31 +74,31 @@ export const keyCommands: Record<string, Command> = {
         throw new UsageError('usage: npm run admin -- keys:add [--alg RS256|ES256]');
       }
       if (alg !== 'RS256' && alg !== 'ES256') throw new UsageError('usage: npm run admin -- keys:add [--alg RS256|ES256]');
-      return withRing(write, 'add', (keys) => addKey(keys, alg as SigningAlg));
+      return withRing(io.env, write, 'add', (keys) => addKey(keys, alg as SigningAlg));
     },
   },
   'keys:promote': {
     summary: 'make a key the signing key of its alg; the previous one is retired',
     usage: 'KID',
-    run: (args, write) => {
+    run: (args, write, io) => {
       const kid = kidArg(args, 'keys:promote');
-      return withRing(write, 'promote', (keys) => ({ keys: promoteKey(keys, kid), kid }));
+      return withRing(io.env, write, 'promote', (keys) => ({ keys: promoteKey(keys, kid), kid }));
     },
   },
   'keys:retire': {
     summary: 'stop signing with a non-active key but keep publishing it',
     usage: 'KID',
-    run: (args, write) => {
+    run: (args, write, io) => {
       const kid = kidArg(args, 'keys:retire');
-      return withRing(write, 'retire', (keys) => ({ keys: retireKey(keys, kid), kid }));
+      return withRing(io.env, write, 'retire', (keys) => ({ keys: retireKey(keys, kid), kid }));
     },
   },
   'keys:remove': {
     summary: 'unpublish a retired key (tokens it signed stop verifying)',
     usage: 'KID',
-    run: (args, write) => {
+    run: (args, write, io) => {
       const kid = kidArg(args, 'keys:remove');
-      return withRing(write, 'remove', (keys) => ({ keys: removeKey(keys, kid), kid }));
+      return withRing(io.env, write, 'remove', (keys) => ({ keys: removeKey(keys, kid), kid }));
     },
   },
 };

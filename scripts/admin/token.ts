@@ -31,7 +31,7 @@ export const tokenCommands: Record<string, Command> = {
   'token:get': {
     summary: 'sign in through the browser and print an access token (decoded) and a curl line — development only',
     usage: USAGE.replace(/^token:get /, ''),
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       let values;
       try {
         ({ values } = parseArgs({
@@ -42,7 +42,7 @@ export const tokenCommands: Record<string, Command> = {
       } catch (err) {
         throw new UsageError(`${(err as Error).message}\nusage: npm run admin -- ${USAGE}`);
       }
-      const config = await adminConfig();
+      const config = await adminConfig(io.env);
       if (config.isProduction) throw new UsageError('token:get is a development tool: it registers a client and prints tokens. It refuses a production configuration (NODE_ENV=production).');
       const scope = values.scope ?? DEFAULT_SCOPE;
       const resource = values.resource ?? (scope.split(' ').some(isApiScope) ? config.api.audience : undefined);

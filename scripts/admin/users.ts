@@ -6,28 +6,27 @@ import { checkPassword, describeRefusal } from '#shared/auth/password-policy.js'
 import { revokeAccount } from '#authz/queries/oidc-models.js';
 import { createAudit, type Audit } from '#shared/audit/index.js';
 import { createLogger } from '#shared/logging/logger.js';
-import type { Command } from './types.js';
+import type { AdminEnv, AdminIo, Command } from './types.js';
 import { UsageError } from './types.js';
 import { adminConfig } from './context.js';
 import { announce } from './announce.js';
 
 const USAGE = 'users:create --email EMAIL --name NAME [--role user|publisher|admin] (password from PORTCULLIS_PASSWORD or stdin)';
 
-async function readPassword(): Promise<string> {
+async function readPassword(io: AdminIo): Promise<string> {
   // Not a flag: command-line arguments are visible to other users of the machine (ps).
-  const fromEnv = process.env.PORTCULLIS_PASSWORD;
+  const fromEnv = io.env.PORTCULLIS_PASSWORD;
   if (fromEnv) return fromEnv;
-  if (process.stdin.isTTY) throw new UsageError('pipe the password on stdin or set PORTCULLIS_PASSWORD');
-  let text = '';
-  for await (const chunk of process.stdin) text += chunk;
-  return text.replace(/\r?\n$/, '');
+  const piped = await io.stdin();
+  if (piped === undefined) throw new UsageError('pipe the password on stdin or set PORTCULLIS_PASSWORD');
+  return piped.replace(/\r?\n$/, '');
 }
 
 const createCommand: Record<string, Command> = {
   'users:create': {
     summary: 'create a verified user with a password (read from stdin or PORTCULLIS_PASSWORD)',
     usage: USAGE.replace(/^users:create /, ''),
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       let values;
       try {
         ({ values } = parseArgs({ args, options: { email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } }, strict: true }));
@@ -37,11 +36,11 @@ const createCommand: Record<string, Command> = {
       if (!values.email || !values.name) throw new UsageError(`usage: npm run admin -- ${USAGE}`);
       const role = (values.role ?? 'user') as RoleName;
       if (!ROLE_NAMES.includes(role)) throw new UsageError(`role must be one of ${ROLE_NAMES.join(', ')}`);
-      const password = await readPassword();
+      const password = await readPassword(io);
       // The same rules as sign-up, with the operator-given address and name as context words.
       const refused = checkPassword(password, { email: values.email, name: values.name });
       if (refused) throw new UsageError(describeRefusal(refused));
-      const config = await adminConfig();
+      const config = await adminConfig(io.env);
       const db = createDb(config.db);
       try {
         await migrateLatest(db);
@@ -62,8 +61,8 @@ const createCommand: Record<string, Command> = {
   },
 };
 
-async function withUser<T>(email: string, fn: (ctx: { id: string; auth: ReturnType<typeof createAuth>['auth']; db: import('knex').Knex; config: import('#shared/config/index.js').Config; audit: Audit }) => Promise<T>): Promise<T> {
-  const config = await adminConfig();
+async function withUser<T>(env: AdminEnv, email: string, fn: (ctx: { id: string; auth: ReturnType<typeof createAuth>['auth']; db: import('knex').Knex; config: import('#shared/config/index.js').Config; audit: Audit }) => Promise<T>): Promise<T> {
+  const config = await adminConfig(env);
   const db = createDb(config.db);
   const { auth, close } = createAuth(config);
   // Operator actions are audited like any other (actor: the CLI, no user id).
@@ -92,8 +91,8 @@ export const userCommands: Record<string, Command> = {
   ...createCommand,
   'users:list': {
     summary: 'list users: id, email, role, verified, banned',
-    run: async (_args, write) => {
-      const config = await adminConfig();
+    run: async (_args, write, io) => {
+      const config = await adminConfig(io.env);
       const db = createDb(config.db);
       try {
         const rows = await db('user').select('id', 'email', 'role', 'emailVerified', 'banned').orderBy('createdAt', 'asc');
@@ -107,11 +106,11 @@ export const userCommands: Record<string, Command> = {
   'users:set-role': {
     summary: 'set a user\'s role (user, publisher, admin); takes effect on their next request',
     usage: 'EMAIL user|publisher|admin',
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       const [email, role] = args;
       if (!email || !role || args.length !== 2) throw new UsageError('usage: npm run admin -- users:set-role EMAIL user|publisher|admin');
       if (!(ROLE_NAMES as string[]).includes(role)) throw new UsageError(`role must be one of ${ROLE_NAMES.join(', ')}`);
-      await withUser(email, async ({ id, db, config, audit }) => {
+      await withUser(io.env, email, async ({ id, db, config, audit }) => {
         const before = await db('user').select('role').where({ id }).first();
         await db('user').where({ id }).update({ role, updatedAt: db.client.config.client === 'pg' ? new Date() : new Date().toISOString() });
         audit.record('user.role_changed', { outcome: 'success', actor: { clientId: 'admin-cli' }, subject: { type: 'user', id }, properties: { fromRole: before?.role ?? 'user', toRole: role } });
@@ -123,7 +122,7 @@ export const userCommands: Record<string, Command> = {
   'users:ban': {
     summary: 'ban a user (--reason TEXT, --days N); revokes their sessions and refresh tokens at once',
     usage: 'EMAIL [--reason TEXT] [--days N]',
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       let values, positionals;
       try {
         ({ values, positionals } = parseArgs({ args, options: { reason: { type: 'string' }, days: { type: 'string' } }, allowPositionals: true, strict: true }));
@@ -132,7 +131,7 @@ export const userCommands: Record<string, Command> = {
       }
       const days = values.days === undefined ? undefined : Number(values.days);
       if (positionals.length !== 1 || (days !== undefined && !(Number.isInteger(days) && days > 0))) throw new UsageError('usage: npm run admin -- users:ban EMAIL [--reason TEXT] [--days N]');
-      await withUser(positionals[0]!, async ({ id, db, config, audit }) => {
+      await withUser(io.env, positionals[0]!, async ({ id, db, config, audit }) => {
         const expires = days ? new Date(Date.now() + days * 86400_000) : null;
         audit.record('user.banned', { outcome: 'success', actor: { clientId: 'admin-cli' }, subject: { type: 'user', id }, properties: { reason: values.reason ?? null, until: expires?.toISOString() ?? null } });
         const stamp = (d: Date | null) => (d === null ? null : db.client.config.client === 'pg' ? d : d.toISOString());
@@ -147,9 +146,9 @@ export const userCommands: Record<string, Command> = {
   'users:unban': {
     summary: 'lift a ban',
     usage: 'EMAIL',
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       if (args.length !== 1) throw new UsageError('usage: npm run admin -- users:unban EMAIL');
-      await withUser(args[0]!, async ({ id, db, config, audit }) => {
+      await withUser(io.env, args[0]!, async ({ id, db, config, audit }) => {
         await db('user').where({ id }).update({ banned: false, banReason: null, banExpires: null });
         audit.record('user.unbanned', { outcome: 'success', actor: { clientId: 'admin-cli' }, subject: { type: 'user', id }, properties: {} });
         write(`unbanned ${args[0]}`);

@@ -25,7 +25,7 @@ export const webhookCommands: Record<string, Command> = {
   'webhooks:list': {
     summary: 'list stored Stripe events by status (default: dead, newest first; pending in the order they apply)',
     usage: LIST_USAGE.replace(/^webhooks:list /, ''),
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       let values;
       try {
         ({ values } = parseArgs({ args, options: { status: { type: 'string', default: 'dead' }, limit: { type: 'string', default: '50' } }, strict: true, allowPositionals: false }));
@@ -36,7 +36,7 @@ export const webhookCommands: Record<string, Command> = {
       if (!STATUSES.includes(status)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
       const limit = Number(values.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new UsageError('--limit must be a whole number from 1 to 10000');
-      await withDb(async (db) => {
+      await withDb(io.env, async (db) => {
         const rows = await listEvents(db, status, limit);
         if (rows.length === 0) write(`no ${status} events`);
         for (const r of rows) write(line(r));
@@ -46,9 +46,9 @@ export const webhookCommands: Record<string, Command> = {
   'webhooks:show': {
     summary: 'show one stored Stripe event: status, attempts, last error, lease, times (not its payload)',
     usage: 'EVENT_ID',
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       if (args.length !== 1) throw new UsageError('usage: npm run admin -- webhooks:show EVENT_ID');
-      await withDb(async (db) => {
+      await withDb(io.env, async (db) => {
         const e = await findEvent(db, args[0]!);
         if (!e) throw new UsageError(`no stored Stripe event ${args[0]}`);
         const fields: [string, unknown][] = [
@@ -64,10 +64,10 @@ export const webhookCommands: Record<string, Command> = {
   'webhooks:retry': {
     summary: 'send dead Stripe events back to the workers (a fresh allowance of attempts, due now); audited',
     usage: RETRY_USAGE.replace(/^webhooks:retry /, ''),
-    run: async (args, write) => {
+    run: async (args, write, io) => {
       const all = args.length === 1 && args[0] === '--all-dead';
       if (args.length === 0 || (!all && args.some((a) => a.startsWith('-')))) throw new UsageError(`usage: npm run admin -- ${RETRY_USAGE}`);
-      await withDb(async (db, config) => {
+      await withDb(io.env, async (db, config) => {
         const ids = all ? await deadEventIds(db) : args;
         if (all && ids.length === 0) write('no dead events with a payload to retry');
         let refused = 0;

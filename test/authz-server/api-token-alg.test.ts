@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { adminHere } from '../helpers/admin.js';
 import { decodeProtectedHeader } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -100,10 +101,10 @@ describe('API access tokens: ES256 by default, RS256 on request', function () {
     expect(refused.output()).to.include('API_TOKEN_SIGNING_ALG: is ES256 but SIGNING_KEYS has no active ES256 key: add one with `npm run admin -- keys:add --alg ES256` (the first key of an alg signs at once), or set API_TOKEN_SIGNING_ALG=RS256');
     expect(refused.output()).to.not.include('"d":');
 
-    const cli = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', 'keys:add', '--alg', 'ES256'], { ...env.env, SIGNING_KEYS: rsaOnly });
-    expect(await cli.exited, cli.output()).to.equal(0);
-    const mended = /^SIGNING_KEYS='(.+)'$/m.exec(cli.output())?.[1];
-    expect(mended, cli.output()).to.be.a('string');
+    const cli = await adminHere(['keys:add', '--alg', 'ES256'], { ...env.env, SIGNING_KEYS: rsaOnly });
+    expect(cli.code, cli.output).to.equal(0);
+    const mended = /^SIGNING_KEYS='(.+)'$/m.exec(cli.output)?.[1];
+    expect(mended, cli.output).to.be.a('string');
     expect(describeKeys(JSON.parse(mended!).keys).map((k) => [k.alg, k.status])).to.deep.equal([['RS256', 'active'], ['ES256', 'active']]);
     const started = await env.startAuthz({ SIGNING_KEYS: mended! });
     try {

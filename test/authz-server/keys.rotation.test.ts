@@ -1,8 +1,8 @@
 import { expect } from 'chai';
+import { adminHere } from '../helpers/admin.js';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { startSystem, type System } from '../helpers/system.js';
-import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from './oidc.flow.js';
 
 /** The documented rotation: add (published), restart, promote, restart, later remove. */
@@ -18,9 +18,9 @@ describe('signing key rotation', function () {
   after(() => env?.close());
 
   async function admin(...args: string[]): Promise<string> {
-    const proc = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', ...args], env.env);
-    expect(await proc.exited, proc.output()).to.equal(0);
-    return proc.output();
+    const run = await adminHere(args, env.env);
+    expect(run.code, run.output).to.equal(0);
+    return run.output;
   }
   const port = () => new URL(env.env.ISSUER_URL!).port;
   const verify = (token: string) => jwtVerify(token, createRemoteJWKSet(new URL(`${env.env.ISSUER_URL}/jwks`)), { issuer: env.env.ISSUER_URL, audience: 'agent' });

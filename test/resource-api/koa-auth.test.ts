@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { adminHere } from '../helpers/admin.js';
 import { SignJWT, UnsecuredJWT, decodeJwt, generateKeyPair, importJWK, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
@@ -238,10 +239,9 @@ describe('resource API authentication and RBAC (real tokens from a running authz
       const before = await token('alice@example.com');
       await authz.stop();
       const run = async (...args: string[]) => {
-        const { runNode, SOURCE_FLAGS } = await import('../helpers/process.js');
-        const p = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', ...args], env.env);
-        expect(await p.exited, p.output()).to.equal(0);
-        return p.output();
+        const p = await adminHere(args, env.env);
+        expect(p.code, p.output).to.equal(0);
+        return p.output;
       };
       // API access tokens are signed with ES256 (API_TOKEN_SIGNING_ALG's default): rotate that key.
       const kid = /^ {2}(\S+) {2}ES256 {2}next$/m.exec(await run('keys:add', '--alg', 'ES256'))![1]!;

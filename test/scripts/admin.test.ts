@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { loadConfig } from '#shared/config/index.js';
 import { createDb, migrations } from '#shared/db/index.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
+import { adminHere } from '../helpers/admin.js';
 import { auditRow } from '../helpers/audit-row.js';
 import { upsertDynamicClient } from '#authz/queries/clients.js';
 
@@ -13,15 +14,25 @@ interface Run {
   out: string;
 }
 
-describe('scripts/admin.ts (CLI process)', function () {
+describe('scripts/admin.ts (the admin CLI)', function () {
   this.timeout(60_000);
   let dir: string;
   const names = migrations.map((m) => m.name);
 
-  async function admin(args: string[], env: Record<string, string> = { DATA_DIR: dir, NODE_ENV: 'development' }): Promise<Run> {
+  const devEnv = () => ({ DATA_DIR: dir, NODE_ENV: 'development' });
+  /**
+   * The CLI as a process: where the binding to argv, streams and exit code is the subject (usage,
+   * exit codes) and where anything the process prints counts (secrets never printed).
+   */
+  async function cli(args: string[], env: Record<string, string> = devEnv()): Promise<Run> {
     const proc = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', ...args], env);
     const code = await proc.exited;
     return { code, out: proc.output() };
+  }
+  /** Every other command through the CLI's dispatcher in this process (test/helpers/admin.ts). */
+  async function admin(args: string[], env: Record<string, string> = devEnv()): Promise<Run> {
+    const run = await adminHere(args, env);
+    return { code: run.code, out: run.output };
   }
   async function ok(args: string[]): Promise<string> {
     const r = await admin(args);
@@ -50,17 +61,19 @@ describe('scripts/admin.ts (CLI process)', function () {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('prints usage listing every command with exit 0, and exits 2 on an unknown command', async () => {
-    const usage = await ok([]);
+    const listing = await cli([]);
+    expect(listing.code, listing.out).to.equal(0);
+    const usage = listing.out;
     expect(usage).to.match(/^Usage: npm run admin -- <command> \[options\]/);
     for (const cmd of ['db:migrate', 'db:status', 'db:rollback', 'config:check', 'secrets:generate', 'clients:create', 'clients:list', 'clients:show', 'clients:delete', 'keys:list', 'keys:add', 'keys:promote', 'keys:retire', 'keys:remove']) {
       expect(usage).to.match(new RegExp(`^  ${cmd} +\\S`, 'm'));
     }
-    expect((await admin(['--help'])).code).to.equal(0);
-    const unknown = await admin(['no:such-command']);
+    expect((await cli(['--help'])).code).to.equal(0);
+    const unknown = await cli(['no:such-command']);
     expect(unknown.code).to.equal(2);
     expect(unknown.out).to.include('Usage: npm run admin');
     expect(unknown.out).to.include('unknown command: no:such-command');
-    const help = await admin(['clients:create', '--help']);
+    const help = await cli(['clients:create', '--help']);
     expect(help.code).to.equal(0);
     expect(help.out).to.include('usage: npm run admin -- clients:create --name NAME --type public|confidential');
     expect(help.out).not.to.match(/Unknown option/i);
@@ -244,14 +257,14 @@ describe('scripts/admin.ts (CLI process)', function () {
     const env: Record<string, string> = { ...production, DATA_DIR: dir, DATABASE_URL: 'postgres://portcullis:PlantedDbPassw0rd@db.internal:5432/p' };
     for (const m of secrets) env[m[1]!] = m[2]!;
     env.AUTH_SECRET = 'PLANTED-auth-secret-0123456789abcdef-xyz';
-    const valid = await admin(['config:check'], env);
+    const valid = await cli(['config:check'], env);
     expect(valid.code, valid.out).to.equal(0);
     expect(valid.out).to.include('configuration valid (production)');
     expect(valid.out).to.match(/database +pg/);
     const leaks = ['PlantedDbPassw0rd', 'PLANTED-auth-secret', env.COOKIE_KEYS!, ...JSON.parse(env.SIGNING_KEYS!).keys.map((k: { d: string }) => k.d)];
     for (const s of leaks) expect(valid.out).to.not.include(s);
 
-    const invalid = await admin(['config:check'], { ...env, AUTH_SECRET: 'PLANTED-short', COOKIE_KEYS: 'PLANTED-cookie' });
+    const invalid = await cli(['config:check'], { ...env, AUTH_SECRET: 'PLANTED-short', COOKIE_KEYS: 'PLANTED-cookie' });
     expect(invalid.code).to.equal(1);
     expect(invalid.out).to.include('AUTH_SECRET: must be at least 32 characters');
     expect(invalid.out).to.include('COOKIE_KEYS: must be at least 32 characters');

@@ -3,6 +3,7 @@ import * as oidc from 'openid-client';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { startSystem, type System, type Service } from '../helpers/system.js';
 import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
+import { adminHere } from '../helpers/admin.js';
 import { PASSWORD, REDIRECT, discover, signedInTokens } from '../authz-server/oidc.flow.js';
 
 describe('admin CLI: users', function () {
@@ -19,10 +20,10 @@ describe('admin CLI: users', function () {
   });
   after(() => env?.close());
 
-  async function admin(args: string[], stdin?: string) {
-    const proc = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', ...args], { ...env.env, ...(stdin ? { PORTCULLIS_PASSWORD: stdin } : {}) });
-    const code = await proc.exited;
-    return { code, out: proc.output() };
+  /** The CLI's dispatcher in this process; the password the way an operator scripts it. */
+  async function admin(args: string[], password?: string) {
+    const run = await adminHere(args, { ...env.env, ...(password ? { PORTCULLIS_PASSWORD: password } : {}) });
+    return { code: run.code, out: run.output };
   }
 
   it('creates, lists and re-roles users', async () => {

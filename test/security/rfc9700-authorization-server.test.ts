@@ -1,9 +1,9 @@
 import { expect } from 'chai';
+import { adminHere } from '../helpers/admin.js';
 import { createClientService } from '#authz/clients/service.js';
 import type { ClientInput } from '#authz/clients/schema.js';
 import { HttpBrowser, LOGIN_FORM, CONSENT_FORM, type Page } from '../helpers/http-browser.js';
 import type { Service } from '../helpers/system.js';
-import { runNode, SOURCE_FLAGS } from '../helpers/process.js';
 import { authorize, tokenRequest } from '../authz-server/oidc.flow.js';
 import { PASSWORD, REDIRECT, sharedStack, type Stack } from './stack.js';
 
@@ -61,17 +61,10 @@ describe('security: RFC 9700 authorization server requirements', function () {
       expectErrorPage(await raw(authUrl({ redirect_uri: 'https://evil.example/cb', scope: 'unknown' })), 'bad scope to an evil URI');
     });
 
-    /** Runs `admin clients:create`; bounded at 30 s, after which the CLI is stopped and the test fails. */
+    /** Runs `admin clients:create` (the CLI's dispatcher, in this process). */
     async function cliCreate(...args: string[]) {
-      const p = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', 'clients:create', '--name', 'Probe', ...args], s.env.env);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 30_000)));
-      const code = await Promise.race([p.exited, timedOut]).finally(() => clearTimeout(timer));
-      if (code === 'timeout') {
-        await p.stop(2000);
-        throw new Error(`admin clients:create ${args.join(' ')} did not exit within 30 s; output:\n${p.output()}`);
-      }
-      return { code, out: p.output() };
+      const run = await adminHere(['clients:create', '--name', 'Probe', ...args], s.env.env);
+      return { code: run.code, out: run.output };
     }
 
     it('refuses an http loopback redirect URI for a web client at registration (CLI)', async () => {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { adminHere } from '../../helpers/admin.js';
 import { expect } from 'chai';
 import { claimEvents } from '#api/features/billing/webhook/claims.js';
 import { retryDeadEvent } from '#api/features/billing/webhook/queries.js';
 import { applyEvent, applyEvents } from '#api/features/billing/webhook/apply.js';
 import { stripeEventHandlers } from '#api/features/billing/index.js';
 import { auditRow } from '../../helpers/audit-row.js';
-import { runNode, SOURCE_FLAGS } from '../../helpers/process.js';
 import { billingSuites, objects, stripeEvent, type BillingApi } from './billing.fixture.js';
 import { applyLog, eventInStatus, eventSettled, eventsDone, installApplyLog, metricValue, shuffled, storedEvent } from './webhook-queue.helpers.js';
 
@@ -180,10 +180,7 @@ billingSuites('Stripe event queue (one process)', (api: () => BillingApi) => {
     const deadAudit = (await api().auditRows({ event: 'webhook.dead_lettered', subject_id: first.id })).map(auditRow);
     expect(deadAudit.map((r) => r.properties)).to.deep.equal([{ provider: 'stripe', eventType: 'checkout.session.completed', eventId: first.id, errorCode: 'HANDLER_FAILED', attempts: 3 }]);
 
-    const admin = async (...args: string[]) => {
-      const proc = runNode([...SOURCE_FLAGS, 'scripts/admin.ts', ...args], { ...api().env.env, LOG_LEVEL: 'warn' });
-      return { code: await proc.exited, output: proc.output() };
-    };
+    const admin = (...args: string[]) => adminHere(args, { ...api().env.env, LOG_LEVEL: 'warn' });
     const listed = await admin('webhooks:list');
     expect(listed.code, listed.output).to.equal(0);
     expect(listed.output).to.match(new RegExp(`^${first.id}  checkout\\.session\\.completed  dead  attempts=3  error=HANDLER_FAILED  customer=${customer}  `, 'm'));
