@@ -19,12 +19,14 @@
  * (start the services from the sources, no build).
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes, scryptSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { globSync } from 'node:fs';
 import { mochaGlobalSetup } from './setup/compiled-services.js';
 import { COMPILE_CACHE, ROOT } from './helpers/process.js';
+import { dropRunDatabases } from './helpers/services.js';
 
 /** Files whose assertions compare timings or race real timeouts: they run alone, after the parallel phase. */
 export const QUIET = [
@@ -42,11 +44,10 @@ export const QUIET = [
 /**
  * Files started before the rest, which follow in path order. Mocha hands files to its workers
  * in the order given; in path order this 90 s file (Chromium sign-ins on both backends) came
- * last, and one worker was still on it long after the others had run dry. Started first, it
- * overlaps with everything else. Only the one: putting every long file first (longest-processing-
- * time-first) measured worse here — 10 min instead of 7 — because the Chromium files then ran
- * side by side and a saturated machine spends more CPU on the same work (polling, rendering
- * while waiting, timeouts). A name that no longer exists is an error, as in QUIET.
+ * last, and one worker was still on it after the others had run dry. Started first, it overlaps
+ * with everything else. Putting every long file first was tried too, but the runs that compared
+ * the orders were confounded by the machine's own speed (see machineReference), so only the one
+ * change whose effect does not depend on it is kept. A name that no longer exists is an error.
  */
 export const LONGEST_FIRST = ['test/security/sessions-end-everywhere.test.ts'];
 
@@ -88,9 +89,36 @@ function typecheck(): Promise<string | undefined> {
   });
 }
 
+/** This run's name for its temporary PostgreSQL databases (test/helpers/services.ts). */
+const RUN = randomBytes(4).toString('hex');
+process.env.PORTCULLIS_TEST_RUN = RUN;
+
+/** Drops the temporary databases this run left behind; a failure to do so is reported, not fatal. */
+async function sweepDatabases(): Promise<void> {
+  if (!process.env.DATABASE_URL) return;
+  try {
+    const dropped = await dropRunDatabases(process.env.DATABASE_URL, RUN);
+    if (dropped.length) console.log(`\n  dropped ${dropped.length} temporary database(s) that outlived their worker`);
+  } catch (err) {
+    console.error(`\n  could not drop this run's temporary databases (portcullis_t_${RUN}_*): ${(err as Error).message}`);
+  }
+}
+
+/**
+ * How fast this machine is right now, for comparing the wall times of runs: the same 2-core
+ * machine measured 81 and 108 ms for this one password hash (better-auth's scrypt parameters)
+ * an hour apart, and the suite's wall time moved with it. Five hashes, about half a second.
+ */
+function machineReference(): string {
+  const started = process.cpuUsage();
+  for (let i = 0; i < 5; i++) scryptSync('reference', 'salt', 64, { N: 16384, r: 16, p: 1, maxmem: 64 * 1024 * 1024 });
+  const used = process.cpuUsage(started);
+  return `${Math.round((used.user + used.system) / 5 / 1000)} ms of CPU per scrypt hash (N=16384, r=16)`;
+}
+
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
-  if (only.length > 0) return (await mocha(only)).code; // from the sources, as a file run alone
+  if (only.length > 0) return (await mocha(only).finally(sweepDatabases)).code; // from the sources, as a file run alone
   await mochaGlobalSetup(); // the compiled build, unless PORTCULLIS_TEST_SOURCES=1
 
   const all = globSync('test/**/*.test.ts', { cwd: ROOT }).map((f) => relative(ROOT, join(ROOT, f))).sort();
@@ -99,15 +127,17 @@ async function main(): Promise<number> {
   const parallel = [...LONGEST_FIRST, ...all.filter((f) => !QUIET.includes(f) && !LONGEST_FIRST.includes(f))];
   const jobs = Number(process.env.PORTCULLIS_TEST_JOBS) || Math.max(2, os.availableParallelism() * 2);
 
+  const reference = machineReference();
   const started = Date.now();
   const types = typecheck();
   const phases = [await mocha(['--parallel', '--jobs', String(jobs), ...parallel]), await mocha(QUIET)];
+  await sweepDatabases();
   const typeErrors = await types;
   phases.push({ code: typeErrors ? 1 : 0, counts: { passing: typeErrors ? 0 : 1, pending: 0, failing: typeErrors ? 1 : 0 } });
   console.log(typeErrors ? `\n  typecheck (tsc -p tsconfig.json --noEmit) failed:\n${typeErrors}` : '\n  ✔ typecheck (tsc -p tsconfig.json --noEmit)');
   const total = phases.reduce((t, p) => ({ passing: t.passing + p.counts.passing, pending: t.pending + p.counts.pending, failing: t.failing + p.counts.failing }), { passing: 0, pending: 0, failing: 0 });
   const minutes = Math.round((Date.now() - started) / 60_000);
-  console.log(`\n  whole suite: ${all.length} files, ${parallel.length} in parallel (${jobs} workers), ${QUIET.length} alone\n`);
+  console.log(`\n  whole suite: ${all.length} files, ${parallel.length} in parallel (${jobs} workers), ${QUIET.length} alone; machine reference before the run: ${reference}\n`);
   console.log(`  ${total.passing} passing (${minutes}m)`);
   if (total.pending) console.log(`  ${total.pending} pending`);
   if (total.failing) console.log(`  ${total.failing} failing`);
