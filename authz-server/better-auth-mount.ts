@@ -96,7 +96,7 @@ function withoutTokens(value: unknown): unknown {
  * (plugins/two-factor/verify-two-factor.ts), else the pending sign-in named by the signed
  * two_factor cookie (a verification row whose value is the user id). Every cookie that could
  * be either one counts — read leniently (any spacing, quoted, percent-encoded, with or without
- * the `__Secure-` prefix, first or not), so that no spelling better-auth accepts escapes the
+ * a `__Host-` or `__Secure-` prefix, first or not), so that no spelling better-auth accepts escapes the
  * account's bucket. A forged cookie names no row and charges nothing: better-auth refuses it
  * before looking at a code.
  */
@@ -117,7 +117,7 @@ export async function twoFactorAccount(db: Knex, cookieHeader: string): Promise<
 
 /** Signed values of our `name` cookie as better-call reads them, without the signature; at most four. */
 function cookieValues(cookieHeader: string, name: 'two_factor' | 'session_token'): string[] {
-  const re = new RegExp(`(?:^|;)\\s*(?:__Secure-)?portcullis\\.${name}\\s*=([^;]*)`, 'g');
+  const re = new RegExp(`(?:^|;)\\s*(?:__Host-|__Secure-)?portcullis\\.${name}\\s*=([^;]*)`, 'g');
   return [...cookieHeader.matchAll(re)].slice(0, 4).map((m) => {
     let v = m[1]!.trim();
     if (v.startsWith('"')) v = v.slice(1, -1);

@@ -18,7 +18,7 @@ export const codeForm = z.object({ code: formText().transform((c) => c.replace(/
 
 /** The Cookie header with only better-auth's pending second-factor cookie, or undefined. */
 export function pendingSecondFactor(cookieHeader: string): string | undefined {
-  const kept = cookieHeader.split(';').map((c) => c.trim()).filter((c) => /^(?:__Secure-)?portcullis\.two_factor=[^;]+$/.test(c));
+  const kept = cookieHeader.split(';').map((c) => c.trim()).filter((c) => /^(?:__Host-)?portcullis\.two_factor=[^;]+$/.test(c));
   return kept.length === 1 ? kept[0] : undefined;
 }
 

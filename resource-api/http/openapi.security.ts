@@ -19,7 +19,7 @@ export function securitySchemes(config: Config) {
     clientToken: { type: 'oauth2', description: CLIENT_TOKENS, flows: { clientCredentials: { tokenUrl, scopes } } },
     session: {
       type: 'apiKey', in: 'cookie', name: 'portcullis.session_token',
-      description: 'The first-party session of the marketplace UI (`__Secure-portcullis.session_token` over HTTPS). A write with it must come from a FRONTEND_URL origin: `403 ORIGIN_NOT_ALLOWED` otherwise.',
+      description: 'The first-party session of the marketplace UI (`__Host-portcullis.session_token` over HTTPS). A write with it must come from a FRONTEND_URL origin: `403 ORIGIN_NOT_ALLOWED` otherwise.',
     },
     stripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature', description: 'Stripe signs every webhook delivery with STRIPE_WEBHOOK_SECRET; only the webhook takes it.' },
   };

@@ -55,6 +55,9 @@ const unverifiedLooksLikeWrongPassword = createAuthMiddleware(async (ctx) => {
   throw APIError.from('UNAUTHORIZED', BASE_ERROR_CODES.INVALID_EMAIL_OR_PASSWORD);
 });
 
+/** The prefix of better-auth's cookie names on an https issuer (RFC 6265bis §4.1.3.2). */
+export const HOST_COOKIE_PREFIX = '__Host-';
+
 export function authOptions(config: Config, database: BetterAuthOptions['database'], deps: AuthDeps = {}) {
   const https = config.authz.issuer.startsWith('https:');
   return {
@@ -99,7 +102,13 @@ export function authOptions(config: Config, database: BetterAuthOptions['databas
     // Idle expiry: each use after `updateAge` pushes expiry to now + SESSION_IDLE_TTL_S. The
     // absolute cap (SESSION_TTL_S since sign-in) is enforced by currentSession().
     session: { expiresIn: config.session.idleTtlS, updateAge: Math.min(300, Math.floor(config.session.idleTtlS / 4)) },
-    advanced: { cookiePrefix: 'portcullis', useSecureCookies: https },
+    // On https every better-auth cookie is `__Host-portcullis.<name>`: Secure, Path=/, no Domain.
+    // Browsers refuse such a cookie from any other host, so a sibling subdomain cannot plant a
+    // session (login CSRF) as it could a `__Secure-` one. (better-auth's own Secure mode would
+    // prefix `__Secure-`; the prefix is ours, the attributes are what `__Host-` demands.)
+    advanced: https
+      ? { cookiePrefix: `${HOST_COOKIE_PREFIX}portcullis`, useSecureCookies: false, defaultCookieAttributes: { secure: true, path: '/' } }
+      : { cookiePrefix: 'portcullis', useSecureCookies: false },
     telemetry: { enabled: false },
     plugins: [
       admin({ ac, roles, defaultRole: DEFAULT_ROLE, adminRoles: ['admin'] }),

@@ -129,7 +129,7 @@ describe('resource API authentication and RBAC (real tokens from a running authz
       const jar = (await browser.jar.getCookies(authz.issuer)).find((c) => c.key === 'portcullis.session_token')!;
       expect(jar.httpOnly).to.equal(true);
       expect(jar.sameSite).to.equal('lax');
-      expect(jar.secure).to.equal(false); // http issuer in tests; https issuers get Secure and the __Secure- prefix
+      expect(jar.secure).to.equal(false); // http issuer in tests; https issuers get Secure and the __Host- prefix
       expect(jar.hostOnly).to.equal(true);
       expect(jar.maxAge).to.equal(3600);
       expect(jar.value).not.to.equal('');

@@ -210,7 +210,7 @@ describeEachBackend('security: no password or code oracle behind a session', (st
       (v: string) => `portcullis.two_factor=${v}`,
       (v: string) => `portcullis.two_factor =${v}`, // better-call trims the name
       (v: string) => `portcullis.two_factor="${v}"`, // … and unquotes the value
-      (v: string) => `__Secure-portcullis.two_factor=2fa-decoy.sig; portcullis.two_factor=${v}`, // a name better-auth ignores on http, first
+      (v: string) => `__Host-portcullis.two_factor=2fa-decoy.sig; portcullis.two_factor=${v}`, // a name better-auth ignores on http, first
       (v: string) => `portcullis.two_factor= ${v} `,
       (v: string) => `portcullis.two_factor=${encodeURIComponent(v)}`,
     ];

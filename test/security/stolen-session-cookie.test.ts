@@ -29,7 +29,7 @@ describe('security: stolen session cookie', function () {
     fetch(`${base}/api/auth/sign-in/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify({ email, password }) });
   const me = (cookie: string) => s.api('GET', '/v1/me', { cookie });
 
-  it('is HttpOnly, SameSite=Lax, host-only, Path=/, with the 1 h idle lifetime; Secure with the __Secure- prefix on https', async () => {
+  it('is HttpOnly, SameSite=Lax, host-only, Path=/, with the 1 h idle lifetime; Secure with the __Host- prefix on https', async () => {
     await s.user('cookie-flags@example.com');
     const plain = setCookies((await signInJson(s.issuer, s.issuer, 'cookie-flags@example.com')).headers).find((c) => c.name.endsWith('session_token'))!;
     expect(plain.name).to.equal('portcullis.session_token');
@@ -39,10 +39,29 @@ describe('security: stolen session cookie', function () {
     const res = await signInJson(https.url, HTTPS_ISSUER, 'cookie-flags@example.com');
     expect(res.status).to.equal(200);
     const secure = setCookies(res.headers).find((c) => c.name.endsWith('session_token'))!;
-    expect(secure.name).to.equal('__Secure-portcullis.session_token');
+    expect(secure.name).to.equal('__Host-portcullis.session_token');
     expect(secure.attrs).to.include({ secure: true, httponly: true, samesite: 'Lax', path: '/', 'max-age': '3600' });
     expect(secure.attrs).not.to.have.property('domain');
     for (const c of setCookies(res.headers)) expect(c.attrs, c.name).to.include({ httponly: true });
+    // Every cookie better-auth sets on https meets what browsers demand of a __Host- cookie.
+    for (const c of setCookies(res.headers)) {
+      expect(c.name, c.name).to.match(/^__Host-portcullis\./);
+      expect(c.attrs, c.name).to.include({ secure: true, path: '/' });
+      expect(c.attrs, c.name).not.to.have.property('domain');
+    }
+  });
+
+  it('on https a sibling subdomain cannot plant a session: the same token under the __Secure- name it could set is no session', async () => {
+    await s.user('cookie-planted@example.com');
+    const res = await signInJson(https.url, HTTPS_ISSUER, 'cookie-planted@example.com');
+    expect(res.status).to.equal(200);
+    const own = setCookies(res.headers).find((c) => c.name === '__Host-portcullis.session_token')!;
+    const session = async (cookie: string) => (await (await fetch(`${https.url}/api/auth/get-session`, { headers: { cookie, origin: HTTPS_ISSUER } })).json()) as { user?: { email: string } } | null;
+    // A browser refuses `__Host-` from another host, or with a Domain attribute; it takes a
+    // `__Secure-` cookie with Domain=parent from any sibling over https.
+    expect((await session(`__Host-portcullis.session_token=${own.value}`))?.user?.email).to.equal('cookie-planted@example.com');
+    expect(await session(`__Secure-portcullis.session_token=${own.value}`)).to.equal(null);
+    expect(await session(`portcullis.session_token=${own.value}`)).to.equal(null);
   });
 
   it('sets the sign-in flow\'s own cookies HttpOnly and SameSite=Lax as well', async () => {
