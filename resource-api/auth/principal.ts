@@ -6,7 +6,8 @@ import type { RoleName } from '#shared/auth/permissions.js';
  */
 export interface Principal {
   kind: 'user';
-  method: 'bearer' | 'session';
+  /** How the request authenticated: a bearer token, a DPoP-bound token with its proof, or a session. */
+  method: 'bearer' | 'dpop' | 'session';
   userId: string;
   email: string;
   name: string;
@@ -22,7 +23,7 @@ export interface Principal {
  */
 export interface ClientPrincipal {
   kind: 'client';
-  method: 'bearer';
+  method: 'bearer' | 'dpop';
   clientId: string;
   scopes: readonly string[];
 }

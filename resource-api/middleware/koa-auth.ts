@@ -14,7 +14,7 @@ import { grantOf, type Verdict } from '../auth/revocations.js';
 import { createAccessState, type AccessState } from '../auth/access-state.js';
 import type { ClientPrincipal, Principal } from '../auth/principal.js';
 
-export const SESSION_COOKIE = /(?:^|;\s*)(?:__Secure-)?portcullis\.session_token=/;
+export const SESSION_COOKIE = /(?:^|;\s*)(?:__Host-|__Secure-)?portcullis\.session_token=/;
 
 /**
  * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, and RFC 9449 §7.1 the same with `DPoP`;
@@ -91,17 +91,18 @@ export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
     if (header && hasCookie) throw appError(AuthErrors, 'AMBIGUOUS_CREDENTIALS', { headers: challenge('invalid_request', 'send one credential') });
     if (header) {
       // The bus check runs while the token is verified: one round trip, shared with concurrent requests.
-      const [claims, live] = await Promise.all([tokenClaims(ctx, deps, header), access.sync()]);
+      const [{ claims, scheme }, live] = await Promise.all([tokenClaims(ctx, deps, header), access.sync()]);
+      const method = scheme === 'DPoP' ? 'dpop' : 'bearer';
       ctx.state.changesApplied = live;
       const scopes = (claims.scope ?? '').split(' ').filter(Boolean);
       const verdict = access.verdict(claims, live);
       if (isClientToken(claims)) {
         if (verdict === 'revoked' || (verdict === 'ask-database' && !(await access.clientStillRegistered(claims.client_id)))) throw revoked();
         if (!opts.optional && !opts.clients) throw appError(AuthErrors, 'USER_TOKEN_REQUIRED');
-        ctx.state.principal = { kind: 'client', method: 'bearer', clientId: claims.client_id, scopes } satisfies ClientPrincipal;
+        ctx.state.principal = { kind: 'client', method, clientId: claims.client_id, scopes } satisfies ClientPrincipal;
         return next();
       }
-      const principal = await principalFor(access, claims.sub, { method: 'bearer', clientId: claims.client_id, scopes }, { live, verdict, grantId: grantOf(claims) });
+      const principal = await principalFor(access, claims.sub, { method, clientId: claims.client_id, scopes }, { live, verdict, grantId: grantOf(claims) });
       ctx.state.principal = principal;
       return next();
     }
@@ -121,12 +122,12 @@ export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
 }
 
 /**
- * The claims of the access token in `header`, once it is verified and, when it is DPoP-bound,
- * its proof too — on every request: the verifier's cache of good tokens never stands in for a
+ * The claims of the access token in `header` and the scheme it came with, once it is verified
+ * and, when it is DPoP-bound, its proof too — on every request: the verifier's cache of good tokens never stands in for a
  * proof. RFC 9449 §7.2: a DPoP-bound token sent as a bearer token is refused (else a thief
  * would simply drop the scheme), and so is a proof with a token that is not bound to its key.
  */
-async function tokenClaims(ctx: Context, deps: AuthDeps, header: string): Promise<AccessTokenClaims> {
+async function tokenClaims(ctx: Context, deps: AuthDeps, header: string): Promise<{ claims: AccessTokenClaims; scheme: AuthScheme }> {
   const m = CREDENTIALS.exec(header);
   if (!m) throw appError(AuthErrors, 'INVALID_TOKEN', { headers: challenge('invalid_request', 'malformed Authorization header') });
   const scheme: AuthScheme = m[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
@@ -145,7 +146,7 @@ async function tokenClaims(ctx: Context, deps: AuthDeps, header: string): Promis
   const jkt = claims.cnf?.jkt;
   if (scheme === 'Bearer') {
     if (jkt) throw refuse('INVALID_TOKEN', 'invalid_token', 'the token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof');
-    return claims;
+    return { claims, scheme };
   }
   if (!jkt) throw refuse('INVALID_TOKEN', 'invalid_token', 'the token is not DPoP-bound: send it as Authorization: Bearer');
   if (!deps.checkProof) throw refuse('INVALID_DPOP_PROOF', 'invalid_dpop_proof', 'DPoP is not accepted here');
@@ -155,7 +156,7 @@ async function tokenClaims(ctx: Context, deps: AuthDeps, header: string): Promis
     if (err instanceof ProofRejected) throw refuse('INVALID_DPOP_PROOF', 'invalid_dpop_proof', err.reason);
     throw err;
   }
-  return claims;
+  return { claims, scheme };
 }
 
 /**

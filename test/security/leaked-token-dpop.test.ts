@@ -103,7 +103,9 @@ describeEachBackend('security: leaked access or refresh token, DPoP-bound (RFC 9
       expect(tokens.token_type).to.equal('dpop');
       expect(decodeJwt(tokens.access_token).cnf).to.deep.equal({ jkt: key.jkt });
       const res = await oidc.fetchProtectedResource(agent.config, tokens.access_token, new URL(`${agent.audience}/v1/me`), 'GET', null, undefined, { DPoP: key.DPoP });
-      expect([res.status, ((await res.json()) as { email: string }).email]).to.deep.equal([200, EMAIL]);
+      // /v1/me names the scheme the token was presented with.
+      const me = (await res.json()) as { email: string; authMethod: string };
+      expect([res.status, me.email, me.authMethod]).to.deep.equal([200, EMAIL, 'dpop']);
       expect(agent.sent.at(-1)!.authorization).to.equal(`DPoP ${tokens.access_token}`);
     });
 

@@ -11,7 +11,7 @@ const meView = z.object({
   email: z.string(),
   name: z.string(),
   role: z.enum(['user', 'publisher', 'admin']),
-  authMethod: z.enum(['bearer', 'session']),
+  authMethod: z.enum(['bearer', 'dpop', 'session']),
   clientId: z.string().nullable(),
   scopes: z.array(z.string()).nullable(),
   entitlements: z.array(z.object({ listingId: z.string(), grantedAt: z.iso.datetime() })),
