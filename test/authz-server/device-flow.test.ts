@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
+import * as OTPAuth from 'otpauth';
 import type { Knex } from 'knex';
 import { CONSENT_FORM, HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
 import { startSystem, type System, type Backend } from '../helpers/system.js';
@@ -134,6 +135,45 @@ describeEachBackend('device authorization grant (RFC 8628)', (stack: () => Stack
     expect(refused.text).to.include('To use another account for a device, choose Deny, sign out, and start again on the device.');
     const done = await browser.submit(page, CONSENT_FORM, { decision: 'allow' }, s.issuer);
     expect(done.text).to.include('<h1>Device connected</h1>');
+  });
+
+  it('an account with two-factor authentication: the password alone leaves the device pending; the code is asked before consent', async function () {
+    this.timeout(60_000);
+    const twoFactor = `device-2fa-${backend}@example.com`;
+    const id = await s.user(twoFactor);
+    const owner = await s.signedIn(twoFactor);
+    const enrol = await owner.request(`${s.issuer}/account/2fa/enable`, { form: { password: PASSWORD } });
+    const uri = /id="otpauth" readonly value="([^"]+)"/.exec(enrol.text)?.[1]?.replace(/&amp;/g, '&');
+    expect(uri, enrol.text.slice(0, 300)).to.match(/^otpauth:\/\/totp\//);
+    const totp = OTPAuth.URI.parse(uri!) as OTPAuth.TOTP;
+    const verified = await owner.request(`${s.issuer}/account/2fa/verify`, { form: { code: totp.generate() } });
+    expect([verified.status, verified.location]).to.deep.equal([303, `${s.issuer}/account?notice=2fa-on`]);
+
+    const r = await oidc.initiateDeviceAuthorization(publicAgent, { scope: SCOPE, resource: api });
+    const phone = new HttpBrowser();
+    const { confirm } = await enterCode(phone, s.issuer, r.user_code);
+    const signIn = await phone.submit(confirm, CONFIRM_FORM, { xsrf: hidden(confirm, 'xsrf'), user_code: hidden(confirm, 'user_code'), confirm: 'yes' }, s.issuer);
+    const afterPassword = await phone.submit(signIn, LOGIN_FORM, { email: twoFactor, password: PASSWORD }, s.issuer);
+    // The password step ends on the code step, never on consent, and the device has nothing.
+    expect(afterPassword.status).to.equal(200);
+    expect(afterPassword.text).to.match(/<form method="post" action="[^"]*\/totp"/);
+    expect(CONSENT_FORM.test(afterPassword.text), 'no consent page before the code').to.equal(false);
+    const uid = /\/interaction\/([^/"]+)\/totp/.exec(afterPassword.text)![1]!;
+    const skip = await phone.request(`${s.issuer}/interaction/${uid}/consent`, { form: { decision: 'allow' } });
+    expect([skip.status, skip.location]).to.deep.equal([400, null]);
+    const wrong = await phone.request(`${s.issuer}/interaction/${uid}/totp`, { form: { code: '000000' } });
+    expect([wrong.status, wrong.location]).to.deep.equal([401, null]);
+    expect(await pollOnce(s.issuer, { device_code: r.device_code, client_id: 'device-flow-public' })).to.deep.equal({ status: 400, body: PENDING });
+
+    // With the code: consent, then tokens for the device, for this person.
+    const next = await phone.request(`${s.issuer}/interaction/${uid}/totp`, { form: { code: totp.generate({ timestamp: Date.now() + 30_000 }) } });
+    expect(next.status).to.equal(303);
+    const consent = await phone.get(next.location!, s.issuer);
+    expect(CONSENT_FORM.test(consent.text), consent.text.slice(0, 300)).to.equal(true);
+    const done = await phone.submit(consent, CONSENT_FORM, { decision: 'allow' }, s.issuer);
+    expect(done.text).to.include('<h1>Device connected</h1>');
+    const tokens = await oidc.pollDeviceAuthorizationGrant(publicAgent, r);
+    expect(decodeJwt(tokens.access_token)).to.deep.include({ sub: id, client_id: 'device-flow-public', aud: api });
   });
 
   it('a code once answered cannot be entered again', async () => {
