@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import * as oidc from 'openid-client';
 import { decodeJwt } from 'jose';
-import * as OTPAuth from 'otpauth';
 import type { Knex } from 'knex';
 import { CONSENT_FORM, HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
 import { startSystem, type System, type Backend } from '../helpers/system.js';
@@ -140,14 +139,7 @@ describeEachBackend('device authorization grant (RFC 8628)', (stack: () => Stack
   it('an account with two-factor authentication: the password alone leaves the device pending; the code is asked before consent', async function () {
     this.timeout(60_000);
     const twoFactor = `device-2fa-${backend}@example.com`;
-    const id = await s.user(twoFactor);
-    const owner = await s.signedIn(twoFactor);
-    const enrol = await owner.request(`${s.issuer}/account/2fa/enable`, { form: { password: PASSWORD } });
-    const uri = /id="otpauth" readonly value="([^"]+)"/.exec(enrol.text)?.[1]?.replace(/&amp;/g, '&');
-    expect(uri, enrol.text.slice(0, 300)).to.match(/^otpauth:\/\/totp\//);
-    const totp = OTPAuth.URI.parse(uri!) as OTPAuth.TOTP;
-    const verified = await owner.request(`${s.issuer}/account/2fa/verify`, { form: { code: totp.generate() } });
-    expect([verified.status, verified.location]).to.deep.equal([303, `${s.issuer}/account?notice=2fa-on`]);
+    const { userId: id, totp } = await s.twoFactorUser(twoFactor);
 
     const r = await oidc.initiateDeviceAuthorization(publicAgent, { scope: SCOPE, resource: api });
     const phone = new HttpBrowser();

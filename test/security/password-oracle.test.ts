@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import * as OTPAuth from 'otpauth';
 import type { Service } from '../helpers/system.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
 import { authorize } from '../authz-server/oidc.flow.js';
@@ -33,18 +32,7 @@ describeEachBackend('security: no password or code oracle behind a session', (st
   after(() => limited?.stop());
 
   /** An account with TOTP on, enrolled through the account page; the browser holds its fresh session. */
-  async function twoFactorAccount(email: string): Promise<{ userId: string; totp: OTPAuth.TOTP; browser: HttpBrowser }> {
-    const userId = await s.user(email);
-    const browser = await s.signedIn(email);
-    await browser.request(`${s.issuer}/account`);
-    const enrol = await browser.request(`${s.issuer}/account/2fa/enable`, { form: { password: PASSWORD } });
-    const uri = /id="otpauth" readonly value="([^"]+)"/.exec(enrol.text)?.[1]?.replace(/&amp;/g, '&');
-    expect(uri, enrol.text.slice(0, 300)).to.match(/^otpauth:\/\/totp\//);
-    const totp = OTPAuth.URI.parse(uri!) as OTPAuth.TOTP;
-    const on = await browser.request(`${s.issuer}/account/2fa/verify`, { form: { code: totp.generate() } });
-    expect([on.status, on.location]).to.deep.equal([303, `${s.issuer}/account?notice=2fa-on`]);
-    return { userId, totp, browser };
-  }
+  const twoFactorAccount = (email: string) => s.twoFactorUser(email);
 
   /** Everything a password or factor change would touch, to prove that nothing changed. */
   async function accountState(userId: string) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as oidc from 'openid-client';
+import * as OTPAuth from 'otpauth';
 import { startSystem, type System, type Service, type Backend } from '../helpers/system.js';
 import { PG_SKIP_REASON, PG_URL, describeWithService } from '../helpers/services.js';
 import { HttpBrowser } from '../helpers/http-browser.js';
@@ -75,6 +76,23 @@ export async function startStack(opts: { backend?: Backend; pgUrl?: string; env?
         const browser = new HttpBrowser();
         await signedInTokens(client, browser, { email, scope: 'openid' });
         return browser;
+      },
+      /**
+       * A verified account that turned on two-factor authentication through its account page
+       * (password, then the first code): its TOTP generator and the signed-in browser.
+       */
+      async twoFactorUser(email: string): Promise<{ userId: string; totp: OTPAuth.TOTP; browser: HttpBrowser }> {
+        const userId = await env.createUser({ email, password: PASSWORD });
+        const browser = new HttpBrowser();
+        await signedInTokens(client, browser, { email, scope: 'openid' });
+        await browser.request(`${issuer}/account`);
+        const enrol = await browser.request(`${issuer}/account/2fa/enable`, { form: { password: PASSWORD } });
+        const uri = /id="otpauth" readonly value="([^"]+)"/.exec(enrol.text)?.[1]?.replace(/&amp;/g, '&');
+        if (!uri?.startsWith('otpauth://totp/')) throw new Error(`no otpauth URI on the enrolment page (${enrol.status}): ${enrol.text.slice(0, 300)}`);
+        const totp = OTPAuth.URI.parse(uri) as OTPAuth.TOTP;
+        const on = await browser.request(`${issuer}/account/2fa/verify`, { form: { code: totp.generate() } });
+        if (on.status !== 303 || on.location !== `${issuer}/account?notice=2fa-on`) throw new Error(`two-factor enrolment not confirmed: ${on.status} ${on.location}`);
+        return { userId, totp, browser };
       },
       /** The Cookie header a thief would replay: the session cookie alone. */
       async sessionCookie(browser: HttpBrowser): Promise<string> {
