@@ -8,6 +8,7 @@ import type { Logger } from '#shared/logging/logger.js';
 import type { Mailer } from '#shared/mail/mailer.js';
 import { checkPassword, describeRefusal } from '#shared/auth/password-policy.js';
 import { existingAccountNotice, verificationMail } from './auth-deps.js';
+import { findAccountByEmail } from '../queries/users.js';
 
 export const signUpInput = z
   .strictObject({
@@ -35,7 +36,7 @@ export function createSignUp(deps: { db: Knex; auth: Auth; mailer: Mailer; confi
   const notify = (email: string) => send(existingAccountNotice(email, `${issuer}/account`, `${issuer}/account/forgot-password`));
 
   return async function signUp(input: z.output<typeof signUpInput>): Promise<void> {
-    const exists = await deps.db('user').select('id').where({ email: input.email }).first();
+    const exists = await findAccountByEmail(deps.db, input.email);
     if (exists) {
       await hashPassword(input.password);
       notify(input.email);

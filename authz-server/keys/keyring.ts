@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import { newSigningKey } from '#shared/config/dev-secrets.js';
-import { AppError } from '#shared/errors/index.js';
+import { appError, type AppError } from '#shared/errors/index.js';
+import { KeyErrors } from './errors.js';
 
 export type KeyStatus = 'active' | 'next' | 'retired';
 export type SigningAlg = 'RS256' | 'ES256';
@@ -53,7 +54,7 @@ function normalize(keys: readonly RingKey[]): RingKey[] {
 }
 
 function keyError(message: string): AppError {
-  return new AppError(400, 'KEY_ROTATION_REFUSED', message);
+  return appError(KeyErrors, 'KEY_ROTATION_REFUSED', { message });
 }
 
 /** New key, published first; it signs only if no other key of its alg does. */

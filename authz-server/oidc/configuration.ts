@@ -11,7 +11,7 @@ import { tombstoneTtlS } from '../queries/oidc-models.js';
 import { createFindAccount, ROLE_CLAIM } from './account.js';
 import { resourceIndicators } from './resource.js';
 import { sessionBindingCheck, type BindingDeps } from './session-binding.js';
-import { ACR_VALUES, LOA_TWO_FACTOR } from '#shared/auth/assurance.js';
+import { ACR_VALUES, LOA_TWO_FACTOR, demandsTwoFactor } from '#shared/auth/assurance.js';
 import { nativeOfflineAccess } from './offline-access.js';
 import { introspectionAllowed } from './introspection.js';
 import { registrationFeatures } from './registration.js';
@@ -48,7 +48,7 @@ function interactionsPolicy(binding: BindingDeps) {
   login.checks.push(sessionBindingCheck(binding));
   login.checks.push(
     new interactionPolicy.Check('two_factor_required', 'two-factor authentication is required', (ctx) => {
-      const wanted = String(ctx.oidc.params?.acr_values ?? '').split(' ').includes(LOA_TWO_FACTOR);
+      const wanted = demandsTwoFactor(ctx.oidc.params?.acr_values);
       return wanted && ctx.oidc.session?.acr !== LOA_TWO_FACTOR ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
   );

@@ -10,6 +10,7 @@ import { findClient } from '../queries/clients.js';
 import { findUserById } from '../queries/users.js';
 import type { AuthzLimits } from '../rate-limits.js';
 import type { ClientProvenance } from '../pages/consent.js';
+import { DeviceErrors } from './errors.js';
 import { renderDeviceCodeConfirm, renderDeviceCodeInput, renderDeviceDenied, renderDeviceLimited, renderDeviceSuccess } from '../pages/device-code.js';
 
 /**
@@ -48,12 +49,12 @@ export function deviceFlowFeature(_config: Config, db: Knex) {
   };
 }
 
-/** What the person typed that was not a live code, in words (oidc-provider's re-render errors). */
-const INPUT_ERRORS: Record<string, string> = {
-  NoCodeError: 'Enter the code your device shows.',
-  NotFoundError: 'That code is not valid. Check the code on your device and enter it again.',
-  ExpiredError: 'That code has expired. Start again on your device to get a new code.',
-  AlreadyUsedError: 'That code was already used. Start again on your device to get a new code.',
+/** What the person typed that was not a live code (oidc-provider's re-render errors), as catalog codes. */
+const INPUT_ERRORS: Record<string, keyof typeof DeviceErrors> = {
+  NoCodeError: 'DEVICE_CODE_MISSING',
+  NotFoundError: 'DEVICE_CODE_INVALID',
+  ExpiredError: 'DEVICE_CODE_EXPIRED',
+  AlreadyUsedError: 'DEVICE_CODE_USED',
 };
 
 async function inputPage(ctx: Ctx, err: (Error & { userCode?: string }) | undefined): Promise<void> {
@@ -61,17 +62,12 @@ async function inputPage(ctx: Ctx, err: (Error & { userCode?: string }) | undefi
   if (!err) return renderDeviceCodeInput(page(ctx), form);
   // Cancel on the confirmation page, or access_denied from the interaction (Deny on consent).
   if (err.name === 'AbortedError') return renderDeviceDenied(page(ctx));
-  const typed = INPUT_ERRORS[err.name];
-  if (typed) return renderDeviceCodeInput(page(ctx), { ...form, userCode: err.userCode ?? '', error: typed }, 400);
+  const typed = Object.hasOwn(INPUT_ERRORS, err.name) ? DeviceErrors[INPUT_ERRORS[err.name]!] : undefined;
+  if (typed) return renderDeviceCodeInput(page(ctx), { ...form, userCode: err.userCode ?? '', error: typed.message }, typed.status);
   // Not the person's typing: a stale form (xsrf), a sign-in that ended, or our own failure.
   const status = ctx.status >= 500 ? ctx.status : 400;
-  const error =
-    status >= 500
-      ? 'Something went wrong on our side. Try again in a moment.'
-      : ctx.oidc.route === 'device_resume'
-        ? 'This sign-in could not be finished. Start again on your device to get a new code.'
-        : 'This form has expired. Enter the code again.';
-  renderDeviceCodeInput(page(ctx), { ...form, error }, status);
+  const code = status >= 500 ? 'DEVICE_PAGE_FAILED' : ctx.oidc.route === 'device_resume' ? 'DEVICE_SIGN_IN_ENDED' : 'DEVICE_FORM_EXPIRED';
+  renderDeviceCodeInput(page(ctx), { ...form, error: DeviceErrors[code].message }, status);
 }
 
 async function confirmPage(ctx: Ctx, db: Knex, client: Client, userCode: string): Promise<void> {
