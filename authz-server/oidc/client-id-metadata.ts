@@ -18,36 +18,50 @@ import { BlockedAddressError, type OutboundFetch } from './outbound-fetch.js';
  */
 export const CACHE_BOUNDS_S = { min: 60, max: 86_400 };
 
-/** What the audit sink needs from the provider's side: per-process, bounded. */
+/** How many document URLs each of the sets below remembers (bounded: anyone can name a URL). */
 const MAX_TRACKED = 1000;
 
 export interface MetadataDocumentEvents {
   record(ctx: unknown, url: string, outcome: string, authMethod?: string): void;
 }
 
-/** Sink set by observeMetadataDocuments once the container exists; a no-op until then. */
-let sink: MetadataDocumentEvents = { record: () => undefined };
-/** Documents allowed to be fetched whose fetch has not answered yet (one provider per process). */
-const pending = new Set<string>();
-/** Documents that arrived (200) and await a decision: the policy's, or a validation error. */
-const fresh = new Set<string>();
-const track = (set: Set<string>, id: string) => {
-  if (set.size >= MAX_TRACKED) set.delete(set.values().next().value!);
-  set.add(id);
-};
 /**
  * Documents that failed (unreachable, refused address, invalid, refused by policy), until when:
  * not fetched again before then. oidc-provider looks a failed client up a second time to render
  * its error; and nobody can make this server fetch a failing URL in a loop.
  */
 export const FAILURE_BACKOFF_MS = 30_000;
-const failed = new Map<string, number>();
-function noteFailure(id: string): void {
-  if (failed.size >= MAX_TRACKED) failed.delete(failed.keys().next().value!);
-  failed.set(id, Date.now() + FAILURE_BACKOFF_MS);
+
+const track = (set: Set<string>, id: string) => {
+  if (set.size >= MAX_TRACKED) set.delete(set.values().next().value!);
+  set.add(id);
+};
+
+/**
+ * The feature's state, one per provider (not per module: two providers in one process, as the
+ * hosted test services run them, keep theirs apart).
+ */
+function metadataDocumentState() {
+  return {
+    /** Set by `observe` once the container exists; a no-op until then. */
+    sink: { record: () => undefined } as MetadataDocumentEvents,
+    /** Documents allowed to be fetched whose fetch has not answered yet. */
+    pending: new Set<string>(),
+    /** Documents that arrived (200) and await a decision: the policy's, or a validation error. */
+    fresh: new Set<string>(),
+    /** Failed documents and until when they are not fetched again (FAILURE_BACKOFF_MS). */
+    failed: new Map<string, number>(),
+    noteFailure(id: string): void {
+      if (this.failed.size >= MAX_TRACKED) this.failed.delete(this.failed.keys().next().value!);
+      this.failed.set(id, Date.now() + FAILURE_BACKOFF_MS);
+    },
+  };
 }
 
 export function clientIdMetadataFeature(config: Config) {
+  const state = metadataDocumentState();
+  const { pending, fresh, failed } = state;
+  const noteFailure = (id: string) => state.noteFailure(id);
   return {
     feature: {
       enabled: config.agents.metadataDocuments.enabled,
@@ -67,7 +81,7 @@ export function clientIdMetadataFeature(config: Config) {
         const wasFetched = fresh.delete(client.clientId);
         const metadata = client.metadata();
         const problem = agentPolicyProblem(metadata, { kind: 'metadata-document', scopes: config.agents.scopes, clientIdUrl: client.clientId });
-        if (wasFetched) sink.record(ctx, client.clientId, problem ? 'refused' : 'accepted', String(metadata.token_endpoint_auth_method ?? 'client_secret_basic'));
+        if (wasFetched) state.sink.record(ctx, client.clientId, problem ? 'refused' : 'accepted', String(metadata.token_endpoint_auth_method ?? 'client_secret_basic'));
         if (problem) {
           if (wasFetched) noteFailure(client.clientId);
           throw new errors.InvalidClient(`client_id metadata document refused: ${problem}`);
@@ -89,18 +103,24 @@ export function clientIdMetadataFeature(config: Config) {
           res = await base(url, init);
         } catch (err) {
           noteFailure(id);
-          sink.record(ctx, id, blocked(err) ? 'blocked_address' : 'unreachable');
+          state.sink.record(ctx, id, blocked(err) ? 'blocked_address' : 'unreachable');
           throw err;
         }
         if (res.status !== 200) {
           noteFailure(id);
-          sink.record(ctx, id, `http_${res.status}`);
+          state.sink.record(ctx, id, `http_${res.status}`);
         } else track(fresh, id);
         return res;
       };
     },
+    /** Audit for fetched documents, once the provider and the container exist (oidc/provider.ts). */
+    observe(provider: Provider, c: Pick<Container, 'config' | 'logger' | 'audit'>): void {
+      observeMetadataDocuments(provider, c, state);
+    },
   };
 }
+
+export type MetadataDocuments = ReturnType<typeof clientIdMetadataFeature>;
 
 function blocked(err: unknown): boolean {
   for (let e = err, i = 0; e && i < 5; e = (e as { cause?: unknown }).cause, i++) if (e instanceof BlockedAddressError) return true;
@@ -108,9 +128,9 @@ function blocked(err: unknown): boolean {
 }
 
 /** Audit for fetched documents (client.metadata_fetched: the host, never the path or the document). */
-export function observeMetadataDocuments(provider: Provider, c: Pick<Container, 'config' | 'logger' | 'audit'>): void {
+function observeMetadataDocuments(provider: Provider, c: Pick<Container, 'config' | 'logger' | 'audit'>, state: ReturnType<typeof metadataDocumentState>): void {
   const log = c.logger.child({ component: 'client-metadata' });
-  sink = {
+  state.sink = {
     record(ctx, url, outcome, authMethod) {
       const host = URL.canParse(url) ? new URL(url).host : 'invalid';
       log.info({ host, outcome }, 'client metadata document');
@@ -130,9 +150,9 @@ export function observeMetadataDocuments(provider: Provider, c: Pick<Container, 
       return await find(id, ...rest);
     } catch (err) {
       if (typeof id !== 'string' || !id.startsWith('https://')) throw err;
-      if (fresh.delete(id)) {
-        noteFailure(id);
-        sink.record(Provider.ctx, id, 'invalid_document');
+      if (state.fresh.delete(id)) {
+        state.noteFailure(id);
+        state.sink.record(Provider.ctx, id, 'invalid_document');
       }
       if (err instanceof errors.InvalidClientMetadata) {
         throw new errors.InvalidClient(`client_id metadata document refused: ${err.error_description ?? err.message}`);

@@ -15,7 +15,7 @@ import { ACR_VALUES, LOA_TWO_FACTOR, demandsTwoFactor } from '#shared/auth/assur
 import { nativeOfflineAccess } from './offline-access.js';
 import { introspectionAllowed } from './introspection.js';
 import { registrationFeatures } from './registration.js';
-import { clientIdMetadataFeature } from './client-id-metadata.js';
+import { clientIdMetadataFeature, type MetadataDocuments } from './client-id-metadata.js';
 import { createOutboundFetch } from './outbound-fetch.js';
 import { deviceFlowFeature } from './device-flow.js';
 import { dpopFeature, DPOP_SIGNING_ALGS } from './dpop.js';
@@ -60,12 +60,18 @@ async function grantClaim(_ctx: KoaContextWithOIDC, token: { grantId?: string; r
   return token.grantId && token.resourceServer ? { grant_id: token.grantId } : undefined;
 }
 
-export function providerConfiguration(config: Config, db: Knex, auth: Auth, hooks: Pick<AdapterOptions, 'onReuseRace' | 'onOtherClientReplay' | 'onRefreshRetry' | 'onGrantRevoked' | 'onClientDeleted'> = {}): Configuration {
+export function providerConfiguration(
+  config: Config,
+  db: Knex,
+  auth: Auth,
+  hooks: Pick<AdapterOptions, 'onReuseRace' | 'onOtherClientReplay' | 'onRefreshRetry' | 'onGrantRevoked' | 'onClientDeleted'> = {},
+  /** The provider's client ID metadata document state (createProvider observes the same one). */
+  metadataDocuments: MetadataDocuments = clientIdMetadataFeature(config),
+): Configuration {
   const t = config.tokens;
   checkApiTokenKey(config.secrets.signingKeys.keys as RingKey[], t.apiTokenSigningAlg);
   const https = config.authz.issuer.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax' as const, secure: https, signed: true };
-  const metadataDocuments = clientIdMetadataFeature(config);
   return {
     adapter: createAdapterClass(db, { tombstoneTtlS: tombstoneTtlS(t), refreshRetryWindowS: t.refreshRetryWindowS, ...hooks }),
     jwks: providerJwks(config.secrets.signingKeys.keys as RingKey[]) as Configuration['jwks'],

@@ -4,7 +4,7 @@ import { fromRequest } from '#shared/audit/index.js';
 import { providerConfiguration } from './configuration.js';
 import { introspectionOfJwts } from './introspection.js';
 import { observeRegistration } from './registration.js';
-import { observeMetadataDocuments } from './client-id-metadata.js';
+import { clientIdMetadataFeature } from './client-id-metadata.js';
 import { observeDeviceFlow } from './device-flow.js';
 
 /**
@@ -23,6 +23,7 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
   };
   // The change bus: the grant's access tokens are refused at every API replica (docs/operations.md).
   const announceRevoked = async (grantId: string) => void (await c.changes?.publish({ type: 'grant.revoked', grantId, at: Date.now() }));
+  const metadataDocuments = clientIdMetadataFeature(c.config);
   const provider = new Provider(
     c.config.authz.issuer,
     providerConfiguration(c.config, c.db, c.auth, {
@@ -37,14 +38,14 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
       onRefreshRetry: (grantId) => log.info({ grantId }, 'refresh retried within REFRESH_RETRY_WINDOW_S: the unreceived successor was replaced'),
       onGrantRevoked: announceRevoked,
       onClientDeleted: async (clientId) => void (await c.changes?.publish({ type: 'client.deleted', clientId, at: Date.now() })),
-    }),
+    }, metadataDocuments),
   );
   provider.proxy = c.config.http.trustProxy;
   enforceRegisteredSecretMethod(provider);
   discoveryListsAcceptedMethods(provider);
   introspectionOfJwts(provider);
   observeRegistration(provider, c);
-  observeMetadataDocuments(provider, c);
+  metadataDocuments.observe(provider, c);
   observeDeviceFlow(provider, c);
   provider.maxIpsCount = 1; // as shared/http/app.ts: only the hop our proxy appended
   // The request id of the access log line (shared/http/koa-request-id.ts) on every provider line.
