@@ -42,6 +42,8 @@ const track = (set: Set<string>, id: string) => {
  * hosted test services run them, keep theirs apart).
  */
 function metadataDocumentState() {
+  /** Failed documents and until when they are not fetched again (FAILURE_BACKOFF_MS). */
+  const failed = new Map<string, number>();
   return {
     /** Set by `observe` once the container exists; a no-op until then. */
     sink: { record: () => undefined } as MetadataDocumentEvents,
@@ -49,19 +51,17 @@ function metadataDocumentState() {
     pending: new Set<string>(),
     /** Documents that arrived (200) and await a decision: the policy's, or a validation error. */
     fresh: new Set<string>(),
-    /** Failed documents and until when they are not fetched again (FAILURE_BACKOFF_MS). */
-    failed: new Map<string, number>(),
+    failed,
     noteFailure(id: string): void {
-      if (this.failed.size >= MAX_TRACKED) this.failed.delete(this.failed.keys().next().value!);
-      this.failed.set(id, Date.now() + FAILURE_BACKOFF_MS);
+      if (failed.size >= MAX_TRACKED) failed.delete(failed.keys().next().value!);
+      failed.set(id, Date.now() + FAILURE_BACKOFF_MS);
     },
   };
 }
 
 export function clientIdMetadataFeature(config: Config) {
   const state = metadataDocumentState();
-  const { pending, fresh, failed } = state;
-  const noteFailure = (id: string) => state.noteFailure(id);
+  const { pending, fresh, failed, noteFailure } = state;
   return {
     feature: {
       enabled: config.agents.metadataDocuments.enabled,

@@ -123,8 +123,8 @@ export function koaAuth(deps: AuthDeps, opts: AuthOptions = {}): Middleware {
 
 /**
  * The claims of the access token in `header` and the scheme it came with, once it is verified
- * and, when it is DPoP-bound, its proof too — on every request: the verifier's cache of good tokens never stands in for a
- * proof. RFC 9449 §7.2: a DPoP-bound token sent as a bearer token is refused (else a thief
+ * and, when it is DPoP-bound, its proof too — on every request: the verifier's cache of good
+ * tokens never stands in for a proof. RFC 9449 §7.2: a DPoP-bound token sent as a bearer token is refused (else a thief
  * would simply drop the scheme), and so is a proof with a token that is not bound to its key.
  */
 async function tokenClaims(ctx: Context, deps: AuthDeps, header: string): Promise<{ claims: AccessTokenClaims; scheme: AuthScheme }> {

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { adminHere } from './admin.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { createAuth } from '#shared/auth/better-auth.js';
 import { createClientService, type CreatedClient } from '#authz/clients/service.js';
 import type { ClientInput } from '#authz/clients/schema.js';
 import { HttpBrowser } from './http-browser.js';
+import { adminHere } from './admin.js';
 import { freePort, hostInProcess, runNode, SOURCE_FLAGS, type HostedProc, type Hosting, type Proc, type ServiceName } from './process.js';
 import type { Container } from '#shared/container.js';
 import { PG_URL, REDIS_URL, createTempDatabase } from './services.js';

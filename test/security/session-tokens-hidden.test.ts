@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import * as OTPAuth from 'otpauth';
 import { PASSWORD, describeEachBackend, setCookies, type Stack } from './stack.js';
 
 /**
@@ -68,11 +67,7 @@ describeEachBackend('security: session tokens never appear in a response', (stac
 
   it('the JSON second-factor step sets the session cookie and answers no token', async function () {
     this.timeout(60_000);
-    const userId = await s.user('tokens-2fa@example.com');
-    const owner = await s.signedIn('tokens-2fa@example.com');
-    const enrol = await owner.request(`${s.issuer}/account/2fa/enable`, { form: { password: PASSWORD } });
-    const totp = OTPAuth.URI.parse(/id="otpauth" readonly value="([^"]+)"/.exec(enrol.text)![1]!.replace(/&amp;/g, '&')) as OTPAuth.TOTP;
-    expect((await owner.request(`${s.issuer}/account/2fa/verify`, { form: { code: totp.generate() } })).status).to.equal(303);
+    const { userId, totp } = await s.twoFactorUser('tokens-2fa@example.com');
     const signIn = await fetch(`${s.issuer}/api/auth/sign-in/email`, {
       method: 'POST', headers: { 'content-type': 'application/json', origin: s.issuer }, body: JSON.stringify({ email: 'tokens-2fa@example.com', password: PASSWORD }),
     });
