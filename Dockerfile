@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build stage: compile TypeScript to dist/ and keep only production dependencies.
+# Build stage: bundle the TypeScript sources into dist/ (scripts/build.ts) and keep only
+# production dependencies (native addons and lazily loaded packages stay in node_modules).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles a native addon when no prebuilt binary fits.
@@ -8,14 +9,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
 COPY shared ./shared
 COPY authz-server ./authz-server
 COPY resource-api ./resource-api
 COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
-# Run stage: compiled output only, as the unprivileged `node` user.
+# Run stage: the bundles only, as the unprivileged `node` user.
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \

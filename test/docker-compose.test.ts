@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { settingNames } from '#shared/config/index.js';
 import { ROOT } from './helpers/process.js';
+import { ENTRY_POINTS } from '../scripts/build.js';
 
 interface ComposeService {
   build?: unknown;
@@ -43,14 +44,21 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs compiled entry points that exist in the build', async () => {
-    const tsconfig = await readFile(path.join(ROOT, 'tsconfig.build.json'), 'utf8');
     for (const name of ours) {
       const cmd = services[name]!.command!;
       expect(cmd[0]).to.equal('node');
       const src = cmd[1]!.replace(/^dist\//, '').replace(/\.js$/, '.ts');
       await readFile(path.join(ROOT, src)); // throws when the source is missing
-      expect(tsconfig).to.contain(`"${src.split('/')[0]}"`);
+      expect(ENTRY_POINTS, name).to.include(src); // scripts/build.ts bundles it to that path
     }
+  });
+
+  it('builds the image with `npm run build` and starts the authz-server bundle by default', async () => {
+    const dockerfile = await readFile(path.join(ROOT, 'Dockerfile'), 'utf8');
+    expect(dockerfile).to.match(/^RUN npm run build && npm prune --omit=dev$/m);
+    expect(dockerfile).to.contain('CMD ["node", "dist/authz-server/main.js"]');
+    // Every file the build reads is in the build stage.
+    for (const copied of ['scripts', 'shared', 'authz-server', 'resource-api', 'tsconfig.json']) expect(dockerfile, copied).to.match(new RegExp(`^COPY .*\\b${copied}\\b`, 'm'));
   });
 
   it('orders start-up: services wait for a successful migration and healthy backends', () => {
