@@ -1,17 +1,19 @@
 /**
  * `npm test`: the whole suite in two phases, then one summary.
  *
- * 1. The services and the admin CLI are compiled once (test/setup/compiled-services.ts), so the
- *    few hundred processes the suite starts load JavaScript, not TypeScript through tsx.
+ * 1. The services and the admin CLI are bundled once (test/setup/compiled-services.ts, what
+ *    `npm run build` does), so the few hundred processes the suite starts load a few bundled
+ *    files, not TypeScript through tsx.
  * 2. Every file not listed in QUIET runs in mocha's parallel mode: the suite waits far more than
  *    it computes (process starts, device-flow intervals, outage timeouts), so files overlap.
  *    Each file owns its state: its own temporary PostgreSQL database, SQLite folder, Redis key
  *    prefix and ephemeral ports (test/helpers/process.ts `freePort`).
  *    The typecheck (`npm run typecheck`, tests included: test/resource-api/scopes.test.ts's
  *    proofs are lines that must not compile) runs beside it and counts as one test.
- * 3. The QUIET files run afterwards, one at a time, on an otherwise idle machine: they compare
- *    latencies (user enumeration by timing, PostHog outage latency) and would measure the
- *    neighbours' load instead of the code.
+ * 3. The QUIET files run afterwards in two lanes side by side, one file at a time in each: the
+ *    timing lane compares latencies (user enumeration by timing, PostHog outage latency), the
+ *    timeouts lane races real timeouts. On a saturated machine they would measure the
+ *    neighbours' load instead of the code; beside one other file they do not.
  *
  * The last lines are mocha's own summary lines with the totals of both phases, which is what
  * .ci/run reads. `npm test -- <files>` runs just those files with plain mocha.
@@ -28,18 +30,36 @@ import { mochaGlobalSetup } from './setup/compiled-services.js';
 import { COMPILE_CACHE, ROOT } from './helpers/process.js';
 import { dropRunDatabases } from './helpers/services.js';
 
-/** Files whose assertions compare timings or race real timeouts: they run alone, after the parallel phase. */
-export const QUIET = [
-  'test/security/user-enumeration.test.ts',
-  'test/authz-server/accounts.timing.test.ts',
-  'test/journey/posthog-outage.test.ts',
-  'test/shared/audit/audit.posthog.test.ts',
-  // Bounded by real timeouts that a saturated machine overruns: oidc-provider's 2.5 s fetch of
-  // a client metadata document, a Redis TTL of a few seconds, the change bus noticing a cut.
-  'test/authz-server/client-id-metadata.test.ts',
-  'test/shared/cache/cache.contract.test.ts',
-  'test/reliability/change-bus.outage.test.ts',
-];
+/**
+ * Files kept out of the parallel phase, in two lanes that run side by side after it, each lane
+ * one file at a time. A lane keeps at most one file beside the other lane's: the machine has
+ * two cores, so neither file is starved, and each lane's files would be disturbed by a saturated
+ * machine, not by one neighbour.
+ */
+export const QUIET = {
+  /**
+   * Assertions that compare latencies (user enumeration by timing, PostHog outage latency). Each
+   * samples its two sides alternately (test/helpers/stats.ts interleavedMedians, or request by
+   * request), so a neighbour's load lands on both medians alike.
+   */
+  timing: [
+    'test/security/user-enumeration.test.ts',
+    'test/authz-server/accounts.timing.test.ts',
+    'test/journey/posthog-outage.test.ts',
+  ],
+  /**
+   * Bounded by real timeouts that a saturated machine overruns: oidc-provider's 2.5 s fetch of a
+   * client metadata document, a Redis TTL of a few seconds, the change bus noticing a cut,
+   * `record()` not blocking on a PostHog that does not answer.
+   */
+  timeouts: [
+    'test/shared/audit/audit.posthog.test.ts',
+    'test/authz-server/client-id-metadata.test.ts',
+    'test/shared/cache/cache.contract.test.ts',
+    'test/reliability/change-bus.outage.test.ts',
+  ],
+};
+const QUIET_FILES = [...QUIET.timing, ...QUIET.timeouts];
 
 /**
  * Files started before the rest, which follow in path order. Mocha hands files to its workers
@@ -62,21 +82,27 @@ interface Counts {
   failing: number;
 }
 
-/** Runs mocha with the given arguments, echoing its output; resolves with its exit code and summary counts. */
-function mocha(args: string[]): Promise<{ code: number; counts: Counts }> {
+/**
+ * Runs mocha with the given arguments, echoing its output (or, with `holdOutput`, keeping it for
+ * `printHeld()`); resolves with its exit code and summary counts.
+ */
+function mocha(args: string[], { holdOutput = false } = {}): Promise<{ code: number; counts: Counts; printHeld(): void }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [mochaBin, '--no-config', ...MOCHA_FLAGS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_COMPILE_CACHE: COMPILE_CACHE } });
     let text = '';
+    const held: [NodeJS.WriteStream, Buffer][] = [];
+    const echo = (stream: NodeJS.WriteStream, d: Buffer) => (holdOutput ? held.push([stream, d]) : stream.write(d));
     child.stdout.on('data', (d: Buffer) => {
-      process.stdout.write(d);
+      echo(process.stdout, d);
       text += d.toString();
     });
-    child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    child.stderr.on('data', (d: Buffer) => echo(process.stderr, d));
     child.on('close', (code) => {
       // eslint-disable-next-line no-control-regex
       const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
       const count = (word: string) => Number(plain.match(new RegExp(`^ *(\\d+) ${word}`, 'm'))?.[1] ?? 0);
-      resolve({ code: code ?? 1, counts: { passing: count('passing'), pending: count('pending'), failing: count('failing') } });
+      const printHeld = () => held.splice(0).forEach(([stream, d]) => stream.write(d));
+      resolve({ code: code ?? 1, counts: { passing: count('passing'), pending: count('pending'), failing: count('failing') }, printHeld });
     });
   });
 }
@@ -122,22 +148,27 @@ async function main(): Promise<number> {
   await mochaGlobalSetup(); // the compiled build, unless PORTCULLIS_TEST_SOURCES=1
 
   const all = globSync('test/**/*.test.ts', { cwd: ROOT }).map((f) => relative(ROOT, join(ROOT, f))).sort();
-  const missing = [...QUIET, ...LONGEST_FIRST].filter((f) => !all.includes(f));
+  const missing = [...QUIET_FILES, ...LONGEST_FIRST].filter((f) => !all.includes(f));
   if (missing.length) throw new Error(`QUIET or LONGEST_FIRST lists files that do not exist: ${missing.join(', ')}`);
-  const parallel = [...LONGEST_FIRST, ...all.filter((f) => !QUIET.includes(f) && !LONGEST_FIRST.includes(f))];
+  const parallel = [...LONGEST_FIRST, ...all.filter((f) => !QUIET_FILES.includes(f) && !LONGEST_FIRST.includes(f))];
   const jobs = Number(process.env.PORTCULLIS_TEST_JOBS) || Math.max(2, os.availableParallelism() * 2);
 
   const reference = machineReference();
   const started = Date.now();
   const types = typecheck();
-  const phases = [await mocha(['--parallel', '--jobs', String(jobs), ...parallel]), await mocha(QUIET)];
+  const phases: { code: number; counts: Counts }[] = [await mocha(['--parallel', '--jobs', String(jobs), ...parallel])];
+  // The timeouts lane's output is held back and printed after the timing lane's, so the two
+  // reports do not interleave line by line.
+  const lanes = await Promise.all([mocha(QUIET.timing), mocha(QUIET.timeouts, { holdOutput: true })]);
+  lanes[1].printHeld();
+  phases.push(...lanes);
   await sweepDatabases();
   const typeErrors = await types;
   phases.push({ code: typeErrors ? 1 : 0, counts: { passing: typeErrors ? 0 : 1, pending: 0, failing: typeErrors ? 1 : 0 } });
   console.log(typeErrors ? `\n  typecheck (tsc -p tsconfig.json --noEmit) failed:\n${typeErrors}` : '\n  ✔ typecheck (tsc -p tsconfig.json --noEmit)');
   const total = phases.reduce((t, p) => ({ passing: t.passing + p.counts.passing, pending: t.pending + p.counts.pending, failing: t.failing + p.counts.failing }), { passing: 0, pending: 0, failing: 0 });
   const minutes = Math.round((Date.now() - started) / 60_000);
-  console.log(`\n  whole suite: ${all.length} files, ${parallel.length} in parallel (${jobs} workers), ${QUIET.length} alone; machine reference before the run: ${reference}\n`);
+  console.log(`\n  whole suite: ${all.length} files, ${parallel.length} in parallel (${jobs} workers), ${QUIET_FILES.length} in two quiet lanes; machine reference before the run: ${reference}\n`);
   console.log(`  ${total.passing} passing (${minutes}m)`);
   if (total.pending) console.log(`  ${total.pending} pending`);
   if (total.failing) console.log(`  ${total.failing} failing`);

@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { startSystem, type System } from '../helpers/system.js';
 import { PASSWORD } from './oidc.flow.js';
+import { interleavedMedians } from '../helpers/stats.js';
 
 /**
  * The timing halves of the account tests (test/authz-server/accounts.test.ts holds the rest):
- * they compare medians, so `npm test` runs this file alone, after the parallel phase
- * (test/run.ts QUIET). test/security/user-enumeration.test.ts makes the same promise on the
- * sign-in page and the JSON API with a looser, noise-aware bound.
+ * they compare medians of samples taken alternately (test/helpers/stats.ts), and `npm test` runs
+ * them after the parallel phase, in its timing lane (test/run.ts QUIET).
+ * test/security/user-enumeration.test.ts makes the same promise on the sign-in page and the JSON
+ * API with a looser, noise-aware bound.
  */
 describe('accounts: sign-in and sign-up take the same time whoever asks', function () {
   this.timeout(120_000);
@@ -26,35 +28,18 @@ describe('accounts: sign-in and sign-up take the same time whoever asks', functi
     fetch(`${issuer}/api/auth/sign-in/email`, { method: 'POST', headers: { 'content-type': 'application/json', origin: issuer }, body: JSON.stringify({ email, password }) });
 
   it('takes statistically indistinguishable time at sign-in for an unknown email and a wrong password', async () => {
-    const samples = async (email: string) => {
-      const out: number[] = [];
-      for (let i = 0; i < 30; i++) {
-        const t0 = process.hrtime.bigint();
-        await (await signInApi(email, 'wrong password 1234')).text();
-        out.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-      return out.sort((x, y) => x - y)[15]!;
-    };
-    await samples('taken@example.com'); // warm up
-    const unknownMedian = await samples('nobody-at-all@example.com');
-    const wrongMedian = await samples('taken@example.com');
+    const [unknownMedian, wrongMedian] = await interleavedMedians(30, async (email) => void (await (await signInApi(email, 'wrong password 1234')).text()), 'nobody-at-all@example.com', 'taken@example.com');
     // Both paths run one scrypt hash; without the dummy hash the unknown path would be far faster.
     expect(Math.abs(unknownMedian - wrongMedian), `unknown ${unknownMedian} ms, wrong ${wrongMedian} ms`).to.be.lessThan(Math.max(unknownMedian, wrongMedian) * 0.5);
   });
 
 
   it('takes statistically indistinguishable time to sign up a new and a taken address', async () => {
-    const sample = async (email: (i: number) => string) => {
-      const out: number[] = [];
-      for (let i = 0; i < 30; i++) {
-        const t0 = process.hrtime.bigint();
-        expect((await signUp({ name: 'T', email: email(i), password: PASSWORD })).status).to.equal(202);
-        out.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-      return out.sort((x, y) => x - y)[15]!;
-    };
-    const fresh = await sample((i) => `timing-${i}-${Date.now()}@example.com`);
-    const taken = await sample(() => 'taken@example.com');
+    const stamp = Date.now();
+    const [fresh, taken] = await interleavedMedians(30, async (who, i) => {
+      const res = await signUp({ name: 'T', email: who === 'new' ? `timing-${stamp}-${i}@example.com` : 'taken@example.com', password: PASSWORD });
+      expect(res.status).to.equal(202);
+    }, 'new', 'taken');
     expect(Math.abs(fresh - taken), `new ${fresh} ms, taken ${taken} ms`).to.be.lessThan(Math.max(fresh, taken) * 0.5);
   });
 

@@ -103,6 +103,25 @@ function track(proc: Proc): void {
   });
 }
 
+/** Password hashes of fixture accounts, by password: one real scrypt hash per password per worker. */
+const fixtureHashes = new Map<string, Promise<string>>();
+
+/**
+ * Fixture accounts (`createUser`, `seedUser`) with the same password share its hash, computed
+ * once with better-auth's own scrypt: a suite creates hundreds of them with one password, and
+ * each hash is ~0.1 s of CPU. Only this fixture instance is affected; the services under test
+ * hash every sign-up and verify every sign-in at the real cost, against these stored hashes.
+ */
+async function shareFixtureHashes(auth: ReturnType<typeof createAuth>['auth']): Promise<void> {
+  const context = await auth.$context;
+  const hash = context.password.hash;
+  context.password.hash = (password: string) => {
+    let hashed = fixtureHashes.get(password);
+    if (!hashed) fixtureHashes.set(password, (hashed = hash(password)));
+    return hashed;
+  };
+}
+
 export async function startSystem(opts: SystemOptions) {
   const hosting: Hosting = opts.hosting ?? 'in-process';
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -159,6 +178,7 @@ export async function startSystem(opts: SystemOptions) {
     await migrateLatest(db);
     const auth = createAuth(config);
     cleanups.push(() => auth.close());
+    await shareFixtureHashes(auth.auth);
     const processEnv: Record<string, string> = { ...env, DB_MIGRATE_ON_START: 'false', LOG_LEVEL: opts.logLevel ?? 'info' };
 
     const authz: Service[] = [];

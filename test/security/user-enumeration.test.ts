@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { HttpBrowser, LOGIN_FORM } from '../helpers/http-browser.js';
 import { authorize } from '../authz-server/oidc.flow.js';
-import { median } from '../helpers/stats.js';
+import { interleavedMedians } from '../helpers/stats.js';
 import { PASSWORD, sharedStack, type Stack } from './stack.js';
 
 /**
@@ -22,6 +22,7 @@ const UNVERIFIED = 'enum-unver@example.com';
 const UNKNOWN = 'enum-nobdy@example.com';
 const BANNED = 'enum-bannd@example.com';
 const SAMPLES = 12;
+const medians = (probe: (who: string, i: number) => Promise<void>, a: string, b: string) => interleavedMedians(SAMPLES, probe, a, b);
 
 const VARYING = new Set(['date', 'x-request-id']);
 function observable(res: Response, body: string) {
@@ -30,29 +31,6 @@ function observable(res: Response, body: string) {
     if (!VARYING.has(k)) headers[k] = v.replace(/nonce-[A-Za-z0-9+/=]+/g, 'nonce');
   });
   return { status: res.status, headers, setCookie: res.headers.getSetCookie(), body: body.replace(/nonce="[^"]+"/g, 'nonce').replace(/name="_csrf" value="[^"]+"/g, 'name="_csrf"').replace(/\/interaction\/[A-Za-z0-9_-]+\//g, '/interaction/UID/') };
-}
-
-/** Median duration of `probe(a)` and `probe(b)`, sampled alternately. */
-async function medians(probe: (who: string, i: number) => Promise<void>, a: string, b: string): Promise<[number, number]> {
-  const ta: number[] = [];
-  const tb: number[] = [];
-  const time = async (who: string, i: number, into: number[]) => {
-    const t0 = process.hrtime.bigint();
-    await probe(who, i);
-    into.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  };
-  await probe(a, -1); // warm up both paths
-  await probe(b, -1);
-  for (let i = 0; i < SAMPLES; i++) {
-    if (i % 2) {
-      await time(a, i, ta);
-      await time(b, i, tb);
-    } else {
-      await time(b, i, tb);
-      await time(a, i, ta);
-    }
-  }
-  return [median(ta), median(tb)];
 }
 
 /**
