@@ -3,6 +3,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { consumeModel, destroyModel, findModel, grantIdOf, revokeGrant, upsertModel } from '../queries/oidc-models.js';
 import { deleteClientAndGrants, findClient, upsertDynamicClient } from '../queries/clients.js';
 import { clientOfRefreshGrant, presentRefreshToken, presented, refreshGrantRequest, rotateOnSave } from './refresh-rotation.js';
+import { NO_CACHES, type ProviderCaches } from './caches.js';
 
 export interface AdapterOptions {
   /** How long a revoked grant's tombstone is kept: at least the longest token lifetime. */
@@ -15,6 +16,10 @@ export interface AdapterOptions {
   onGrantRevoked?: (grantId: string) => Promise<void>;
   /** The change bus: a client was deleted (RFC 7592), with its grants and its own tokens. */
   onClientDeleted?: (clientId: string) => Promise<void>;
+  /** The change bus: a client registered itself (RFC 7591) or changed its metadata (RFC 7592). */
+  onClientChanged?: (clientId: string) => Promise<void>;
+  /** Client metadata cached per process while the change bus vouches for it (oidc/caches.ts). */
+  caches?: ProviderCaches;
   /** A rotated refresh token presented by another client than its own: the grant is revoked. */
   onOtherClientReplay?: (grantId: string | null, clientId: string) => void;
   /** A retry within the window: the successor `retired` was replaced before anyone used it. */
@@ -41,6 +46,7 @@ function grantColumn(model: string, id: string, payload: AdapterPayload): string
 }
 
 export function createAdapterClass(db: Knex, opts: AdapterOptions) {
+  const caches = opts.caches ?? NO_CACHES;
   return class KnexAdapter implements Adapter {
     constructor(readonly model: string) {}
 
@@ -49,7 +55,9 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
       // joins the operator's clients in oauth_clients, marked dynamic (client_id is the key).
       if (this.model === 'Client') {
         const { client_id: _id, ...metadata } = payload as AdapterPayload & { client_id?: string };
-        return upsertDynamicClient(db, id, metadata, Date.now());
+        await upsertDynamicClient(db, id, metadata, Date.now());
+        await opts.onClientChanged?.(id); // replicas that cached its old metadata drop it
+        return;
       }
       const rotation = this.model === 'RefreshToken' ? presented(refreshGrantRequest()) : undefined;
       if (rotation?.rotating && rotation.id !== id) return rotateOnSave(db, opts, rotation, id, payload, expiresIn);
@@ -67,14 +75,15 @@ export function createAdapterClass(db: Knex, opts: AdapterOptions) {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') {
-        // One SELECT per request (in a refresh grant, the same one that reads the token). A
-        // per-process client cache belongs here once the change bus (client changes published
-        // on Redis) can invalidate it on every replica.
+        // A refresh grant reads the client in the same SELECT as the token; any other request
+        // from this replica's cache while the change bus vouches for it, else one SELECT.
         const grantRequest = refreshGrantRequest();
         const withToken = grantRequest ? await clientOfRefreshGrant(db, grantRequest, id) : null;
         if (withToken !== null) return withToken;
-        const client = await findClient(db, id);
-        return client ? { ...client.metadata, client_id: client.clientId } : undefined;
+        return caches.client(id, async () => {
+          const client = await findClient(db, id);
+          return client ? { ...client.metadata, client_id: client.clientId } : undefined;
+        });
       }
       const ctx = refreshGrantRequest();
       if (ctx && this.model === 'RefreshToken') return presentRefreshToken(db, opts, ctx, id);

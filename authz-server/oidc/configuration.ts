@@ -64,7 +64,7 @@ export function providerConfiguration(
   config: Config,
   db: Knex,
   auth: Auth,
-  hooks: Pick<AdapterOptions, 'onReuseRace' | 'onOtherClientReplay' | 'onRefreshRetry' | 'onGrantRevoked' | 'onClientDeleted'> = {},
+  hooks: Pick<AdapterOptions, 'onReuseRace' | 'onOtherClientReplay' | 'onRefreshRetry' | 'onGrantRevoked' | 'onClientDeleted' | 'onClientChanged' | 'caches'> = {},
   /** The provider's client ID metadata document state (createProvider observes the same one). */
   metadataDocuments: MetadataDocuments = clientIdMetadataFeature(config),
 ): Configuration {
@@ -75,9 +75,9 @@ export function providerConfiguration(
   return {
     adapter: createAdapterClass(db, { tombstoneTtlS: tombstoneTtlS(t), refreshRetryWindowS: t.refreshRetryWindowS, ...hooks }),
     jwks: providerJwks(config.secrets.signingKeys.keys as RingKey[]) as Configuration['jwks'],
-    // A refresh grant read the account with its token (oidc/refresh-rotation.ts). A per-process
-    // account cache belongs here once the change bus invalidates it (role, ban) on every replica.
-    findAccount: createFindAccount(db, prefetchedAccount),
+    // A refresh grant read the account with its token (oidc/refresh-rotation.ts); other requests
+    // read it through the bus-invalidated cache (oidc/caches.ts).
+    findAccount: createFindAccount(db, prefetchedAccount, hooks.caches),
     claims: {
       openid: ['sub', ROLE_CLAIM, 'amr', 'acr'],
       email: ['email', 'email_verified'],

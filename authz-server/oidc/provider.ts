@@ -6,6 +6,7 @@ import { introspectionOfJwts } from './introspection.js';
 import { observeRegistration } from './registration.js';
 import { clientIdMetadataFeature } from './client-id-metadata.js';
 import { observeDeviceFlow } from './device-flow.js';
+import { createProviderCaches, NO_CACHES } from './caches.js';
 
 /**
  * One provider per process. `proxy` follows TRUST_PROXY: X-Forwarded-* are honoured only
@@ -38,6 +39,8 @@ export function createProvider(c: Pick<Container, 'config' | 'db' | 'logger' | '
       onRefreshRetry: (grantId) => log.info({ grantId }, 'refresh retried within REFRESH_RETRY_WINDOW_S: the unreceived successor was replaced'),
       onGrantRevoked: announceRevoked,
       onClientDeleted: async (clientId) => void (await c.changes?.publish({ type: 'client.deleted', clientId, at: Date.now() })),
+      onClientChanged: async (clientId) => void (await c.changes?.publish({ type: 'client.changed', clientId })),
+      caches: c.changes ? createProviderCaches(c.changes, c.config.bus.cacheMaxAgeMs) : NO_CACHES,
     }, metadataDocuments),
   );
   provider.proxy = c.config.http.trustProxy;

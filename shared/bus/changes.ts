@@ -19,6 +19,8 @@ const ChangeSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('grant.revoked'), grantId: id, at }),
   // RFC 7592 delete, the purge, clients:delete: its grants and its own tokens are dead.
   z.strictObject({ type: z.literal('client.deleted'), clientId: id, at }),
+  // RFC 7591 registration or RFC 7592 update: the metadata an authz-server replica cached is stale.
+  z.strictObject({ type: z.literal('client.changed'), clientId: id }),
   // A Stripe event granted or revoked an entitlement.
   z.strictObject({ type: z.literal('entitlements.changed'), userId: id }),
 ]);

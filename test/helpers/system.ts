@@ -178,7 +178,12 @@ export async function startSystem(opts: SystemOptions) {
     await migrateLatest(db);
     const auth = createAuth(config);
     cleanups.push(() => auth.close());
-    await shareFixtureHashes(auth.auth);
+    // Not on SQLite: there better-auth's connection and knex's are two connections to one file
+    // in this process, and a knex write that arrives while better-auth's createUser transaction
+    // is open blocks the event loop in SQLite's busy handler until it gives up ("database is
+    // locked"). The hash used to space those transactions out; without it, fixtures that create
+    // users and write rows concurrently (reviews.create's twenty reviewers) collide.
+    if (config.db.client !== 'sqlite') await shareFixtureHashes(auth.auth);
     const processEnv: Record<string, string> = { ...env, DB_MIGRATE_ON_START: 'false', LOG_LEVEL: opts.logLevel ?? 'info' };
 
     const authz: Service[] = [];

@@ -109,16 +109,24 @@ describeWithService(`change bus: Redis cut, missed changes (${PG_URL ? 'pg' : 's
     expect(await both(u.tokens.access_token)).to.deep.equal(['401 INVALID_TOKEN', '401 INVALID_TOKEN']);
   });
 
-  it('Redis stopped: a client deleted meanwhile — its own client_credentials token is refused on both replicas (its row is gone)', async () => {
+  it('Redis stopped: a client deleted meanwhile — its own client_credentials token is refused on both replicas (its row is gone), and the authz-server that cached it issues no new one', async () => {
     await eventuallyTrue(caughtUp);
     const service = await r.createClient({ clientId: `outage-service-${randomUUID().slice(0, 8)}`, name: 'Service', type: 'confidential', redirectUris: ['https://service.example.com/cb'], scopes: ['openid', 'listings:read'], clientCredentials: true });
-    const own = await oidc.clientCredentialsGrant(await discover(r.issuer, service.clientId, oidc.ClientSecretBasic(service.clientSecret!), service.clientSecret!), { scope: 'listings:read' });
+    const asService = await discover(r.issuer, service.clientId, oidc.ClientSecretBasic(service.clientSecret!), service.clientSecret!);
+    const own = await oidc.clientCredentialsGrant(asService, { scope: 'listings:read' }); // the authz-server caches the client
     const listings = () => Promise.all(r.api.map(async (api) => (await fetch(`${api.url}/v1/listings`, { headers: bearer(own.access_token) })).status));
     expect(await listings()).to.deep.equal([200, 200]);
     await cutAll();
     const run = await r.admin(['clients:delete', service.clientId]);
     expect(run.code).to.equal(1);
     expect(await listings()).to.deep.equal([401, 401]);
+    // The authz-server cannot hear the bus either: it reads the client from the database again.
+    const again = await fetch(`${r.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${service.clientId}:${service.clientSecret}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'listings:read' }),
+    });
+    expect([again.status, ((await again.json()) as { error?: string }).error]).to.deep.equal([401, 'invalid_client']);
   });
 
   it('the replicas cut off while a role change is published: the database answers meanwhile; back, they catch up — never the cached role', async () => {
