@@ -234,6 +234,14 @@ try {
   if (bareCc) {
     const ourCc = await measure('client_credentials, Portcullis on PostgreSQL', { url: tokenUrl, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, authz);
     rows.push({ group: 'token', r: ourCc, baseline: bareCc });
+    // The same on a second authz-server process of the stack whose bus-invalidated caches are off
+    // (BUS_CACHE_MAX_AGE_S=0, authz-server/oidc/caches.ts): every request reads the client.
+    const offPort = await freePort();
+    const authzOff = await start('authz-server-no-cache', 'authz-server/main.ts', { ...stack.env, AUTHZ_PORT: String(offPort), BUS_CACHE_MAX_AGE_S: '0' }, offPort);
+    const ourCcOff = await measure('client_credentials, Portcullis on PostgreSQL, caches off (BUS_CACHE_MAX_AGE_S=0)', { url: `${authzOff.url}/token`, method: 'POST', headers: basic, body: ccBody, duration: DURATION }, undefined, authzOff);
+    await authzOff.stop();
+    rows.push({ group: 'token', r: ourCcOff, baseline: bareCc });
+    rows.push({ group: 'token', r: ourCc, baseline: ourCcOff });
   }
   out();
   }
