@@ -60,21 +60,14 @@ describe('compiled build', function () {
     expect(sourceStatus.out.split('\n')[0]).to.equal(compiledStatus.out.split('\n')[0]);
   });
 
-  it('starts the compiled authz-server with plain node and serves /readyz', async () => {
-    const port = await freePort();
-    const proc = runNode(['dist/authz-server/main.js'], { ...env(), AUTHZ_PORT: String(port) });
-    procs.push(proc);
-    await proc.waitFor(/listening/);
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect(res.status).to.equal(200);
-  });
-
-  it('starts the compiled resource-api with plain node and serves /readyz', async () => {
-    const port = await freePort();
-    const proc = runNode(['dist/resource-api/main.js'], { ...env(), API_PORT: String(port) });
-    procs.push(proc);
-    await proc.waitFor(/listening/);
-    const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect(res.status).to.equal(200);
-  });
+  for (const [service, portVar] of [['authz-server', 'AUTHZ_PORT'], ['resource-api', 'API_PORT']] as const) {
+    it(`starts the compiled ${service} with plain node and serves /readyz`, async () => {
+      const port = await freePort();
+      const proc = runNode([`dist/${service}/main.js`], { ...env(), [portVar]: String(port) });
+      procs.push(proc);
+      await proc.waitFor(/listening/);
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(res.status).to.equal(200);
+    });
+  }
 });
