@@ -33,7 +33,7 @@ export const EXTERNAL = [
   'openid-client', // dev dependency: `admin token` loads it on a developer's machine only
 ];
 
-/** esbuild's options for dist/ (exported for test/build.test.ts). */
+/** esbuild's options for dist/. */
 export function buildOptions(outdir = path.join(ROOT, 'dist')): BuildOptions {
   return {
     absWorkingDir: ROOT,

