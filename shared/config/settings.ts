@@ -77,7 +77,7 @@ export const settings = {
   REDIS_KEY_PREFIX: setting(z.string().max(64), 'Prefix of every Redis key.', { default: 'portcullis:' }),
   REDIS_COMMAND_TIMEOUT_MS: setting(int(10, 60000), 'A Redis command that takes longer fails with `CACHE_UNAVAILABLE`.', { default: '1000' }),
   REDIS_CONNECT_TIMEOUT_MS: setting(int(10, 60000), 'Redis connect timeout.', { default: '2000' }),
-  BUS_CACHE_MAX_AGE_S: setting(int(0, 3600), 'With Redis: how long a replica may serve a cached role, ban state or entitlement list that the change bus keeps current — the bound if a change is never announced. `0`: no caching (every request reads the database).', { default: '60' }),
+  BUS_CACHE_MAX_AGE_S: setting(int(0, 3600), 'With Redis: how long a replica may serve a cached role, ban state or entitlement list (API), client metadata or account (authorization server) that the change bus keeps current — the bound if a change is never announced. `0`: no caching (every request reads the database).', { default: '60' }),
   BUS_STREAM_MAX_LENGTH: setting(int(1000, 10000000), 'Changes kept in the bus stream (approximately): a replica cut off for fewer changes than this catches up; beyond, it resets its caches.', { default: '100000' }),
   AUTH_SECRET: setting(secretString(32), 'Secret for better-auth sessions and tokens (≥ 32 characters).', { default: 'generated in development', secret: true, production: true }),
   COOKIE_KEYS: setting(list.pipe(z.array(secretString(32)).min(1, { message: 'needs at least one key' })), 'Comma-separated cookie signing keys, newest first (each ≥ 32 characters).', { default: 'generated in development', secret: true, production: true }),
