@@ -10,10 +10,10 @@
  *    prefix and ephemeral ports (test/helpers/process.ts `freePort`).
  *    The typecheck (`npm run typecheck`, tests included: test/resource-api/scopes.test.ts's
  *    proofs are lines that must not compile) runs beside it and counts as one test.
- * 3. The QUIET files run afterwards in two lanes side by side, one file at a time in each: the
- *    timing lane compares latencies (user enumeration by timing, PostHog outage latency), the
- *    timeouts lane races real timeouts. On a saturated machine they would measure the
- *    neighbours' load instead of the code; beside one other file they do not.
+ * 3. The QUIET files run afterwards in two lanes side by side, one file at a time in each: they
+ *    compare latencies (user enumeration by timing, PostHog outage latency) or race real
+ *    timeouts. On a saturated machine they would measure the neighbours' load instead of the
+ *    code; beside one other file they do not.
  *
  * The last lines are mocha's own summary lines with the totals of both phases, which is what
  * .ci/run reads. `npm test -- <files>` runs just those files with plain mocha.
@@ -31,45 +31,43 @@ import { COMPILE_CACHE, ROOT } from './helpers/process.js';
 import { dropRunDatabases } from './helpers/services.js';
 
 /**
- * Files kept out of the parallel phase, in two lanes that run side by side after it, each lane
- * one file at a time. A lane keeps at most one file beside the other lane's: the machine has
- * two cores, so neither file is starved, and each lane's files would be disturbed by a saturated
- * machine, not by one neighbour.
+ * Files kept out of the parallel phase. They run after it in two lanes side by side, one file at
+ * a time in each, so that at most two of them share the machine's two cores: neither is starved,
+ * and each would be disturbed by a saturated machine, not by one neighbour. Two kinds:
+ * - timing: assertions that compare latencies (user enumeration by timing, PostHog outage
+ *   latency). Each samples its two sides alternately (test/helpers/stats.ts interleavedMedians,
+ *   or request by request), so a neighbour's load lands on both medians alike.
+ * - timeouts: bounded by real timeouts that a saturated machine overruns: oidc-provider's 2.5 s
+ *   fetch of a client metadata document, a Redis TTL of a few seconds, the change bus noticing a
+ *   cut, `record()` not blocking on a PostHog that does not answer.
+ * The lanes are balanced by how long their files take here (about 30 s each), whatever the kind.
  */
-export const QUIET = {
-  /**
-   * Assertions that compare latencies (user enumeration by timing, PostHog outage latency). Each
-   * samples its two sides alternately (test/helpers/stats.ts interleavedMedians, or request by
-   * request), so a neighbour's load lands on both medians alike.
-   */
-  timing: [
-    'test/security/user-enumeration.test.ts',
-    'test/authz-server/accounts.timing.test.ts',
-    'test/journey/posthog-outage.test.ts',
+export const QUIET: readonly (readonly string[])[] = [
+  [
+    'test/journey/posthog-outage.test.ts', // timing, ~18 s
+    'test/security/user-enumeration.test.ts', // timing, ~12 s
+    'test/shared/audit/audit.posthog.test.ts', // timeouts, ~3 s
   ],
-  /**
-   * Bounded by real timeouts that a saturated machine overruns: oidc-provider's 2.5 s fetch of a
-   * client metadata document, a Redis TTL of a few seconds, the change bus noticing a cut,
-   * `record()` not blocking on a PostHog that does not answer.
-   */
-  timeouts: [
-    'test/shared/audit/audit.posthog.test.ts',
-    'test/authz-server/client-id-metadata.test.ts',
-    'test/shared/cache/cache.contract.test.ts',
-    'test/reliability/change-bus.outage.test.ts',
+  [
+    'test/authz-server/accounts.timing.test.ts', // timing, ~13 s
+    'test/reliability/change-bus.outage.test.ts', // timeouts, ~11 s
+    'test/authz-server/client-id-metadata.test.ts', // timeouts, ~5 s
+    'test/shared/cache/cache.contract.test.ts', // timeouts, ~2 s
   ],
-};
-const QUIET_FILES = [...QUIET.timing, ...QUIET.timeouts];
+];
+const QUIET_FILES = QUIET.flat();
 
 /**
  * Files started before the rest, which follow in path order. Mocha hands files to its workers
- * in the order given; in path order this 90 s file (Chromium sign-ins on both backends) came
- * last, and one worker was still on it after the others had run dry. Started first, it overlaps
- * with everything else. Putting every long file first was tried too, but the runs that compared
- * the orders were confounded by the machine's own speed (see machineReference), so only the one
- * change whose effect does not depend on it is kept. A name that no longer exists is an error.
+ * in the order given, so a long file late in path order is still running after the others have
+ * run dry, on a machine that is otherwise idle by then. Each file here was seen doing exactly
+ * that: the 90 s Chromium sign-ins on both backends (sessions-end-everywhere), and the ~56 s
+ * password-oracle file, which in path order finished 12 s after every other file. Putting every
+ * long file first was tried too, but the runs that compared the orders were confounded by the
+ * machine's own speed (see machineReference), so only files seen finishing last are listed. A
+ * name that no longer exists is an error.
  */
-export const LONGEST_FIRST = ['test/security/sessions-end-everywhere.test.ts'];
+export const LONGEST_FIRST = ['test/security/sessions-end-everywhere.test.ts', 'test/security/password-oracle.test.ts'];
 
 // A hook or test without a timeout of its own gets 60 s (mocha's serial runs: 20 s): beside other
 // files a process start or a sign-in can take several times longer than alone.
@@ -157,10 +155,10 @@ async function main(): Promise<number> {
   const started = Date.now();
   const types = typecheck();
   const phases: { code: number; counts: Counts }[] = [await mocha(['--parallel', '--jobs', String(jobs), ...parallel])];
-  // The timeouts lane's output is held back and printed after the timing lane's, so the two
+  // The second lane's output is held back and printed after the first lane's, so the two
   // reports do not interleave line by line.
-  const lanes = await Promise.all([mocha(QUIET.timing), mocha(QUIET.timeouts, { holdOutput: true })]);
-  lanes[1].printHeld();
+  const lanes = await Promise.all(QUIET.map((files, i) => mocha([...files], { holdOutput: i > 0 })));
+  for (const lane of lanes) lane.printHeld();
   phases.push(...lanes);
   await sweepDatabases();
   const typeErrors = await types;
