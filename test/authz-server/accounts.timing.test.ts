@@ -6,7 +6,7 @@ import { interleavedMedians } from '../helpers/stats.js';
 /**
  * The timing halves of the account tests (test/authz-server/accounts.test.ts holds the rest):
  * they compare medians of samples taken alternately (test/helpers/stats.ts), and `npm test` runs
- * them after the parallel phase, beside at most one other quiet file (test/run.ts QUIET).
+ * them after the parallel phase, beside at most two other quiet files (test/run.ts QUIET).
  * test/security/user-enumeration.test.ts makes the same promise on the sign-in page and the JSON
  * API with a looser, noise-aware bound.
  */
